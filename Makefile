@@ -1,0 +1,60 @@
+# The study's commands. `make report` and `make test` set everything up themselves on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstalls only when the pins (or the package metadata) change: Make compares this stamp's time with theirs.
+STAMP := $(VENV)/.installed
+PROFILES ?= host-1t host
+PROFILE ?= host
+FORCE ?=
+export FORCE
+
+.DEFAULT_GOAL := help
+.PHONY: help env test report bench convert validate lab notebooks lock clean distclean
+
+help: ## list every target
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILES='$(PROFILES)' (report), PROFILE=$(PROFILE) (bench, convert), FORCE=1 (redo measured work)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: Python 3.11 is needed, found " + sys.version.split()[0] + ". Fix: make PYTHON=/path/to/python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "pip==26.3"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name study --display-name "Python 3 (study)" >/dev/null
+	@touch $(STAMP)
+
+env: $(STAMP) ## create .venv with Python 3.11 and install the pinned stack (when missing or the pins changed)
+
+test: $(STAMP) ## unit tests + nbval regression of every notebook against its committed `ci` outputs
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env
+
+report: $(STAMP) ## measure what is missing, run every notebook for each of PROFILES, write reports/index.html
+	$(PY) -m study report --profiles $(PROFILES)
+
+bench: $(STAMP) ## measure one profile (PROFILE=name) into results/<profile>/
+	$(PY) -m study bench --profile $(PROFILE)
+
+convert: $(STAMP) ## export the models of one profile (PROFILE=name) into artifacts/
+	$(PY) -m study convert --profile $(PROFILE)
+
+validate: $(STAMP) ## check every device profile in params/profiles against the schema
+	$(PY) -m study validate
+
+lab: $(STAMP) ## start JupyterLab on notebooks/ with the study's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+notebooks: $(STAMP) ## re-execute the notebooks in place with the `ci` profile (the outputs nbval compares against)
+	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+
+lock: $(STAMP) ## re-resolve requirements.in and rewrite requirements.lock from the result
+	$(PY) -m pip install --quiet -r requirements.in
+	$(PY) -m pip freeze --all --exclude-editable | grep -v '^study' > requirements.lock
+
+clean: ## remove generated artifacts, results, reports and figures
+	rm -rf artifacts results reports figures/*/
+
+distclean: clean ## also remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,146 @@
+"""Measure a profile: every (model, runtime, threads, batch) case, each in a fresh subprocess.
+
+A case's id hashes everything that determines its measurement; a case whose record exists is not
+measured again unless ``force``. Records are written one by one as cases finish, and the tables are
+rebuilt after each, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+from tqdm import tqdm
+
+from study import environment
+from study.convert import Artifact, artifact_batch, ensure_artifact
+from study.isolate import run_isolated
+from study.measure import summarize
+from study.profiles import Profile, load_profile
+from study.results import ResultsStore
+from study.runtimes import RUNTIMES
+
+# Generous: a case is bounded by its timing budget; this only catches a hung runtime.
+CASE_TIMEOUT_PADDING_S = 300
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    runtime: str
+    threads: int
+    batch: int
+    cpus: tuple[int, ...]
+    artifact: Artifact
+    timing: dict
+    runtime_version: str
+    inputs: dict = field(hash=False)
+    case_id: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} / {self.runtime} / {self.threads}t / batch {self.batch}"
+
+
+def _runtime_version(runtime: str) -> str:
+    found = environment.versions(RUNTIMES[runtime].packages)
+    return " ".join(f"{name}=={version}" for name, version in found.items())
+
+
+def plan(profile: Profile, log=print) -> list[Case]:
+    """Every case of the profile, converting the artifacts they need first (each once)."""
+    cpus = profile.allowed_cpus()
+    timing = {
+        "warmup_runs": profile.timing.warmup_runs, "warmup_seconds": profile.timing.warmup_seconds,
+        "min_runs": profile.timing.min_runs, "min_seconds": profile.timing.min_seconds,
+        "max_seconds": profile.timing.max_seconds,
+    }
+    cases = []
+    artifacts: dict[tuple, Artifact] = {}
+    for model in profile.models:
+        for runtime in profile.runtimes:
+            version = _runtime_version(runtime)
+            for batch in profile.batch_sizes:
+                fmt = RUNTIMES[runtime].artifact_format
+                key = (model, fmt, artifact_batch(fmt, batch))
+                if key not in artifacts:
+                    artifacts[key] = ensure_artifact(model, fmt, batch, log=log)
+                artifact = artifacts[key]
+                for threads in profile.resolved_threads():
+                    inputs = {
+                        "model": model, "runtime": runtime, "runtime_version": version, "threads": threads,
+                        "batch": batch, "cpus": list(cpus), "timing": timing,
+                        "artifact": artifact.record.get("sha256") or f"unavailable:{artifact.record.get('inputs_key')}",
+                    }
+                    case_id = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+                    cases.append(Case(model, runtime, threads, batch, cpus, artifact, timing, version,
+                                      inputs, case_id))
+    return cases
+
+
+def _row(profile: Profile, case: Case, result: dict, run_id: str) -> dict:
+    row = {
+        "profile": profile.name, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
+        "precision": case.artifact.precision, "runtime": case.runtime, "runtime_version": case.runtime_version,
+        "threads": case.threads, "cpus": " ".join(map(str, case.cpus)), "batch": case.batch,
+        "status": result["status"], "error": result.get("error", ""),
+        "artifact_bytes": case.artifact.record.get("bytes"), "artifact_sha256": case.artifact.record.get("sha256"),
+        "machine": environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now(),
+        "measurement": "measured",
+    }
+    if result["status"] == "ok":
+        row.update(summarize(result["samples_ms"], batch=case.batch))
+        row["n_warmup"] = len(result["warmup_ms"])
+        for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib"):
+            row[key] = result[key]
+    return row
+
+
+def measure_case(case: Case, log_dir=None) -> dict:
+    if not case.artifact.ok:
+        return {"status": "failed",
+                "error": f"no {case.artifact.format} artifact: conversion failed: {case.artifact.record.get('error')}"}
+    spec = {"kind": "measure", "model": case.model, "runtime": case.runtime, "artifact": str(case.artifact.path),
+            "threads": case.threads, "batch": case.batch, "cpus": list(case.cpus), "timing": case.timing}
+    timeout = 2 * case.timing["max_seconds"] + CASE_TIMEOUT_PADDING_S
+    log_path = log_dir / f"{case.case_id}.log" if log_dir else None
+    return run_isolated(spec, timeout, threads=case.threads, log_path=log_path)
+
+
+def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Measure every case of a profile not measured yet (all of them with ``force``); the latency table.
+
+    ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
+    (``python -m study convert --force`` redoes conversions)."""
+    profile = load_profile(profile_ref)
+    store = ResultsStore(profile.name)
+    say = tqdm.write
+    say(f"[{profile.name}] planning cases (converting artifacts where needed)")
+    cases = plan(profile, log=lambda m: say(f"[{profile.name}] {m}"))
+    pending = [c for c in cases if force or store.get(c.case_id) is None]
+    say(f"[{profile.name}] {len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    measured = []
+    if pending:
+        store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
+    for case in tqdm(pending, desc=f"{profile.name}: measuring", unit="case", disable=not progress):
+        say(f"[{profile.name}] measuring {case.label}")
+        result = measure_case(case, log_dir=store.directory / "logs")
+        row = _row(profile, case, result, run_id)
+        store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
+                   "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
+        measured.append(case.case_id)
+        store.write_tables([c.case_id for c in cases])
+        if result["status"] == "ok":
+            say(f"[{profile.name}]   p50 {row['p50_ms']:.2f} ms [{row['ci_low_ms']:.2f}, {row['ci_high_ms']:.2f}] "
+                f"over {row['n_runs']} runs, peak RSS {row['rss_peak_mib']:.0f} MiB"
+                + ("  (high dispersion: CV > 10%)" if row["high_dispersion"] else ""))
+        else:
+            say(f"[{profile.name}]   FAILED: {row['error']}")
+    if measured:
+        store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
+    return store.write_tables([c.case_id for c in cases])

@@ -1,0 +1,117 @@
+"""``python -m study``: validate profiles, convert models, measure, import results, build the report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from study.errors import StudyError
+
+
+def _force_default() -> bool:
+    return os.environ.get("FORCE", "") not in ("", "0")
+
+
+def cmd_validate(args) -> int:
+    from study.profiles import load_profile, profile_names
+
+    targets = args.paths or profile_names()
+    for target in targets:
+        profile = load_profile(target)
+        print(f"ok: {profile.path.name}: {len(profile.models)} model(s) x {len(profile.runtimes)} runtime(s) x "
+              f"{len(profile.threads)} thread setting(s) x {len(profile.batch_sizes)} batch size(s)")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from study.convert import artifact_batch, ensure_artifact
+    from study.models import get_model
+    from study.profiles import load_profile
+    from study.runtimes import RUNTIMES
+
+    if args.model:
+        get_model(args.model)
+        models, formats = [args.model], sorted({entry.artifact_format for entry in RUNTIMES.values()})
+    else:
+        profile = load_profile(args.profile)
+        models, formats = list(profile.models), sorted({RUNTIMES[r].artifact_format for r in profile.runtimes})
+    batches = [1] if args.model else list(load_profile(args.profile).batch_sizes)
+    failed = 0
+    for model in models:
+        for fmt, batch in sorted({(fmt, artifact_batch(fmt, b) or 1) for fmt in formats for b in batches}):
+            artifact = ensure_artifact(model, fmt, batch, force=args.force)
+            status = artifact.record["status"]
+            detail = (f"{artifact.record['bytes']:,} bytes, {artifact.path}" if artifact.ok
+                      else artifact.record.get("error"))
+            print(f"{model:>16} -> {artifact.path.stem:<20} {status:<7} {detail}")
+            failed += not artifact.ok
+    return 1 if failed else 0
+
+
+def cmd_bench(args) -> int:
+    from study.bench import bench
+
+    table = bench(args.profile, force=args.force)
+    failed = int((table["status"] != "ok").sum())
+    print(f"{len(table)} cases in results/{table['profile'].iloc[0] if len(table) else args.profile}/latency.csv, "
+          f"{failed} failed (recorded with their errors)")
+    return 0
+
+
+def cmd_import(args) -> int:
+    raise StudyError("import of results from other machines is not built yet (planned with the report issue). "
+                     "Fix: copy the folder's cases/ into results/<profile>/cases/ by hand for now")
+
+
+def cmd_report(args) -> int:
+    from study.report import build_report
+
+    index = build_report(args.profiles, force=args.force)
+    print(f"report: {index}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m study", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check device profiles against the schema")
+    validate.add_argument("paths", nargs="*", help="profile files or names (default: every profile in params/profiles)")
+    validate.set_defaults(run=cmd_validate)
+
+    convert = commands.add_parser("convert", help="export models to every format a runtime needs")
+    which = convert.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="one model name")
+    which.add_argument("--profile", help="every model of a profile")
+    convert.add_argument("--force", action="store_true", default=_force_default(), help="convert again (or FORCE=1)")
+    convert.set_defaults(run=cmd_convert)
+
+    bench = commands.add_parser("bench", help="measure every case of a profile not measured yet")
+    bench.add_argument("--profile", required=True, help="profile name or path")
+    bench.add_argument("--force", action="store_true", default=_force_default(), help="measure again (or FORCE=1)")
+    bench.set_defaults(run=cmd_bench)
+
+    import_ = commands.add_parser("import", help="merge a results folder measured on another machine")
+    import_.add_argument("path", help="a results/<profile> folder")
+    import_.add_argument("--replace", action="store_true", help="overwrite cases that exist here")
+    import_.set_defaults(run=cmd_import)
+
+    report = commands.add_parser("report", help="measure, run every notebook per profile, write reports/index.html")
+    report.add_argument("--profiles", nargs="+", default=["host-1t", "host"], help="profile names")
+    report.add_argument("--force", action="store_true", default=_force_default(), help="redo everything (or FORCE=1)")
+    report.set_defaults(run=cmd_report)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except StudyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: every case measured so far is kept; run the same command again to resume",
+              file=sys.stderr)
+        return 130

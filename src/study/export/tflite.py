@@ -1,0 +1,18 @@
+"""PyTorch -> TFLite with litert-torch (the NCHW input layout is kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import litert_torch
+import torch
+
+from study.export.torch_state import load_source
+from study.models import ModelSpec
+
+
+def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
+    module = load_source(model, weights)
+    example = (torch.from_numpy(model.example_input(batch=batch)),)
+    litert_torch.convert(module, example).export(str(destination))
+    return {"exporter": "litert_torch.convert"}

@@ -1,0 +1,21 @@
+"""The source weights: build the model from its definition and save its state_dict (tensors only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from study.models import ModelSpec
+
+
+def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
+    torch.save(model.build().state_dict(), destination)
+    return {"exporter": "torch.save(state_dict)"}
+
+
+def load_source(model: ModelSpec, weights: Path) -> torch.nn.Module:
+    """The model with the saved source weights, as every exporter starts from it."""
+    module = model.define()
+    module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return module.eval()

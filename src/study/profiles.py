@@ -1,0 +1,290 @@
+"""Device profiles: how and where to measure, read from ``params/profiles/<name>.yaml``.
+
+A profile is validated field by field against ``SCHEMA``; the first problem found becomes one
+``StudyError`` line naming the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from study import paths
+from study.errors import StudyError
+from study.models import MODELS
+from study.runtimes import RUNTIMES
+
+ENERGY_SOURCES = ("model", "rapl", "meter")
+POWER_SCOPES = ("per_cpu", "device")  # watts for each pinned CPU, or for the whole device
+
+
+@dataclass(frozen=True)
+class Timing:
+    warmup_runs: int
+    warmup_seconds: float
+    min_runs: int
+    min_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    idle_watts: float
+    active_watts: float
+    scope: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Energy:
+    source: str
+    power_model: PowerModel
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    threads: tuple[int | str, ...]
+    cpu_affinity: tuple[int, ...] | str
+    batch_sizes: tuple[int, ...]
+    models: tuple[str, ...]
+    runtimes: tuple[str, ...]
+    timing: Timing
+    energy: Energy
+    path: Path
+    content_hash: str
+
+    def allowed_cpus(self) -> tuple[int, ...]:
+        """The CPUs this profile pins each case to, checked against this machine."""
+        available = sorted(os.sched_getaffinity(0))
+        if self.cpu_affinity == "all":
+            return tuple(available)
+        missing = [cpu for cpu in self.cpu_affinity if cpu not in available]
+        if missing:
+            raise StudyError(
+                f"{_display(self.path)}: cpu_affinity: CPU {missing} not available on this machine "
+                f"(available: {available}). Fix: list CPUs from {available}, or write cpu_affinity: all"
+            )
+        return tuple(self.cpu_affinity)
+
+    def resolved_threads(self) -> tuple[int, ...]:
+        """Thread counts with ``all`` replaced by the number of pinned CPUs, duplicates dropped."""
+        cpus = len(self.allowed_cpus())
+        resolved: list[int] = []
+        for threads in self.threads:
+            count = cpus if threads == "all" else int(threads)
+            if count not in resolved:
+                resolved.append(count)
+        return tuple(resolved)
+
+
+# --- schema -------------------------------------------------------------------------------------
+# Each checker returns the cleaned value or raises _Invalid(message, fix).
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}" if not isinstance(value, str) else repr(value)
+
+
+def _int(minimum: int) -> Callable[[Any], int]:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _Invalid(f"expected a whole number >= {minimum}, got {_describe(value)}",
+                           f"write a whole number such as {max(minimum, 1) * 10}")
+        return value
+    return check
+
+
+def _number(minimum: float) -> Callable[[Any], float]:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise _Invalid(f"expected a number >= {minimum}, got {_describe(value)}",
+                           f"write a number such as {max(minimum, 1.0)}")
+        return float(value)
+    return check
+
+
+def _text(value):
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"expected non-empty text, got {_describe(value)}", "write a short sentence in quotes")
+    return value.strip()
+
+
+def _one_of(choices: tuple[str, ...], what: str) -> Callable[[Any], str]:
+    def check(value):
+        if value not in choices:
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise _Invalid(f"unknown {what} {value!r}{hint}", f"use one of: {', '.join(choices)}")
+        return value
+    return check
+
+
+def _list_of(item: Callable[[Any], Any], example: str) -> Callable[[Any], tuple]:
+    def check(value):
+        if not isinstance(value, list) or not value:
+            raise _Invalid(f"expected a non-empty list, got {_describe(value)}", f"write a list such as {example}")
+        cleaned = []
+        for index, element in enumerate(value):
+            try:
+                cleaned.append(item(element))
+            except _Invalid as invalid:
+                raise _Invalid(f"item {index}: {invalid.message}", invalid.fix) from None
+        if len(set(map(str, cleaned))) != len(cleaned):
+            raise _Invalid("has duplicate entries", "list each entry once")
+        return tuple(cleaned)
+    return check
+
+
+def _threads_item(value):
+    if value == "all":
+        return value
+    try:
+        return _int(1)(value)
+    except _Invalid:
+        raise _Invalid(f"expected a whole number >= 1 or 'all', got {_describe(value)}",
+                       "write thread counts such as [1, 2] or [all]") from None
+
+
+def _affinity(value):
+    if value == "all":
+        return value
+    return _list_of(_int(0), "[0] or all")(value)
+
+
+def _section(schema: dict[str, Any]) -> Callable[[Any], dict]:
+    def check(value):
+        if not isinstance(value, dict):
+            raise _Invalid(f"expected a mapping of {', '.join(schema)}, got {_describe(value)}",
+                           f"write the keys {', '.join(schema)} indented under it")
+        return value
+    check.schema = schema  # type: ignore[attr-defined]
+    return check
+
+
+POWER_MODEL_SCHEMA = {
+    "idle_watts": _number(0.0),
+    "active_watts": _number(0.0),
+    "scope": _one_of(POWER_SCOPES, "power scope"),
+    "source": _text,
+}
+ENERGY_SCHEMA = {
+    "source": _one_of(ENERGY_SOURCES, "energy source"),
+    "power_model": _section(POWER_MODEL_SCHEMA),
+}
+TIMING_SCHEMA = {
+    "warmup_runs": _int(0),
+    "warmup_seconds": _number(0.0),
+    "min_runs": _int(1),
+    "min_seconds": _number(0.0),
+    "max_seconds": _number(0.001),
+}
+SCHEMA = {
+    "name": _text,
+    "description": _text,
+    "threads": _list_of(_threads_item, "[1] or [1, all]"),
+    "cpu_affinity": _affinity,
+    "batch_sizes": _list_of(_int(1), "[1, 8]"),
+    "models": _list_of(_one_of(tuple(MODELS), "model"), "[mobilenet_v2]"),
+    "runtimes": _list_of(_one_of(tuple(RUNTIMES), "runtime"), "[torch_eager, onnxruntime, litert]"),
+    "timing": _section(TIMING_SCHEMA),
+    "energy": _section(ENERGY_SCHEMA),
+}
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.root()))
+    except ValueError:
+        return str(path)
+
+
+def _validate_mapping(data: Any, schema: dict[str, Any], prefix: str, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise StudyError(f"{where}: expected a mapping of {', '.join(schema)} at the top level, "
+                         f"got {_describe(data)}. Fix: start from params/profiles/ci.yaml")
+    for key in data:
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), schema, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise StudyError(f"{where}: {prefix}{key}: unknown key. Fix: {hint}remove it or use one of: "
+                             f"{', '.join(schema)}")
+    cleaned: dict[str, Any] = {}
+    for key, check in schema.items():
+        field = f"{prefix}{key}"
+        if key not in data:
+            raise StudyError(f"{where}: {field}: missing. Fix: add '{key}:' (see params/profiles/ci.yaml)")
+        try:
+            value = check(data[key])
+        except _Invalid as invalid:
+            raise StudyError(f"{where}: {field}: {invalid.message}. Fix: {invalid.fix}") from None
+        nested = getattr(check, "schema", None)
+        cleaned[key] = _validate_mapping(value, nested, f"{field}.", where) if nested else value
+    return cleaned
+
+
+def _content_hash(cleaned: dict[str, Any]) -> str:
+    canonical = json.dumps(cleaned, sort_keys=True, separators=(",", ":"), default=list)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_profile(path_or_name: str | Path) -> Profile:
+    """Read and validate a profile given by file path or by name under ``params/profiles``."""
+    candidate = Path(path_or_name)
+    path = candidate if candidate.suffix in (".yaml", ".yml") or candidate.exists() else paths.profile_file(str(path_or_name))
+    where = _display(path)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in paths.profiles_dir().glob("*.yaml")))
+        raise StudyError(f"{where}: no such profile. Fix: use one of: {known}, or give a path to a .yaml file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StudyError(f"{where}: malformed YAML{at}: {problem}. Fix: correct the YAML syntax there") from None
+    except UnicodeDecodeError:
+        raise StudyError(f"{where}: not UTF-8 text. Fix: save the profile as UTF-8 YAML") from None
+    cleaned = _validate_mapping(data, SCHEMA, "", where)
+    if cleaned["name"] != path.stem:
+        raise StudyError(f"{where}: name: '{cleaned['name']}' differs from the file name '{path.stem}'. "
+                         f"Fix: write name: {path.stem} (results are stored under the name)")
+    power = cleaned["energy"]["power_model"]
+    if power["active_watts"] < power["idle_watts"]:
+        raise StudyError(f"{where}: energy.power_model.active_watts: {power['active_watts']} is below idle_watts "
+                         f"{power['idle_watts']}. Fix: active power must be at least idle power")
+    timing = cleaned["timing"]
+    if timing["max_seconds"] < timing["min_seconds"]:
+        raise StudyError(f"{where}: timing.max_seconds: {timing['max_seconds']} is below min_seconds "
+                         f"{timing['min_seconds']}. Fix: raise max_seconds or lower min_seconds")
+    return Profile(
+        name=cleaned["name"],
+        description=cleaned["description"],
+        threads=cleaned["threads"],
+        cpu_affinity=cleaned["cpu_affinity"],
+        batch_sizes=cleaned["batch_sizes"],
+        models=cleaned["models"],
+        runtimes=cleaned["runtimes"],
+        timing=Timing(**timing),
+        energy=Energy(source=cleaned["energy"]["source"], power_model=PowerModel(**power)),
+        path=path,
+        content_hash=_content_hash(cleaned),
+    )
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in paths.profiles_dir().glob("*.yaml"))

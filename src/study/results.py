@@ -1,0 +1,182 @@
+"""The results store of one profile: ``results/<profile>/``.
+
+Each measured case is one JSON record in ``cases/<case_id>.json``, written atomically: that record is
+the measurement. The tidy tables (``latency.csv`` one row per case, ``samples.csv`` every raw sample)
+are views rebuilt from the records, also atomically, so an interrupted run leaves at worst one case
+unmeasured and never a torn or duplicated row. A case whose record exists is skipped on rerun, since
+its id is a hash of everything that determines the measurement.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from study import paths
+from study.errors import StudyError
+from study.fsutil import write_json_atomic, write_text_atomic
+
+# The columns of latency.csv, in order, with their meaning and unit (the README shows this table).
+LATENCY_COLUMNS: dict[str, str] = {
+    "profile": "device profile the case was measured under",
+    "case_id": "hash of every input that determines the measurement (model, artifact, runtime and version, threads, CPUs, batch, timing budget)",
+    "model": "model name from the zoo",
+    "format": "artifact format the runtime loads (torch state_dict, onnx, tflite)",
+    "precision": "numeric precision of the artifact (fp32)",
+    "runtime": "inference runtime",
+    "runtime_version": "version of the runtime's distribution(s)",
+    "threads": "intra-op threads (inter-op threads fixed at 1)",
+    "cpus": "CPU ids the case process was pinned to, space-separated",
+    "batch": "inputs per inference call",
+    "status": "ok, or failed (see error)",
+    "error": "first line of the error of a failed case",
+    "n_runs": "timed runs after warm-up",
+    "n_warmup": "warm-up runs",
+    "import_ms": "time to import the runtime in a fresh process (ms)",
+    "load_ms": "time to load the artifact and prepare it for the batch (ms)",
+    "first_ms": "first (cold) inference after load (ms)",
+    "mean_ms": "mean steady-state latency (ms)",
+    "std_ms": "standard deviation of steady-state latency (ms)",
+    "cv": "coefficient of variation std/mean (unitless)",
+    "p50_ms": "median steady-state latency (ms)",
+    "p90_ms": "90th percentile latency (ms)",
+    "p99_ms": "99th percentile latency (ms)",
+    "min_ms": "fastest timed run (ms)",
+    "ci_low_ms": "lower bound of the bootstrap 95% CI of p50 (ms)",
+    "ci_high_ms": "upper bound of the bootstrap 95% CI of p50 (ms)",
+    "throughput_ips": "inferences per second at p50: batch * 1000 / p50_ms",
+    "high_dispersion": "True when cv > 0.10: treat the numbers with care",
+    "rss_import_mib": "peak resident memory after importing the runtime (MiB)",
+    "rss_load_mib": "peak resident memory after loading the artifact (MiB)",
+    "rss_peak_mib": "peak resident memory after all inferences (MiB)",
+    "artifact_bytes": "size of the artifact file (bytes)",
+    "artifact_sha256": "content hash of the artifact measured",
+    "machine": "host name of the machine that measured the case",
+    "run_id": "the run that measured the case (results/<profile>/runs/<run_id>.json has its environment)",
+    "measured_at": "UTC time the case finished (ISO 8601)",
+    "measurement": "measured (every number in this table is measured on the machine named)",
+}
+SAMPLE_COLUMNS: dict[str, str] = {
+    "case_id": "the case, as in latency.csv",
+    "phase": "warmup or timed",
+    "index": "run number within the phase, from 0",
+    "latency_ms": "wall-clock time of one inference call (ms)",
+}
+RECORD_KEYS = ("case_id", "status", "inputs")
+
+
+class ResultsStore:
+    def __init__(self, profile: str):
+        self.profile = profile
+        self.directory = paths.results_dir(profile)
+        self.cases_dir = self.directory / "cases"
+        self.latency_csv = self.directory / "latency.csv"
+        self.samples_csv = self.directory / "samples.csv"
+        self.environment_json = self.directory / "environment.json"
+        self.runs_dir = self.directory / "runs"
+
+    def _case_path(self, case_id: str) -> Path:
+        return self.cases_dir / f"{case_id}.json"
+
+    def get(self, case_id: str) -> dict | None:
+        path = self._case_path(case_id)
+        if not path.exists():
+            return None
+        return self._read_record(path)
+
+    def _read_record(self, path: Path) -> dict:
+        shown = _display(path)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StudyError(f"{shown}: corrupt results record ({type(exc).__name__}). Fix: delete that file "
+                             "to re-measure this one case; every other result is kept") from None
+        missing = [key for key in RECORD_KEYS if key not in record] if isinstance(record, dict) else list(RECORD_KEYS)
+        if missing:
+            raise StudyError(f"{shown}: results record lacks {', '.join(missing)}. Fix: delete that file "
+                             "to re-measure this one case; every other result is kept")
+        if record["case_id"] != path.stem:
+            raise StudyError(f"{shown}: record names case {record['case_id']} but is filed as {path.stem}. "
+                             "Fix: delete that file to re-measure this one case")
+        return record
+
+    def put(self, record: dict) -> None:
+        write_json_atomic(self._case_path(record["case_id"]), record)
+
+    def records(self, case_ids: list[str] | None = None) -> list[dict]:
+        """Records for ``case_ids`` in that order (those measured), or every record on disk."""
+        if case_ids is None:
+            return [self._read_record(p) for p in sorted(self.cases_dir.glob("*.json"))]
+        return [r for r in (self.get(c) for c in case_ids) if r is not None]
+
+    def write_tables(self, case_ids: list[str] | None = None) -> pd.DataFrame:
+        """Rebuild latency.csv and samples.csv from the records of ``case_ids`` (the current plan)."""
+        records = self.records(case_ids)
+        table = pd.DataFrame([{col: r.get("row", {}).get(col) for col in LATENCY_COLUMNS} for r in records],
+                             columns=list(LATENCY_COLUMNS))
+        sample_rows = [
+            (r["case_id"], phase, index, value)
+            for r in records
+            for phase, key in (("warmup", "warmup_ms"), ("timed", "samples_ms"))
+            for index, value in enumerate(r.get(key) or [])
+        ]
+        samples = pd.DataFrame(sample_rows, columns=list(SAMPLE_COLUMNS))
+        write_text_atomic(self.latency_csv, _to_csv(table))
+        write_text_atomic(self.samples_csv, _to_csv(samples))
+        return table
+
+    def write_run(self, run_id: str, environment: dict, measured: list[str]) -> None:
+        write_json_atomic(self.runs_dir / f"{run_id}.json", {**environment, "measured_cases": measured})
+        write_json_atomic(self.environment_json, {**environment, "run_id": run_id})
+
+
+def _to_csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.root()))
+    except ValueError:
+        return str(path)
+
+
+def load_latency(profile: str) -> pd.DataFrame:
+    """The tidy latency table of a profile, for notebooks; a clear error when it was never measured."""
+    store = ResultsStore(profile)
+    if not store.latency_csv.exists():
+        raise StudyError(f"{_display(store.latency_csv)}: no results yet. Fix: python -m study bench --profile {profile}")
+    try:
+        table = pd.read_csv(store.latency_csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise StudyError(f"{_display(store.latency_csv)}: unreadable ({type(exc).__name__}). Fix: python -m study "
+                         f"bench --profile {profile} rebuilds it from the case records") from None
+    missing = [c for c in LATENCY_COLUMNS if c not in table.columns]
+    if missing:
+        raise StudyError(f"{_display(store.latency_csv)}: lacks columns {', '.join(missing)}. Fix: python -m study "
+                         f"bench --profile {profile} rebuilds it from the case records")
+    return table
+
+
+def load_samples(profile: str) -> pd.DataFrame:
+    return pd.read_csv(ResultsStore(profile).samples_csv)
+
+
+CASE_KEY = ["model", "runtime", "format", "precision", "threads", "batch"]
+
+
+def overview(table: pd.DataFrame) -> pd.DataFrame:
+    """Which cases exist and whether each succeeded: the stable shape of a results table."""
+    return table[CASE_KEY + ["status"]].sort_values(CASE_KEY).reset_index(drop=True)
+
+
+def latency_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The measured latency and memory of every case, rounded for reading."""
+    columns = CASE_KEY + ["status", "n_runs", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "p99_ms", "cv",
+                          "first_ms", "load_ms", "import_ms", "rss_peak_mib", "throughput_ips", "error"]
+    return table[columns].sort_values(["model", "threads", "batch", "p50_ms"]).round(2).reset_index(drop=True)

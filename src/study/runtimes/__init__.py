@@ -1,0 +1,23 @@
+"""Inference runtimes. Adding one = one file in this folder with a ``Backend`` subclass + one line here.
+
+The registry names, for each runtime, the artifact format it runs and the distributions whose
+versions identify it; nothing here imports a framework, so a worker imports only the one it measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuntimeEntry:
+    backend: str                 # "module:Class" of the Backend subclass
+    artifact_format: str         # a key of study.export.FORMATS
+    packages: tuple[str, ...]    # distributions whose versions identify the runtime
+
+
+RUNTIMES: dict[str, RuntimeEntry] = {
+    "torch_eager": RuntimeEntry("study.runtimes.torch_eager:TorchEager", "torch", ("torch", "torchvision")),
+    "onnxruntime": RuntimeEntry("study.runtimes.onnxruntime:OnnxRuntime", "onnx", ("onnxruntime",)),
+    "litert": RuntimeEntry("study.runtimes.litert:LiteRT", "tflite", ("ai-edge-litert",)),
+}

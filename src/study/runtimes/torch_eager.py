@@ -1,0 +1,26 @@
+"""PyTorch eager mode, rebuilt from the model definition and the saved state_dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision  # noqa: F401  (imported here so its cost counts as the runtime's import time)
+
+from study.models import ModelSpec
+from study.runtimes.base import Backend
+
+
+class TorchEager(Backend):
+    def load(self, artifact: Path, model: ModelSpec, batch: int) -> None:
+        torch.set_num_threads(self.threads)
+        torch.set_num_interop_threads(1)
+        self.module = model.define()  # architecture only: the trained weights come from the artifact
+        # weights_only: a state_dict from disk is untrusted input, never unpickled freely
+        self.module.load_state_dict(torch.load(artifact, map_location="cpu", weights_only=True))
+        self.module.eval()
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.module(torch.from_numpy(inputs)).numpy()

@@ -1,0 +1,154 @@
+"""The whole pipeline on the tiny digits model, each case in its own subprocess."""
+
+import json
+import os
+import stat
+import sys
+
+import pandas as pd
+import pytest
+
+import study.bench as bench_module
+from conftest import write_profile
+from study.bench import bench
+from study.convert import artifact_path, ensure_artifact, file_sha256
+from study.isolate import run_isolated
+from study.results import ResultsStore
+
+
+def counting(monkeypatch, interrupt_at=None):
+    """Wrap measure_case to count calls, optionally raising KeyboardInterrupt on call number ``interrupt_at``."""
+    calls = []
+    real = bench_module.measure_case
+
+    def wrapped(case, log_dir=None):
+        calls.append(case.case_id)
+        if interrupt_at is not None and len(calls) == interrupt_at:
+            raise KeyboardInterrupt
+        return real(case, log_dir)
+
+    monkeypatch.setattr(bench_module, "measure_case", wrapped)
+    return calls
+
+
+def test_every_case_measured_then_skipped(bench_root, monkeypatch):
+    write_profile(bench_root, "full")
+    table = bench("full", progress=False)
+    assert len(table) == 6  # 3 runtimes x 2 batch sizes
+    assert (table["status"] == "ok").all(), table[["runtime", "batch", "error"]]
+    assert (table["n_runs"] >= 5).all()
+    assert (table["p50_ms"] > 0).all() and (table["ci_low_ms"] <= table["p50_ms"]).all()
+    assert (table["rss_peak_mib"] >= table["rss_import_mib"]).all()
+    assert set(table["measurement"]) == {"measured"}
+    store = ResultsStore("full")
+    samples = pd.read_csv(store.samples_csv)
+    assert set(samples["case_id"]) == set(table["case_id"])
+    environment = json.loads(store.environment_json.read_text())
+    for key in ("cpu_model", "cpu_count", "os", "python", "versions", "git_commit", "utc_time", "profile_hash"):
+        assert key in environment
+    assert environment["versions"]["onnxruntime"]
+
+    calls = counting(monkeypatch)
+    again = bench("full", progress=False)
+    assert calls == []  # nothing re-measured
+    pd.testing.assert_frame_equal(again, table)
+
+    forced = bench("full", force=True, progress=False)
+    assert len(calls) == 6 and len(forced) == 6
+
+
+def test_interrupted_run_resumes_without_duplicates(bench_root, monkeypatch):
+    write_profile(bench_root, "resume")
+    real = bench_module.measure_case
+    calls = counting(monkeypatch, interrupt_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        bench("resume", progress=False)
+    store = ResultsStore("resume")
+    partial = pd.read_csv(store.latency_csv)
+    assert len(partial) == 2 and partial["case_id"].is_unique
+
+    monkeypatch.setattr(bench_module, "measure_case", real)
+    calls = counting(monkeypatch)
+    table = bench("resume", progress=False)
+    assert len(calls) == 4  # only the cases the interruption left unmeasured (3rd onwards)
+    assert len(table) == 6 and table["case_id"].is_unique
+    assert set(partial["case_id"]) <= set(table["case_id"])
+
+
+def test_changed_budget_measures_again(bench_root, monkeypatch):
+    write_profile(bench_root, "budget", runtimes=["onnxruntime"], batch_sizes=[1])
+    bench("budget", progress=False)
+    calls = counting(monkeypatch)
+    write_profile(bench_root, "budget", runtimes=["onnxruntime"], batch_sizes=[1],
+                  timing={"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 7, "min_seconds": 0.0,
+                          "max_seconds": 5})
+    table = bench("budget", progress=False)
+    assert len(calls) == 1 and len(table) == 1 and table["n_runs"].iloc[0] >= 7
+
+
+def test_truncated_artifact_is_reconverted(bench_root):
+    artifact = ensure_artifact("digits_cnn", "onnx")
+    good = file_sha256(artifact.path)
+    artifact.path.write_bytes(artifact.path.read_bytes()[:100])
+    again = ensure_artifact("digits_cnn", "onnx")
+    assert again.ok and file_sha256(again.path) == good
+
+
+def test_a_broken_runtime_is_a_recorded_failure(bench_root, monkeypatch):
+    """A model file damaged behind the study's back: the runtime fails, the case is recorded, others go on."""
+    write_profile(bench_root, "broken", batch_sizes=[1])
+    ensure_artifact("digits_cnn", "tflite")
+    path = artifact_path("digits_cnn", "tflite")
+    original = path.read_bytes()
+    record_file = path.with_name(path.name + ".json")
+    original_record = record_file.read_text()
+    try:
+        path.write_bytes(original[: len(original) // 3])
+        record = json.loads(original_record)
+        record["sha256"] = file_sha256(path)  # the record vouches for the damaged file
+        record_file.write_text(json.dumps(record))
+        table = bench("broken", progress=False)
+    finally:
+        path.write_bytes(original)
+        record_file.write_text(original_record)
+    by_runtime = table.set_index("runtime")
+    assert by_runtime.loc["litert", "status"] == "failed"
+    assert by_runtime.loc["litert", "error"]
+    assert by_runtime.loc["torch_eager", "status"] == "ok"
+    assert by_runtime.loc["onnxruntime", "status"] == "ok"
+
+
+def _fake_python(tmp_path, body):
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_a_crashing_process_is_a_failed_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, 'echo "Fatal Python error: Segmentation fault" >&2; kill -SEGV $$'))
+    result = run_isolated({"kind": "measure"}, timeout_s=30)
+    assert result["status"] == "failed"
+    assert "process died (exit -11)" in result["error"] and "Segmentation fault" in result["error"]
+
+
+def test_a_hung_process_times_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, "sleep 30"))
+    result = run_isolated({"kind": "measure"}, timeout_s=0.5)
+    assert result["status"] == "failed" and result["error"].startswith("timed out after")
+
+
+def test_a_python_error_in_the_worker_is_its_first_line(bench_root):
+    result = run_isolated({"kind": "measure", "model": "digits_cnn", "runtime": "onnxruntime",
+                           "artifact": "/nonexistent.onnx", "threads": 1, "batch": 1, "cpus": [0],
+                           "timing": {"warmup_runs": 1, "warmup_seconds": 0, "min_runs": 1, "min_seconds": 0,
+                                      "max_seconds": 1}}, timeout_s=120)
+    assert result["status"] == "failed"
+    assert "\n" not in result["error"] and "nonexistent" in result["error"]
+
+
+def test_cases_are_pinned_and_threaded(bench_root):
+    write_profile(bench_root, "pinned", runtimes=["onnxruntime"], batch_sizes=[1])
+    table = bench("pinned", progress=False)
+    assert table["cpus"].astype(str).tolist() == ["0"] and table["threads"].tolist() == [1]
+    assert os.environ.get("OMP_NUM_THREADS") is None  # set for the child only

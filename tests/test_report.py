@@ -1,0 +1,47 @@
+"""`make report` on the tiny model: executed notebook, HTML with embedded figures, index, and no rework."""
+
+import re
+
+from conftest import write_profile
+from study import report
+
+
+def test_report_builds_index_and_skips_unchanged_work(bench_root, monkeypatch):
+    write_profile(bench_root, "rep", runtimes=["onnxruntime", "litert"], batch_sizes=[1])
+    index = report.build_report(["rep"])
+    page = index.read_text()
+    assert "Profile <code>rep</code>" in page
+    links = re.findall(r"href='(rep/[^']+\.html)'", page)
+    assert links == ["rep/01_inference_time.html"]
+    html = (index.parent / links[0]).read_text()
+    assert "data:image/png;base64" in html or "image/png" in html  # the figure is embedded
+    import nbformat
+
+    executed_nb = nbformat.read(str(index.parent / "rep" / "01_inference_time.ipynb"), as_version=4)
+    assert not [o for c in executed_nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert "Traceback" not in html
+    assert "onnxruntime" in page and "litert" in page  # headline table
+    assert (bench_root / "figures" / "rep" / "latency_digits_cnn.png").exists()
+
+    executed = []
+    real_render = report.render
+
+    def spy(notebook, profile, force=False):
+        result = real_render(notebook, profile, force)
+        executed.append(result[1])
+        return result
+
+    monkeypatch.setattr(report, "render", spy)
+    report.build_report(["rep"])
+    assert executed == [False]  # nothing changed: the notebook is not executed again
+
+
+def test_report_validates_every_profile_before_measuring(bench_root):
+    import pytest
+
+    from study.errors import StudyError
+
+    write_profile(bench_root, "fine", runtimes=["onnxruntime"], batch_sizes=[1])
+    with pytest.raises(StudyError, match="no such profile"):
+        report.build_report(["fine", "missing-one"])
+    assert not (bench_root / "results" / "fine").exists()

@@ -1,0 +1,90 @@
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from study import fsutil
+from study.errors import StudyError
+from study.results import LATENCY_COLUMNS, ResultsStore, load_latency
+
+
+def record(case_id, p50=1.0, samples=(1.0, 1.0, 1.0)):
+    row = {column: None for column in LATENCY_COLUMNS}
+    row.update(case_id=case_id, model="m", runtime="r", status="ok", p50_ms=p50)
+    return {"case_id": case_id, "status": "ok", "inputs": {"id": case_id}, "row": row,
+            "warmup_ms": [9.0], "samples_ms": list(samples)}
+
+
+def test_put_get_and_tables_follow_the_plan(study_root):
+    store = ResultsStore("p")
+    for case_id in ("b", "a", "c"):
+        store.put(record(case_id))
+    table = store.write_tables(["a", "b", "missing"])
+    assert list(table["case_id"]) == ["a", "b"]
+    on_disk = pd.read_csv(store.latency_csv)
+    assert list(on_disk.columns) == list(LATENCY_COLUMNS)
+    assert list(on_disk["case_id"]) == ["a", "b"]
+    samples = pd.read_csv(store.samples_csv)
+    assert len(samples) == 2 * (1 + 3)
+    assert set(samples["phase"]) == {"warmup", "timed"}
+
+
+def test_rewriting_a_case_never_duplicates_its_row(study_root):
+    store = ResultsStore("p")
+    store.put(record("a", p50=1.0))
+    store.put(record("a", p50=2.0))
+    table = store.write_tables(["a"])
+    assert len(table) == 1 and table["p50_ms"].iloc[0] == 2.0
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(study_root, monkeypatch):
+    store = ResultsStore("p")
+    store.put(record("a", p50=1.0))
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.put(record("a", p50=2.0))
+    monkeypatch.undo()
+    assert store.get("a")["row"]["p50_ms"] == 1.0
+    assert [p.name for p in store.cases_dir.iterdir()] == ["a.json"]  # no temporary file left behind
+
+
+def test_atomic_write_creates_parents(tmp_path):
+    target = tmp_path / "x" / "y" / "f.json"
+    fsutil.write_json_atomic(target, {"k": 1})
+    assert json.loads(target.read_text()) == {"k": 1}
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"case_id": "a", "status": "ok", "inp', "corrupt results record"),
+    ('{"case_id": "a"}', "lacks status, inputs"),
+    ('{"case_id": "zz", "status": "ok", "inputs": {}}', "names case zz but is filed as a"),
+    ('[1, 2]', "lacks case_id"),
+])
+def test_corrupt_record_is_one_clear_error(study_root, content, expected):
+    store = ResultsStore("p")
+    store.put(record("b"))
+    store.cases_dir.joinpath("a.json").write_text(content)
+    with pytest.raises(StudyError) as raised:
+        store.get("a")
+    message = str(raised.value)
+    assert message.startswith("results/p/cases/a.json: ") and expected in message
+    assert "delete that file" in message and "\n" not in message
+    assert store.get("b") is not None  # everything else still readable
+
+
+def test_load_latency_without_results_says_how_to_measure(study_root):
+    with pytest.raises(StudyError, match="python -m study bench --profile nothing"):
+        load_latency("nothing")
+
+
+def test_load_latency_rejects_a_damaged_table(study_root):
+    store = ResultsStore("p")
+    store.directory.mkdir(parents=True)
+    store.latency_csv.write_text("model,runtime\nm,r\n")
+    with pytest.raises(StudyError, match="lacks columns"):
+        load_latency("p")
