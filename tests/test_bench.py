@@ -152,3 +152,17 @@ def test_cases_are_pinned_and_threaded(bench_root):
     table = bench("pinned", progress=False)
     assert table["cpus"].astype(str).tolist() == ["0"] and table["threads"].tolist() == [1]
     assert os.environ.get("OMP_NUM_THREADS") is None  # set for the child only
+
+
+def test_memory_is_the_case_process_own_not_its_parents(bench_root):
+    """A child's ru_maxrss starts at its parent's size; the study must report the child's own peak."""
+    ballast = bytearray(700 * 1024 * 1024)
+    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # make the parent really resident
+    ensure_artifact("digits_cnn", "onnx")
+    result = run_isolated({"kind": "measure", "model": "digits_cnn", "runtime": "onnxruntime",
+                           "artifact": str(artifact_path("digits_cnn", "onnx")), "threads": 1, "batch": 1,
+                           "cpus": [0], "timing": {"warmup_runs": 1, "warmup_seconds": 0, "min_runs": 3,
+                                                   "min_seconds": 0, "max_seconds": 2}}, timeout_s=120)
+    del ballast
+    assert result["status"] == "ok", result
+    assert 0 < result["rss_import_mib"] <= result["rss_load_mib"] <= result["rss_peak_mib"] < 500

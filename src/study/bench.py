@@ -19,7 +19,7 @@ from tqdm import tqdm
 from study import environment
 from study.convert import Artifact, artifact_batch, ensure_artifact
 from study.isolate import run_isolated
-from study.measure import summarize
+from study.measure import HARNESS_VERSION, summarize
 from study.profiles import Profile, load_profile
 from study.results import ResultsStore
 from study.runtimes import RUNTIMES
@@ -73,7 +73,7 @@ def plan(profile: Profile, log=print) -> list[Case]:
                 for threads in profile.resolved_threads():
                     inputs = {
                         "model": model, "runtime": runtime, "runtime_version": version, "threads": threads,
-                        "batch": batch, "cpus": list(cpus), "timing": timing,
+                        "batch": batch, "cpus": list(cpus), "timing": timing, "harness": HARNESS_VERSION,
                         "artifact": artifact.record.get("sha256") or f"unavailable:{artifact.record.get('inputs_key')}",
                     }
                     case_id = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
@@ -127,7 +127,8 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     measured = []
     if pending:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
-    for case in tqdm(pending, desc=f"{profile.name}: measuring", unit="case", disable=not progress):
+    # disable=None: a bar on a terminal, plain log lines when output goes to a file or CI log
+    for case in tqdm(pending, desc=f"{profile.name}: measuring", unit="case", disable=None if progress else True):
         say(f"[{profile.name}] measuring {case.label}")
         result = measure_case(case, log_dir=store.directory / "logs")
         row = _row(profile, case, result, run_id)

@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+# Part of every case id: bump it when what a measurement means changes, so old records are re-measured.
+HARNESS_VERSION = 2
 DISPERSION_WARNING_CV = 0.10  # torch.utils.benchmark warns when spread is this large
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -77,5 +79,16 @@ def summarize(samples_ms, batch: int = 1) -> dict[str, float]:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process image so far, in MiB.
+
+    On Linux this is ``VmHWM``: ``ru_maxrss`` is no use in a fresh subprocess, because it survives
+    ``execve`` and so starts at the resident size of the parent that forked it.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # reported in kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from study import paths
@@ -32,13 +33,14 @@ def latency_distributions(table: pd.DataFrame, samples: pd.DataFrame, profile: s
                            medianprops={"linewidth": 0})
         for patch, runtime in zip(boxes["boxes"], here["runtime"]):
             patch.set(facecolor=RUNTIME_COLORS.get(runtime, "#999999"), alpha=0.35)
-        for position, (_, row) in enumerate(here.iterrows(), start=1):
+        for position, (data_of_case, (_, row)) in enumerate(zip(data, here.iterrows()), start=1):
             ax.plot(row["p50_ms"], position, "o", color="black", ms=5, zorder=3)
             ax.plot(row["p90_ms"], position, "|", color="black", ms=14, mew=2, zorder=3)
+            right = max(row["p90_ms"], float(np.percentile(data_of_case, 99)) if len(data_of_case) else 0.0)
             ax.annotate(f"p50 {row['p50_ms']:.2f} ms  (95% CI {row['ci_low_ms']:.2f}–{row['ci_high_ms']:.2f})",
-                        (row["p90_ms"], position), xytext=(8, 6), textcoords="offset points", fontsize=8)
+                        (right, position), xytext=(6, -3), textcoords="offset points", fontsize=8)
         ax.set_yticks(range(1, len(here) + 1), [RUNTIME_LABELS.get(r, r) for r in here["runtime"]])
-        ax.set_xlim(left=0, right=max([d.max() for d in data if len(d)] + [1]) * 1.45)
+        ax.set_xlim(left=0, right=max([np.percentile(d, 99) for d in data if len(d)] + [1]) * 1.8)
         ax.set_title(f"{threads} thread{'s' if threads > 1 else ''}, batch {batch}", fontsize=10, loc="left")
         ax.set_xlabel("latency per call (ms)  ·  dot = p50, tall bar = p90, box = p25–p75, whiskers = p1–p99")
         ax.grid(axis="x", alpha=0.3)

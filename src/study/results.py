@@ -175,8 +175,24 @@ def overview(table: pd.DataFrame) -> pd.DataFrame:
     return table[CASE_KEY + ["status"]].sort_values(CASE_KEY).reset_index(drop=True)
 
 
+SHORT_KEY = ["model", "runtime", "threads", "batch"]
+
+
 def latency_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """The measured latency and memory of every case, rounded for reading."""
-    columns = CASE_KEY + ["status", "n_runs", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "p99_ms", "cv",
-                          "first_ms", "load_ms", "import_ms", "rss_peak_mib", "throughput_ips", "error"]
-    return table[columns].sort_values(["model", "threads", "batch", "p50_ms"]).round(2).reset_index(drop=True)
+    """Steady-state latency of every case, fastest first within each setting, rounded for reading."""
+    columns = SHORT_KEY + ["n_runs", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "p99_ms", "cv",
+                           "throughput_ips"]
+    ok = table[table["status"] == "ok"]
+    return ok[columns].sort_values(["model", "threads", "batch", "p50_ms"]).round(2).reset_index(drop=True)
+
+
+def startup_and_memory(table: pd.DataFrame) -> pd.DataFrame:
+    """What a cold start costs (import, load, first inference) and peak resident memory at each stage."""
+    columns = SHORT_KEY + ["import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib"]
+    ok = table[table["status"] == "ok"]
+    return ok[columns].sort_values(["model", "threads", "batch", "rss_peak_mib"]).round(1).reset_index(drop=True)
+
+
+def failures(table: pd.DataFrame) -> pd.DataFrame:
+    """Every case that failed, with the first line of its error."""
+    return table.loc[table["status"] != "ok", SHORT_KEY + ["error"]].reset_index(drop=True)
