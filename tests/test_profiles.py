@@ -143,3 +143,12 @@ def test_cli_unknown_model_for_convert(study_root):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "unknown model 'resnet9000'" in result.stderr
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("", False), ("0", False)])
+def test_force_comes_from_the_environment(monkeypatch, value, expected):
+    from study.cli import parser
+
+    monkeypatch.setenv("FORCE", value)
+    for argv in (["bench", "--profile", "ci"], ["report"], ["convert", "--model", "digits_cnn"]):
+        assert parser().parse_args(argv).force is expected
