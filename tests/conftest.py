@@ -19,6 +19,7 @@ TINY_PROFILE = {
     "cpu_affinity": [0],
     "batch_sizes": [1, 4],
     "models": ["digits_cnn"],
+    "conversion_models": ["digits_cnn"],
     "runtimes": ["torch_eager", "onnxruntime", "litert"],
     "timing": {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5},
     "energy": {"source": "model", "power_model": {"idle_watts": 1.0, "active_watts": 4.0, "scope": "per_cpu",

@@ -1,11 +1,11 @@
 from conftest import REPO
-from study.results import LATENCY_COLUMNS, SAMPLE_COLUMNS
+from study.results import schema_markdown
 
 
-def test_readme_documents_every_results_column():
+def test_readme_schema_is_the_one_the_code_writes():
     readme = (REPO / "README.md").read_text()
-    for column, meaning in {**LATENCY_COLUMNS, **SAMPLE_COLUMNS}.items():
-        assert f"| `{column}` | {meaning} |" in readme, f"README lacks column {column}"
+    section = readme.split("<!-- schema:start (python -m study.results) -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
+    assert section == schema_markdown(), "regenerate the README schema: python -m study.results"
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -17,8 +17,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from study import environment
-from study.convert import Artifact, artifact_batch, ensure_artifact
+from study.convert import Artifact, artifact_batch, ensure_artifact, model_spec, not_applicable
 from study.isolate import run_isolated
+from study.matrix import conversion_matrix
 from study.measure import HARNESS_VERSION, summarize
 from study.profiles import Profile, load_profile
 from study.results import ResultsStore
@@ -62,10 +63,14 @@ def plan(profile: Profile, log=print) -> list[Case]:
     cases = []
     artifacts: dict[tuple, Artifact] = {}
     for model in profile.models:
+        if model_spec(model, log=log)[0] is None:
+            continue  # it failed to load: the conversion matrix records why
         for runtime in profile.runtimes:
             version = _runtime_version(runtime)
+            fmt = RUNTIMES[runtime].artifact_format
+            if not_applicable(model, fmt):
+                continue  # e.g. PyTorch eager for a Keras model: not a case, not a failure
             for batch in profile.batch_sizes:
-                fmt = RUNTIMES[runtime].artifact_format
                 key = (model, fmt, artifact_batch(fmt, batch))
                 if key not in artifacts:
                     artifacts[key] = ensure_artifact(model, fmt, batch, log=log)
@@ -85,7 +90,8 @@ def plan(profile: Profile, log=print) -> list[Case]:
 def _row(profile: Profile, case: Case, result: dict, run_id: str) -> dict:
     row = {
         "profile": profile.name, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
-        "precision": case.artifact.precision, "runtime": case.runtime, "runtime_version": case.runtime_version,
+        "precision": case.artifact.precision, "artifact_status": case.artifact.record.get("status"),
+        "runtime": case.runtime, "runtime_version": case.runtime_version,
         "threads": case.threads, "cpus": " ".join(map(str, case.cpus)), "batch": case.batch,
         "status": result["status"], "error": result.get("error", ""),
         "artifact_bytes": case.artifact.record.get("bytes"), "artifact_sha256": case.artifact.record.get("sha256"),
@@ -95,7 +101,8 @@ def _row(profile: Profile, case: Case, result: dict, run_id: str) -> dict:
     if result["status"] == "ok":
         row.update(summarize(result["samples_ms"], batch=case.batch))
         row["n_warmup"] = len(result["warmup_ms"])
-        for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib"):
+        for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib",
+                    "native_lib_mib"):
             row[key] = result[key]
     return row
 
@@ -111,6 +118,17 @@ def measure_case(case: Case, log_dir=None) -> dict:
     return run_isolated(spec, timeout, threads=case.threads, log_path=log_path)
 
 
+def convert_profile(profile_ref, log=None) -> pd.DataFrame:
+    """The conversion matrix of a profile's models, written to results/<profile>/conversions.csv."""
+    profile = load_profile(profile_ref)
+    log = log or (lambda m: tqdm.write(f"[{profile.name}] {m}"))
+    models = list(dict.fromkeys(profile.conversion_models + profile.models))
+    log(f"conversion matrix of {len(models)} model(s)")
+    matrix = conversion_matrix(models, log=log)
+    ResultsStore(profile.name).write_conversions(matrix)
+    return matrix
+
+
 def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFrame:
     """Measure every case of a profile not measured yet (all of them with ``force``); the latency table.
 
@@ -119,8 +137,10 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     profile = load_profile(profile_ref)
     store = ResultsStore(profile.name)
     say = tqdm.write
+    log = lambda m: say(f"[{profile.name}] {m}")  # noqa: E731
+    convert_profile(profile, log=log)
     say(f"[{profile.name}] planning cases (converting artifacts where needed)")
-    cases = plan(profile, log=lambda m: say(f"[{profile.name}] {m}"))
+    cases = plan(profile, log=log)
     pending = [c for c in cases if force or store.get(c.case_id) is None]
     say(f"[{profile.name}] {len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -133,6 +153,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
         result = measure_case(case, log_dir=store.directory / "logs")
         row = _row(profile, case, result, run_id)
         store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
+                   "native_libs": result.get("native_libs"),
                    "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
         measured.append(case.case_id)
         store.write_tables([c.case_id for c in cases])

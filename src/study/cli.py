@@ -25,28 +25,23 @@ def cmd_validate(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from study.convert import artifact_batch, ensure_artifact
-    from study.models import get_model
+    from study.matrix import conversion_matrix
+    from study.models import check_model_ref
     from study.profiles import load_profile
-    from study.runtimes import RUNTIMES
 
     if args.model:
-        get_model(args.model)
-        models, formats = [args.model], sorted({entry.artifact_format for entry in RUNTIMES.values()})
+        check_model_ref(args.model)
+        models = [args.model]
     else:
         profile = load_profile(args.profile)
-        models, formats = list(profile.models), sorted({RUNTIMES[r].artifact_format for r in profile.runtimes})
-    batches = [1] if args.model else list(load_profile(args.profile).batch_sizes)
-    failed = 0
-    for model in models:
-        for fmt, batch in sorted({(fmt, artifact_batch(fmt, b) or 1) for fmt in formats for b in batches}):
-            artifact = ensure_artifact(model, fmt, batch, force=args.force)
-            status = artifact.record["status"]
-            detail = (f"{artifact.record['bytes']:,} bytes, {artifact.path}" if artifact.ok
-                      else artifact.record.get("error"))
-            print(f"{model:>16} -> {artifact.path.stem:<20} {status:<7} {detail}")
-            failed += not artifact.ok
-    return 1 if failed else 0
+        models = list(dict.fromkeys(profile.conversion_models + profile.models))
+    matrix = conversion_matrix(models, force=args.force)
+    shown = matrix[["model", "target", "status", "bytes", "seconds", "max_rel_diff", "error"]].copy()
+    shown["error"] = shown["error"].fillna("").astype(str).str.slice(0, 90)
+    print(shown.to_string(index=False, na_rep=""))
+    counts = matrix.loc[~matrix["is_source"].astype(bool), "status"].value_counts().to_dict()
+    print("conversions: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    return 0
 
 
 def cmd_bench(args) -> int:

@@ -17,7 +17,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 def child_environment(threads: int | None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.root() / "src"), env.get("PYTHONPATH")]))
+    # the project root too, so a bring-your-own factory module kept in the checkout imports
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.root() / "src"), str(paths.root()),
+                                                      env.get("PYTHONPATH")]))
     env["STUDY_ROOT"] = str(paths.root())
     if threads is not None:
         env.update({name: str(threads) for name in THREAD_VARIABLES})

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 # Part of every case id: bump it when what a measurement means changes, so old records are re-measured.
-HARNESS_VERSION = 2
+HARNESS_VERSION = 3
 DISPERSION_WARNING_CV = 0.10  # torch.utils.benchmark warns when spread is this large
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -76,6 +76,16 @@ def summarize(samples_ms, batch: int = 1) -> dict[str, float]:
         "throughput_ips": batch * 1000.0 / p50 if p50 > 0 else float("nan"),
         "high_dispersion": bool(cv > DISPERSION_WARNING_CV),
     }
+
+
+def mapped_libraries() -> set[str]:
+    """Shared libraries mapped into this process now (Linux /proc/self/maps; empty elsewhere)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return {line.split(maxsplit=5)[5].strip() for line in maps
+                    if line.count(" ") >= 5 and ".so" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return set()
 
 
 def peak_rss_mib() -> float:

@@ -41,8 +41,19 @@ def artifacts_dir() -> Path:
     return root() / "artifacts"
 
 
+def slug(model: str) -> str:
+    """A folder name for a model: a zoo name as it is, a file path or factory made safe and unique."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", model) and not model.startswith("."):
+        return model
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", model.split("/")[-1]).strip("-.")[:40]
+    return f"{readable}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
 def model_artifacts_dir(model: str) -> Path:
-    return artifacts_dir() / model
+    return artifacts_dir() / slug(model)
 
 
 def results_dir(profile: str) -> Path:

@@ -65,3 +65,69 @@ def reading(table: pd.DataFrame) -> str:
     for row in failed.itertuples():
         sentences.append(f"{row.model} on {row.runtime} failed: {row.error}")
     return "\n".join(sentences) or "No case was measured."
+
+
+STATUS_COLORS = {"ok": "#2e7d32", "mismatch": "#f9a825", "failed": "#c62828", "n/a": "#e0e0e0"}
+
+
+def conversion_heatmap(matrix: pd.DataFrame, profile: str):
+    """Model x target, coloured by verdict, each cell labelled with its size or its status."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from study.export import conversion_targets
+
+    statuses = list(STATUS_COLORS)
+    models = list(dict.fromkeys(matrix["model"]))
+    targets = conversion_targets()
+    grid = np.full((len(models), len(targets)), statuses.index("n/a"))
+    labels = [["" for _ in targets] for _ in models]
+    for row in matrix[~matrix["is_source"].astype(bool) | (matrix["status"] == "failed")].itertuples():
+        i = models.index(row.model)
+        if row.target not in targets:  # a model that could not be loaded at all: its whole row failed
+            grid[i, :] = statuses.index("failed")
+            labels[i] = ["load failed"] * len(targets)
+            continue
+        j = targets.index(row.target)
+        grid[i, j] = statuses.index(row.status if row.status in statuses else "failed")
+        labels[i][j] = (f"{float(row.bytes) / 1e6:.1f} MB" if row.status == "ok" else str(row.status))
+    fig, ax = plt.subplots(figsize=(1.5 + 1.35 * len(targets), 0.8 + 0.45 * len(models)))
+    ax.imshow(grid, cmap=ListedColormap([STATUS_COLORS[s] for s in statuses]), vmin=0, vmax=len(statuses) - 1,
+              aspect="auto")
+    for i in range(len(models)):
+        for j in range(len(targets)):
+            dark = statuses[grid[i, j]] in ("ok", "failed")
+            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_xticks(range(len(targets)), targets)
+    ax.set_yticks(range(len(models)), models)
+    ax.xaxis.tick_top()
+    ax.legend(handles=[Patch(color=STATUS_COLORS[s], label=s) for s in statuses], loc="upper left",
+              bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
+    ax.set_title(f"Conversion matrix — measured (converted, then run against the source model), profile '{profile}'",
+                 fontsize=10, loc="left", pad=24)
+    fig.tight_layout()
+    return save(fig, profile, "conversion_matrix")
+
+
+def model_sizes(sizes: pd.DataFrame, profile: str):
+    """Artifact size per model and format: solid = on disk, hatched = compressed (what an update downloads)."""
+    models = list(dict.fromkeys(sizes["model"]))
+    targets = list(dict.fromkeys(sizes["target"]))
+    palette = plt.get_cmap("tab10")
+    width = 0.8 / max(1, len(targets))
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(models)), 4.2))
+    for k, target in enumerate(targets):
+        here = sizes[sizes["target"] == target].set_index("model")
+        x = [i + k * width for i, m in enumerate(models) if m in here.index]
+        on_disk = [here.loc[m, "mb"] for m in models if m in here.index]
+        packed = [here.loc[m, "compressed_mb"] for m in models if m in here.index]
+        ax.bar(x, on_disk, width, color=palette(k), alpha=0.45, label=f"{target}")
+        ax.bar(x, packed, width, color=palette(k), hatch="///", edgecolor="white")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("MB (log scale)")
+    ax.legend(fontsize=8, ncol=2, frameon=False, title="light = on disk, hatched = compressed", title_fontsize=8)
+    ax.set_title(f"Model size by format, fp32 — measured, profile '{profile}'", fontsize=10, loc="left")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, profile, "model_sizes")

@@ -56,6 +56,7 @@ class Profile:
     cpu_affinity: tuple[int, ...] | str
     batch_sizes: tuple[int, ...]
     models: tuple[str, ...]
+    conversion_models: tuple[str, ...]
     runtimes: tuple[str, ...]
     timing: Timing
     energy: Energy
@@ -160,6 +161,28 @@ def _threads_item(value):
                        "write thread counts such as [1, 2] or [all]") from None
 
 
+def _model_ref(value):
+    from study.models import check_model_ref
+
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a model name, file or factory, got {_describe(value)}",
+                       f"use one of: {', '.join(MODELS)}, a model file, or package.module:factory")
+    try:
+        check_model_ref(value)
+    except StudyError as problem:
+        message, _, fix = str(problem).partition(". Fix: ")
+        close = difflib.get_close_matches(value, MODELS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise _Invalid(message + hint, fix) from None
+    return value
+
+
+def _conversion_models(value):
+    if value == "zoo":
+        return tuple(MODELS)
+    return _list_of(_model_ref, "zoo or [digits_cnn, lstm_classifier]")(value)
+
+
 def _affinity(value):
     if value == "all":
         return value
@@ -199,7 +222,8 @@ SCHEMA = {
     "threads": _list_of(_threads_item, "[1] or [1, all]"),
     "cpu_affinity": _affinity,
     "batch_sizes": _list_of(_int(1), "[1, 8]"),
-    "models": _list_of(_one_of(tuple(MODELS), "model"), "[mobilenet_v2]"),
+    "models": _list_of(_model_ref, "[mobilenet_v2]"),
+    "conversion_models": _conversion_models,
     "runtimes": _list_of(_one_of(tuple(RUNTIMES), "runtime"), "[torch_eager, onnxruntime, litert]"),
     "timing": _section(TIMING_SCHEMA),
     "energy": _section(ENERGY_SCHEMA),
@@ -242,8 +266,10 @@ def _content_hash(cleaned: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def load_profile(path_or_name: str | Path) -> Profile:
+def load_profile(path_or_name: "str | Path | Profile") -> Profile:
     """Read and validate a profile given by file path or by name under ``params/profiles``."""
+    if isinstance(path_or_name, Profile):
+        return path_or_name
     candidate = Path(path_or_name)
     path = candidate if candidate.suffix in (".yaml", ".yml") or candidate.exists() else paths.profile_file(str(path_or_name))
     where = _display(path)
@@ -278,6 +304,7 @@ def load_profile(path_or_name: str | Path) -> Profile:
         cpu_affinity=cleaned["cpu_affinity"],
         batch_sizes=cleaned["batch_sizes"],
         models=cleaned["models"],
+        conversion_models=cleaned["conversion_models"],
         runtimes=cleaned["runtimes"],
         timing=Timing(**timing),
         energy=Energy(source=cleaned["energy"]["source"], power_model=PowerModel(**power)),

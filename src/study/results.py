@@ -26,6 +26,7 @@ LATENCY_COLUMNS: dict[str, str] = {
     "model": "model name from the zoo",
     "format": "artifact format the runtime loads (torch state_dict, onnx, tflite)",
     "precision": "numeric precision of the artifact (fp32)",
+    "artifact_status": "validation verdict of the artifact: ok, or mismatch (its outputs differ from the source model's)",
     "runtime": "inference runtime",
     "runtime_version": "version of the runtime's distribution(s)",
     "threads": "intra-op threads (inter-op threads fixed at 1)",
@@ -52,6 +53,7 @@ LATENCY_COLUMNS: dict[str, str] = {
     "rss_import_mib": "peak resident memory after importing the runtime (MiB)",
     "rss_load_mib": "peak resident memory after loading the artifact (MiB)",
     "rss_peak_mib": "peak resident memory after all inferences (MiB)",
+    "native_lib_mib": "size on disk of the shared libraries the runtime mapped to load and run the model (MiB)",
     "artifact_bytes": "size of the artifact file (bytes)",
     "artifact_sha256": "content hash of the artifact measured",
     "machine": "host name of the machine that measured the case",
@@ -76,6 +78,7 @@ class ResultsStore:
         self.latency_csv = self.directory / "latency.csv"
         self.samples_csv = self.directory / "samples.csv"
         self.environment_json = self.directory / "environment.json"
+        self.conversions_csv = self.directory / "conversions.csv"
         self.runs_dir = self.directory / "runs"
 
     def _case_path(self, case_id: str) -> Path:
@@ -128,6 +131,9 @@ class ResultsStore:
         write_text_atomic(self.samples_csv, _to_csv(samples))
         return table
 
+    def write_conversions(self, matrix: pd.DataFrame) -> None:
+        write_text_atomic(self.conversions_csv, _to_csv(matrix))
+
     def write_run(self, run_id: str, environment: dict, measured: list[str]) -> None:
         write_json_atomic(self.runs_dir / f"{run_id}.json", {**environment, "measured_cases": measured})
         write_json_atomic(self.environment_json, {**environment, "run_id": run_id})
@@ -163,6 +169,14 @@ def load_latency(profile: str) -> pd.DataFrame:
     return table
 
 
+def load_conversions(profile: str) -> pd.DataFrame:
+    store = ResultsStore(profile)
+    if not store.conversions_csv.exists():
+        raise StudyError(f"{_display(store.conversions_csv)}: no conversion matrix yet. Fix: python -m study bench "
+                         f"--profile {profile}")
+    return pd.read_csv(store.conversions_csv, keep_default_na=False, na_values=[""])
+
+
 def load_samples(profile: str) -> pd.DataFrame:
     return pd.read_csv(ResultsStore(profile).samples_csv)
 
@@ -196,3 +210,21 @@ def startup_and_memory(table: pd.DataFrame) -> pd.DataFrame:
 def failures(table: pd.DataFrame) -> pd.DataFrame:
     """Every case that failed, with the first line of its error."""
     return table.loc[table["status"] != "ok", SHORT_KEY + ["error"]].reset_index(drop=True)
+
+
+def schema_markdown() -> str:
+    """The README's results-schema tables, generated from the column definitions so they cannot drift."""
+    from study.matrix import CONVERSION_COLUMNS
+
+    def table(columns: dict[str, str]) -> str:
+        return "| column | meaning (unit) |\n| --- | --- |\n" + "".join(f"| `{k}` | {v} |\n" for k, v in columns.items())
+
+    return ("`results/<profile>/latency.csv`, one row per case of the profile's current plan:\n\n"
+            + table(LATENCY_COLUMNS)
+            + "\n`results/<profile>/samples.csv`, every raw latency sample:\n\n" + table(SAMPLE_COLUMNS)
+            + "\n`results/<profile>/conversions.csv`, the conversion matrix, one row per (model, target):\n\n"
+            + table(CONVERSION_COLUMNS))
+
+
+if __name__ == "__main__":  # python -m study.results > schema, pasted between the README's schema markers
+    print(schema_markdown(), end="")

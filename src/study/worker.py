@@ -22,7 +22,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def measure(spec: dict) -> dict:
-    from study.measure import peak_rss_mib, timed_runs
+    from study.measure import mapped_libraries, peak_rss_mib, timed_runs
     from study.models import get_model
     from study.registry import resolve
     from study.runtimes import RUNTIMES
@@ -30,6 +30,7 @@ def measure(spec: dict) -> dict:
     model = get_model(spec["model"])
     inputs = model.example_input(batch=spec["batch"])
     timing = spec["timing"]
+    libraries_before = mapped_libraries()
 
     started = time.perf_counter()
     backend_class = resolve(RUNTIMES[spec["runtime"]].backend)
@@ -45,6 +46,9 @@ def measure(spec: dict) -> dict:
     started = time.perf_counter()
     output = backend.predict(inputs)
     first_ms = (time.perf_counter() - started) * 1e3
+    # what the runtime added to the process to run this model: its share of an app's native footprint
+    runtime_libraries = sorted(mapped_libraries() - libraries_before)
+    native_bytes = sum(os.path.getsize(p) for p in runtime_libraries if os.path.exists(p))
 
     call = lambda: backend.predict(inputs)  # noqa: E731
     warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
@@ -60,27 +64,76 @@ def measure(spec: dict) -> dict:
         "rss_load_mib": rss_load,
         "rss_peak_mib": peak_rss_mib(),
         "output_shape": list(getattr(output, "shape", ())),
+        "native_lib_mib": native_bytes / 2**20,
+        "native_libs": runtime_libraries,
     }
 
 
 def convert(spec: dict) -> dict:
+    import shutil
+
     from study.export import FORMATS
     from study.models import get_model
     from study.registry import resolve
 
     model = get_model(spec["model"])
-    exporter = resolve(FORMATS[spec["format"]].exporter)
+    exporter = resolve(FORMATS[spec["format"]].exporter_for(model.framework))
     destination = Path(spec["destination"])
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.partial{destination.suffix}")
+    shutil.rmtree(partial, ignore_errors=True) if partial.is_dir() else partial.unlink(missing_ok=True)
     started = time.perf_counter()
     info = exporter(model, Path(spec["weights"]) if spec.get("weights") else None, partial, spec["batch"])
     seconds = time.perf_counter() - started
+    if destination.is_dir():
+        shutil.rmtree(destination)
     os.replace(partial, destination)  # a half-written artifact never takes the real name
+    if spec.get("reference"):
+        import numpy as np
+
+        from study.fsutil import write_bytes_atomic
+        from study.models import SOURCE_RUNNERS
+
+        inputs = np.load(spec["inputs"], allow_pickle=False)
+        outputs = resolve(SOURCE_RUNNERS[model.framework])(model, destination, inputs)
+        write_bytes_atomic(Path(spec["reference"]), _npy_bytes(outputs))
     return {"status": "ok", "seconds": seconds, **info}
 
 
-KINDS = {"measure": measure, "convert": convert}
+def _npy_bytes(array) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def validate(spec: dict) -> dict:
+    import numpy as np
+
+    from study.models import get_model
+    from study.registry import resolve
+    from study.runtimes import RUNTIMES
+    from study.validation import informative, parity, run_in_chunks
+
+    model = get_model(spec["model"])
+    backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=1)
+    backend.load(Path(spec["artifact"]), model, spec["batch"])
+    inputs = np.load(spec["inputs"], allow_pickle=False)
+    reference = np.load(spec["reference"], allow_pickle=False)
+    outputs = run_in_chunks(backend.predict, inputs, spec["batch"])
+    return {"status": "ok", **parity(outputs, reference), **informative(reference)}
+
+
+def probe(spec: dict) -> dict:
+    from study.models.byo import probe as probe_model
+
+    return {"status": "ok", **probe_model(spec["model"])}
+
+
+KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe}
 
 
 def main(argv: list[str]) -> int:

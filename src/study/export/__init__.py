@@ -1,33 +1,56 @@
 """Artifact formats and the exporters that produce them from a model's source weights.
 
-Adding a format = one file in this folder with ``export(model, weights, destination, batch) -> dict`` +
-one line in ``FORMATS``. A format with ``static_batch`` bakes the batch size into the graph (litert-torch
-does: its reshapes are fixed), so it gets one artifact per batch size instead of a resize at load time. The ``torch`` format is the source itself: the seeded weights as a state_dict,
-which every other exporter starts from, so all variants of a model share identical weights.
+Each format maps a source framework to the one file that exports it (``export(model, weights,
+destination, batch) -> dict``); adding a format or a framework's route to it = one file + one line.
+The source formats (``torch`` state_dict, ``keras`` file) hold the model's weights as built; every
+other exporter starts from them, so all targets of a model share identical weights.
+A format with ``static_batch`` bakes the batch size into the graph (litert-torch's reshapes are fixed,
+ExecuTorch programs are static), so it gets one artifact per batch size instead of a resize at load.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-SOURCE_FORMAT = "torch"
+# framework -> its source format; a user's model file is its own source
+SOURCE_FORMATS = {"torch": "torch", "keras": "keras", "onnx": "onnx", "tflite": "tflite", "executorch": "executorch"}
+SOURCE_ONLY = ("torch", "keras")  # formats that are only ever sources, never conversion targets
 
 
 @dataclass(frozen=True)
 class Format:
-    extension: str
-    exporter: str                # "module:function"
-    packages: tuple[str, ...]    # distributions whose versions identify the converter
+    extension: str                 # "" for a directory artifact
+    exporters: dict[str, str]      # source framework -> "module:function"
+    packages: tuple[str, ...]      # distributions whose versions identify the converters
     precision: str = "fp32"
     static_batch: bool = False
+    description: str = field(default="", compare=False)
 
-    @property
-    def variant(self) -> str:
-        return self.precision
+    def exporter_for(self, framework: str) -> str | None:
+        return self.exporters.get(framework)
 
 
 FORMATS: dict[str, Format] = {
-    "torch": Format(".pt", "study.export.torch_state:export", ("torch", "torchvision")),
-    "onnx": Format(".onnx", "study.export.onnx:export", ("torch", "onnx", "onnxscript")),
-    "tflite": Format(".tflite", "study.export.tflite:export", ("torch", "litert-torch"), static_batch=True),
+    "torch": Format(".pt", {"torch": "study.export.torch_state:export"}, ("torch", "torchvision"),
+                    description="PyTorch state_dict (the source weights)"),
+    "keras": Format(".keras", {"keras": "study.export.keras_source:export"}, ("tensorflow-cpu", "keras"),
+                    description="Keras v3 file (the source weights)"),
+    "torchscript": Format(".ptl", {"torch": "study.export.torchscript:export"}, ("torch",),
+                          description="TorchScript for the lite interpreter (PyTorch Mobile)"),
+    "executorch": Format(".pte", {"torch": "study.export.executorch:export",
+                                  "executorch": "study.export.model_file:export"}, ("torch", "executorch", "torchao"),
+                         static_batch=True, description="ExecuTorch program lowered to XNNPACK"),
+    "onnx": Format(".onnx", {"torch": "study.export.onnx:export", "keras": "study.export.keras_onnx:export",
+                             "onnx": "study.export.model_file:export"},
+                   ("torch", "onnx", "onnxscript", "tensorflow-cpu", "tf2onnx"), description="ONNX"),
+    "tflite": Format(".tflite", {"torch": "study.export.tflite:export", "keras": "study.export.keras_tflite:export",
+                                 "tflite": "study.export.model_file:export"},
+                     ("torch", "litert-torch", "tensorflow-cpu"), static_batch=True, description="TFLite flatbuffer"),
+    "savedmodel": Format("", {"keras": "study.export.keras_savedmodel:export"}, ("tensorflow-cpu", "keras"),
+                         description="TensorFlow SavedModel"),
 }
+
+
+def conversion_targets() -> list[str]:
+    """Every format a model can be converted to: the columns of the conversion matrix."""
+    return [name for name in FORMATS if name not in SOURCE_ONLY]

@@ -10,8 +10,9 @@ from study.models import ModelSpec
 
 
 def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
-    torch.save(model.build().state_dict(), destination)
-    return {"exporter": "torch.save(state_dict)"}
+    module = model.build()
+    torch.save(module.state_dict(), destination)
+    return {"exporter": "torch.save(state_dict)", "parameters": sum(p.numel() for p in module.parameters())}
 
 
 def load_source(model: ModelSpec, weights: Path) -> torch.nn.Module:
@@ -19,3 +20,8 @@ def load_source(model: ModelSpec, weights: Path) -> torch.nn.Module:
     module = model.define()
     module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return module.eval()
+
+
+def reference(model: ModelSpec, weights: Path, inputs):
+    with torch.no_grad():
+        return load_source(model, weights)(torch.from_numpy(inputs)).numpy()

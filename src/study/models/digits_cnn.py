@@ -56,6 +56,11 @@ def train(module):
     return module.eval()
 
 
+def validation_digits(count: int):
+    """The first ``count`` held-out digits: real inputs with real labels."""
+    return digits_split()[2][:count]
+
+
 SPEC = ModelSpec(
     name="digits_cnn",
     framework="torch",
@@ -63,4 +68,5 @@ SPEC = ModelSpec(
     description="two-conv CNN trained on scikit-learn's digits (8x8 grey, 10 classes)",
     define=define,
     train=train,
+    validation_data="study.models.digits_cnn:validation_digits",
 )

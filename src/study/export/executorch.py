@@ -1,0 +1,21 @@
+"""PyTorch -> ExecuTorch program (.pte) lowered to the XNNPACK delegate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+from executorch.exir import to_edge_transform_and_lower
+
+from study.export.torch_state import load_source
+from study.models import ModelSpec
+
+
+def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
+    module = load_source(model, weights)
+    example = (torch.from_numpy(model.example_input(batch=batch)),)
+    program = to_edge_transform_and_lower(torch.export.export(module, example),
+                                          partitioner=[XnnpackPartitioner()]).to_executorch()
+    destination.write_bytes(program.buffer)
+    return {"exporter": "torch.export + to_edge_transform_and_lower(XNNPACK)"}

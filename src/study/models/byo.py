@@ -1,0 +1,174 @@
+"""Bring your own model: a model file or a factory, named in a profile's model list like a zoo model.
+
+- ``path/to/model.onnx``, ``.tflite`` or ``.pte``: run as given in its runtime; the input shape is
+  read from the file (``@1x28x28`` after the path overrides it, for dynamic dimensions);
+- ``path/to/model.pt@3x224x224``: a TorchScript archive (``torch.jit.save``), loaded with
+  ``torch.jit.load`` and converted like a PyTorch model; TorchScript does not declare its input, so
+  the shape after ``@`` is required;
+- ``package.module:factory``: a function returning ``(model, example_input)`` where the model is a
+  ``torch.nn.Module`` or a ``keras.Model``; it is converted to every target like a zoo model.
+
+Nothing is unpickled: TorchScript and the other formats have their own loaders. What a model is
+(framework, input shape) is found by ``probe`` in a subprocess, so a truncated file or a factory that
+raises is one recorded failure; the answer is cached in ``artifacts/<model>/probe.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from study import paths
+from study.errors import StudyError
+
+FILE_FRAMEWORKS = {".onnx": "onnx", ".tflite": "tflite", ".pte": "executorch", ".pt": "torch"}
+FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+SHAPE = re.compile(r"^\d+(x\d+)*$")
+
+
+def split_ref(ref: str) -> tuple[str, tuple[int, ...] | None]:
+    """``path@1x2x3`` -> (path, (1, 2, 3)); a ref without ``@`` has no declared shape."""
+    base, at, shape = ref.rpartition("@") if "@" in ref else (ref, "", "")
+    if not at:
+        return ref, None
+    if not SHAPE.match(shape):
+        raise StudyError(f"model '{ref}': the shape after @ must be dimensions joined by x, such as 3x224x224")
+    return base, tuple(int(d) for d in shape.split("x"))
+
+
+def file_path(ref: str) -> Path:
+    base, _ = split_ref(ref)
+    path = Path(base).expanduser()
+    return path if path.is_absolute() else paths.root() / path
+
+
+def kind(ref: str) -> str | None:
+    """``file`` or ``factory`` for a bring-your-own reference, None for anything else."""
+    base, _ = split_ref(ref) if "@" in ref else (ref, None)
+    if Path(base).suffix in FILE_FRAMEWORKS:
+        return "file"
+    if FACTORY.match(ref):
+        return "factory"
+    return None
+
+
+def check(ref: str) -> None:
+    """Raise StudyError with the fix if ``ref`` cannot name a bring-your-own model."""
+    what = kind(ref)
+    if what is None:
+        raise StudyError(f"unknown model '{ref}'")
+    base, shape = split_ref(ref)
+    if what == "file":
+        if not file_path(ref).is_file():
+            raise StudyError(f"model file '{base}' not found (looked at {file_path(ref)})")
+        if Path(base).suffix == ".pt" and shape is None:
+            raise StudyError(f"model '{ref}': a TorchScript .pt file does not declare its input; "
+                             f"write its shape without the batch, such as {base}@3x224x224")
+
+
+def probe_path(ref: str) -> Path:
+    return paths.model_artifacts_dir(ref) / "probe.json"
+
+
+def load_factory(ref: str):
+    import importlib
+
+    module_name, _, function = ref.partition(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
+def _call_factory(ref: str):
+    import numpy as np
+
+    model, example = load_factory(ref)()
+    return model, np.asarray(example, dtype=np.float32)
+
+
+def _framework_of(model) -> str:
+    try:
+        import torch
+
+        if isinstance(model, torch.nn.Module):
+            return "torch"
+    except ImportError:
+        pass
+    try:
+        import keras
+
+        if isinstance(model, keras.Model):
+            return "keras"
+    except ImportError:
+        pass
+    raise TypeError(f"the factory returned a {type(model).__name__}: expected a torch.nn.Module or a keras.Model")
+
+
+def _file_input_shape(path: Path, framework: str) -> tuple[int, ...]:
+    """The input shape a model file declares, batch dimension dropped; loading it proves it is readable."""
+    if framework == "onnx":
+        import onnx
+
+        graph = onnx.load(str(path)).graph
+        onnx.checker.check_model(onnx.load(str(path)))
+        initializers = {i.name for i in graph.initializer}
+        first = next(i for i in graph.input if i.name not in initializers)
+        dims = [d.dim_value for d in first.type.tensor_type.shape.dim]
+    elif framework == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        dims = list(Interpreter(model_path=str(path)).get_input_details()[0]["shape"])
+    elif framework == "executorch":
+        from executorch.runtime import Runtime
+
+        method = Runtime.get().load_program(path).load_method("forward")
+        dims = list(method.metadata.input_tensor_meta(0).sizes())
+    else:
+        raise ValueError(f"no shape reader for {framework}")
+    if len(dims) < 2 or any(d <= 0 for d in dims[1:]):
+        raise ValueError(f"input dimensions {dims} are not all fixed: declare them after @, such as model{path.suffix}@3x224x224")
+    return tuple(int(d) for d in dims[1:])
+
+
+def probe(ref: str) -> dict:
+    """What the model is: framework and per-sample input shape. Runs in a worker subprocess."""
+    base, declared = split_ref(ref)
+    if kind(ref) == "file":
+        path = file_path(ref)
+        framework = FILE_FRAMEWORKS[path.suffix]
+        if framework == "torch":
+            import torch
+
+            torch.jit.load(str(path), map_location="cpu")  # readable TorchScript, or the error
+            return {"framework": "torch", "input_shape": list(declared), "source": str(path)}
+        shape = declared or _file_input_shape(path, framework)
+        return {"framework": framework, "input_shape": list(shape), "source": str(path)}
+    model, example = _call_factory(ref)
+    return {"framework": _framework_of(model), "input_shape": list(example.shape[1:]), "source": ref}
+
+
+def spec(ref: str):
+    """The ModelSpec of a probed bring-your-own model (``convert.model_spec`` probes first)."""
+    from study.models import ModelSpec
+
+    record_file = probe_path(ref)
+    if not record_file.exists():
+        raise StudyError(f"model '{ref}' has not been probed. Fix: python -m study convert --model '{ref}'")
+    probed = json.loads(record_file.read_text())
+    if probed.get("status") != "ok":
+        raise StudyError(f"model '{ref}': {probed.get('error')}")
+    framework = probed["framework"]
+    if kind(ref) == "file":
+        define = (lambda: _load_torchscript(ref)) if framework == "torch" else None
+        description = f"your {Path(split_ref(ref)[0]).suffix} file {split_ref(ref)[0]}"
+    else:
+        define = lambda: _call_factory(ref)[0]  # noqa: E731
+        description = f"your factory {ref}"
+    return ModelSpec(name=ref, framework=framework, input_shape=tuple(probed["input_shape"]),
+                     description=description, define=define)
+
+
+def _load_torchscript(ref: str):
+    import torch
+
+    torch.manual_seed(0)
+    return torch.jit.load(str(file_path(ref)), map_location="cpu").eval()

@@ -1,0 +1,25 @@
+"""TensorFlow running a SavedModel's ``serve`` function (a traced tf.function), threads fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from study.models import ModelSpec
+from study.runtimes.base import Backend
+
+
+class TensorFlow(Backend):
+    def load(self, artifact: Path, model: ModelSpec, batch: int) -> None:
+        tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        self.loaded = tf.saved_model.load(str(artifact))
+        self.serve = self.loaded.serve
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        output = self.serve(tf.constant(inputs))
+        if isinstance(output, dict):
+            output = next(iter(output.values()))
+        return output.numpy()

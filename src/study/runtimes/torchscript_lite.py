@@ -1,0 +1,23 @@
+"""The PyTorch Mobile lite interpreter, running a .ptl TorchScript program."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.jit.mobile import _load_for_lite_interpreter
+
+from study.models import ModelSpec
+from study.runtimes.base import Backend
+
+
+class TorchScriptLite(Backend):
+    def load(self, artifact: Path, model: ModelSpec, batch: int) -> None:
+        torch.set_num_threads(self.threads)
+        torch.set_num_interop_threads(1)
+        self.program = _load_for_lite_interpreter(str(artifact))
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.program(torch.from_numpy(inputs)).numpy()
