@@ -35,6 +35,31 @@ CONVERSION_COLUMNS: dict[str, str] = {
 }
 
 
+def verdicts(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Model x target verdicts, conversion targets only, in the matrix's order."""
+    from study.export import conversion_targets
+
+    targets = matrix[~matrix["is_source"].astype(bool)]
+    return targets.pivot(index="model", columns="target", values="status").reindex(
+        index=list(dict.fromkeys(matrix["model"])), columns=conversion_targets()).fillna("")
+
+
+def workarounds(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Conversions that succeeded only by a second route: the legacy ONNX exporter, or a skipped optimisation."""
+    notes = matrix["note"].fillna("").astype(str).str.len() > 0
+    legacy = matrix["exporter"].fillna("").astype(str).eq("legacy")
+    return matrix.loc[notes | legacy, ["model", "target", "exporter", "note"]].reset_index(drop=True)
+
+
+def parity_table(matrix: pd.DataFrame) -> pd.DataFrame:
+    """How close every converted artifact comes to its source model, with conversion time and size."""
+    converted = matrix[~matrix["is_source"].astype(bool) & matrix["status"].isin(["ok", "mismatch"])].copy()
+    converted["mb"] = converted["bytes"].astype(float) / 1e6
+    columns = ["model", "target", "status", "seconds", "mb", "max_rel_diff", "cosine_min", "top1_agreement",
+               "reference_informative"]
+    return converted[columns].reset_index(drop=True)
+
+
 def conversion_matrix(models, log=print, force: bool = False) -> pd.DataFrame:
     """Convert (or reuse) every model to every target at batch 1 and tabulate the records."""
     rows = []

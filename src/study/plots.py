@@ -67,6 +67,13 @@ def reading(table: pd.DataFrame) -> str:
     return "\n".join(sentences) or "No case was measured."
 
 
+def human_bytes(count: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count:.0f} B"
+
+
 STATUS_COLORS = {"ok": "#2e7d32", "mismatch": "#f9a825", "failed": "#c62828", "n/a": "#e0e0e0"}
 
 
@@ -90,7 +97,7 @@ def conversion_heatmap(matrix: pd.DataFrame, profile: str):
             continue
         j = targets.index(row.target)
         grid[i, j] = statuses.index(row.status if row.status in statuses else "failed")
-        labels[i][j] = (f"{float(row.bytes) / 1e6:.1f} MB" if row.status == "ok" else str(row.status))
+        labels[i][j] = human_bytes(float(row.bytes)) if row.status == "ok" else str(row.status)
     fig, ax = plt.subplots(figsize=(1.5 + 1.35 * len(targets), 0.8 + 0.45 * len(models)))
     ax.imshow(grid, cmap=ListedColormap([STATUS_COLORS[s] for s in statuses]), vmin=0, vmax=len(statuses) - 1,
               aspect="auto")

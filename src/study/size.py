@@ -22,6 +22,12 @@ def artifact_sizes(matrix: pd.DataFrame) -> pd.DataFrame:
     return usable[columns].round(3).reset_index(drop=True)
 
 
+def by_format(sizes: pd.DataFrame, value: str) -> pd.DataFrame:
+    """One number per model and format, models as rows: the compact view of ``artifact_sizes``."""
+    return sizes.pivot(index="model", columns="target", values=value).reindex(
+        index=list(dict.fromkeys(sizes["model"]))).round(3)
+
+
 def installed_bytes(distribution: str) -> int | None:
     """Bytes of every file a distribution installed (its RECORD), without its dependencies."""
     try:
