@@ -81,7 +81,7 @@ def test_changed_budget_measures_again(bench_root, monkeypatch):
     calls = counting(monkeypatch)
     write_profile(bench_root, "budget", runtimes=["onnxruntime"], batch_sizes=[1],
                   timing={"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 7, "min_seconds": 0.0,
-                          "max_seconds": 5})
+                          "max_seconds": 5, "target_ci": 0.0})
     table = bench("budget", progress=False)
     assert len(calls) == 1 and len(table) == 1 and table["n_runs"].iloc[0] >= 7
 

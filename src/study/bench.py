@@ -18,6 +18,8 @@ from tqdm import tqdm
 
 from study import environment
 from study.convert import Artifact, artifact_batch, ensure_artifact, model_spec, not_applicable
+from study.flops import model_flops
+from study.fsutil import write_json_atomic
 from study.isolate import run_isolated
 from study.matrix import conversion_matrix
 from study.measure import HARNESS_VERSION, summarize
@@ -58,7 +60,7 @@ def plan(profile: Profile, log=print) -> list[Case]:
     timing = {
         "warmup_runs": profile.timing.warmup_runs, "warmup_seconds": profile.timing.warmup_seconds,
         "min_runs": profile.timing.min_runs, "min_seconds": profile.timing.min_seconds,
-        "max_seconds": profile.timing.max_seconds,
+        "max_seconds": profile.timing.max_seconds, "target_ci": profile.timing.target_ci,
     }
     cases = []
     artifacts: dict[tuple, Artifact] = {}
@@ -87,10 +89,56 @@ def plan(profile: Profile, log=print) -> list[Case]:
     return cases
 
 
-def _row(profile: Profile, case: Case, result: dict, run_id: str) -> dict:
+def machine_peak(store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print) -> float | None:
+    """Attainable fp32 GFLOP/s with ``threads`` threads on ``cpus``, measured once per setting and kept."""
+    path = store.directory / "peak.json"
+    peaks = json.loads(path.read_text()) if path.exists() else {}
+    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}"
+    if key not in peaks:
+        log(f"measuring the machine's GEMM peak with {key}")
+        result = run_isolated({"kind": "gemm", "cpus": list(cpus)}, 600, threads=threads)
+        if result["status"] != "ok":
+            log(f"GEMM peak FAILED: {result['error']}")
+            return None
+        peaks[key] = {**result, "measured_at": environment.utc_now()}
+        write_json_atomic(path, peaks)
+    return peaks[key]["gflops"]
+
+
+NAIVE_RUNTIME = {"torch": "torch_eager", "keras": "tensorflow"}  # the runtime whose p50 the naive call is set beside
+
+
+def naive_timings(profile: Profile, store: ResultsStore, log=print) -> pd.DataFrame:
+    """The article's single-call timing of every PyTorch and Keras model of the profile, measured once each."""
+    from study.export import SOURCE_FORMATS
+
+    path = store.directory / "naive.json"
+    done = json.loads(path.read_text()) if path.exists() else {}
+    threads = max(profile.resolved_threads())
+    for model in profile.models:
+        spec, _ = model_spec(model, log=log)
+        if spec is None or spec.framework not in NAIVE_RUNTIME:
+            continue
+        source = ensure_artifact(model, SOURCE_FORMATS[spec.framework], log=log)
+        key = f"{model} {source.record.get('sha256')} {threads} {HARNESS_VERSION}"
+        if key in {entry.get("key") for entry in done.values()} or not source.ok:
+            continue
+        log(f"timing one naive call of {model}, as the first article does")
+        result = run_isolated({"kind": "naive", "model": model, "framework": spec.framework, "threads": threads,
+                               "source": str(source.path), "cpus": list(profile.allowed_cpus())}, 600,
+                              threads=threads)
+        done[model] = {**result, "key": key, "model": model, "framework": spec.framework, "threads": threads,
+                       "steady_runtime": NAIVE_RUNTIME[spec.framework], "measured_at": environment.utc_now()}
+        write_json_atomic(path, done)
+    return pd.DataFrame(list(done.values()))
+
+
+def _row(profile: Profile, case: Case, result: dict, run_id: str, flops: int | None = None,
+         peak: float | None = None) -> dict:
     row = {
         "profile": profile.name, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
-        "precision": case.artifact.precision, "artifact_status": case.artifact.record.get("status"),
+        "precision": case.artifact.precision, "variant": f"{case.artifact.format}-{case.artifact.precision}",
+        "artifact_status": case.artifact.record.get("status"),
         "runtime": case.runtime, "runtime_version": case.runtime_version,
         "threads": case.threads, "cpus": " ".join(map(str, case.cpus)), "batch": case.batch,
         "status": result["status"], "error": result.get("error", ""),
@@ -102,8 +150,14 @@ def _row(profile: Profile, case: Case, result: dict, run_id: str) -> dict:
         row.update(summarize(result["samples_ms"], batch=case.batch))
         row["n_warmup"] = len(result["warmup_ms"])
         for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib",
-                    "native_lib_mib"):
+                    "native_lib_mib", "harness_overhead_ms"):
             row[key] = result[key]
+        if flops:
+            row["gflop_per_inference"] = flops / 1e9
+            row["gflops"] = flops * case.batch / (row["p50_ms"] / 1e3) / 1e9
+            if peak:
+                row["peak_gflops"] = peak
+                row["pct_peak"] = 100.0 * row["gflops"] / peak
     return row
 
 
@@ -148,10 +202,13 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     if pending:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
     # disable=None: a bar on a terminal, plain log lines when output goes to a file or CI log
+    peaks = {threads: machine_peak(store, threads, profile.allowed_cpus(), log=log)
+             for threads in sorted({c.threads for c in pending})}
+    flops = {model: model_flops(model) for model in sorted({c.model for c in pending})}
     for case in tqdm(pending, desc=f"{profile.name}: measuring", unit="case", disable=None if progress else True):
         say(f"[{profile.name}] measuring {case.label}")
         result = measure_case(case, log_dir=store.directory / "logs")
-        row = _row(profile, case, result, run_id)
+        row = _row(profile, case, result, run_id, flops.get(case.model), peaks.get(case.threads))
         store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
                    "native_libs": result.get("native_libs"),
                    "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
@@ -163,6 +220,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
                 + ("  (high dispersion: CV > 10%)" if row["high_dispersion"] else ""))
         else:
             say(f"[{profile.name}]   FAILED: {row['error']}")
+    naive_timings(profile, store, log=log)
     if measured:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
     return store.write_tables([c.case_id for c in cases])

@@ -15,22 +15,47 @@ from typing import Callable
 import numpy as np
 
 # Part of every case id: bump it when what a measurement means changes, so old records are re-measured.
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 DISPERSION_WARNING_CV = 0.10  # torch.utils.benchmark warns when spread is this large
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def timed_runs(call: Callable[[], object], min_runs: int, min_seconds: float, max_seconds: float) -> list[float]:
-    """Call until at least ``min_runs`` calls and ``min_seconds`` have passed (or ``max_seconds``); ms each."""
+def median_ci_halfwidth(samples) -> float:
+    """Half-width of the distribution-free 95% CI of the median (order statistics), relative to the median.
+
+    Cheap enough to check while timing; the reported CI is the bootstrap one, which agrees closely.
+    """
+    ordered = np.sort(np.asarray(samples, dtype=float))
+    n = ordered.size
+    if n < 10:
+        return float("inf")
+    spread = 1.96 * np.sqrt(n) / 2
+    low, high = int(np.floor(n / 2 - spread)), int(np.ceil(n / 2 + spread))
+    median = float(np.median(ordered))
+    return (ordered[min(high, n - 1)] - ordered[max(low, 0)]) / 2 / median if median > 0 else float("inf")
+
+
+def timed_runs(call: Callable[[], object], min_runs: int, min_seconds: float, max_seconds: float,
+               target_ci: float = 0.0) -> list[float]:
+    """Call until at least ``min_runs`` calls and ``min_seconds`` have passed and, when ``target_ci`` is set,
+    the median's 95% CI half-width is within ``target_ci`` of the median; ``max_seconds`` caps it all. ms each."""
     samples: list[float] = []
     started = time.perf_counter()
+    next_check = min_runs
     while True:
         begin = time.perf_counter_ns()
         call()
         samples.append((time.perf_counter_ns() - begin) / 1e6)
         elapsed = time.perf_counter() - started
-        if elapsed >= max_seconds or (len(samples) >= min_runs and elapsed >= min_seconds):
+        if elapsed >= max_seconds:
             return samples
+        if len(samples) >= min_runs and elapsed >= min_seconds:
+            if target_ci <= 0:
+                return samples
+            if len(samples) >= next_check:
+                if median_ci_halfwidth(samples) <= target_ci:
+                    return samples
+                next_check = len(samples) + max(10, len(samples) // 10)  # re-check every ~10% more runs
 
 
 def bootstrap_ci(samples: np.ndarray, statistic=np.median, level: float = 0.95,
@@ -50,6 +75,11 @@ def bootstrap_ci(samples: np.ndarray, statistic=np.median, level: float = 0.95,
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(estimates, [tail, 1.0 - tail])
     return float(low), float(high)
+
+
+def harness_overhead_ms(seconds: float = 0.2) -> float:
+    """Median cost of the timing loop itself around a no-op call (ms): what every sample includes."""
+    return float(np.median(timed_runs(lambda: None, min_runs=1000, min_seconds=seconds, max_seconds=seconds * 5)))
 
 
 def summarize(samples_ms, batch: int = 1) -> dict[str, float]:

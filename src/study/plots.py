@@ -138,3 +138,82 @@ def model_sizes(sizes: pd.DataFrame, profile: str):
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return save(fig, profile, "model_sizes")
+
+
+def _label(runtime: str) -> str:
+    return RUNTIME_LABELS.get(runtime, runtime)
+
+
+RUNTIME_LABELS.update({"torchscript_lite": "TorchScript lite", "executorch": "ExecuTorch", "tensorflow": "TensorFlow"})
+RUNTIME_COLORS.update({"torchscript_lite": "#8e24aa", "executorch": "#00897b", "tensorflow": "#6d4c41"})
+
+
+def latency_vs_threads(table: pd.DataFrame, profile: str):
+    """p50 (with its 95% CI) against thread count, batch 1, one panel per model. None with one thread count."""
+    ok = table[(table["status"] == "ok") & (table["batch"] == table["batch"].min())]
+    if ok["threads"].nunique() < 2:
+        return None
+    models = list(dict.fromkeys(ok["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for runtime, group in ok[ok["model"] == model].groupby("runtime"):
+            group = group.sort_values("threads")
+            ax.errorbar(group["threads"], group["p50_ms"], yerr=[group["p50_ms"] - group["ci_low_ms"],
+                        group["ci_high_ms"] - group["p50_ms"]], marker="o", capsize=3, label=_label(runtime),
+                        color=RUNTIME_COLORS.get(runtime))
+        ax.set_xticks(sorted(ok["threads"].unique()))
+        ax.set_yscale("log")
+        ax.set_title(model, fontsize=10, loc="left")
+        ax.set_xlabel("threads")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("p50 latency (ms, log scale)")
+    axes[0][-1].legend(fontsize=8, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle(f"Latency against threads, batch {ok['batch'].min()} — measured, profile '{profile}'", fontsize=11,
+                 x=0.02, ha="left")
+    fig.tight_layout()
+    return save(fig, profile, "latency_vs_threads")
+
+
+def memory_split(table: pd.DataFrame, profile: str):
+    """Peak resident memory of each case's process, split into import, load and inference (batch 1)."""
+    ok = table[(table["status"] == "ok") & (table["batch"] == table["batch"].min())]
+    ok = ok[ok["threads"] == ok["threads"].max()].sort_values(["model", "rss_peak_mib"])
+    labels = [f"{m} · {_label(r)}" for m, r in zip(ok["model"], ok["runtime"])]
+    imported = ok["rss_import_mib"].to_numpy()
+    loaded = (ok["rss_load_mib"] - ok["rss_import_mib"]).clip(lower=0).to_numpy()
+    inferred = (ok["rss_peak_mib"] - ok["rss_load_mib"]).clip(lower=0).to_numpy()
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.32 * len(ok)))
+    ax.barh(labels, imported, color="#90a4ae", label="after import")
+    ax.barh(labels, loaded, left=imported, color="#42a5f5", label="+ model load")
+    ax.barh(labels, inferred, left=imported + loaded, color="#ef5350", label="+ inference")
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("peak resident memory of the case's process (MiB, log scale)")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"Memory by stage — measured (VmHWM per fresh process), profile '{profile}'", fontsize=10, loc="left")
+    fig.tight_layout()
+    return save(fig, profile, "memory_split")
+
+
+def speed_vs_size(table: pd.DataFrame, profile: str):
+    """p50 latency against artifact size, batch 1: which formats are both small and fast."""
+    ok = table[(table["status"] == "ok") & (table["batch"] == table["batch"].min())]
+    ok = ok[ok["threads"] == ok["threads"].max()]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = dict(zip(dict.fromkeys(ok["model"]), "osD^vP*X"))
+    for row in ok.itertuples():
+        ax.scatter(row.artifact_bytes / 1e6, row.p50_ms, marker=markers[row.model], s=60,
+                   color=RUNTIME_COLORS.get(row.runtime, "#999999"), edgecolor="black", linewidth=0.4)
+    for runtime in dict.fromkeys(ok["runtime"]):
+        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=_label(runtime))
+    for model, marker in markers.items():
+        ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=model)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("artifact size (MB, log scale)")
+    ax.set_ylabel("p50 latency (ms, log scale)")
+    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(f"Speed against size, batch 1 — measured, profile '{profile}'", fontsize=10, loc="left")
+    fig.tight_layout()
+    return save(fig, profile, "speed_vs_size")

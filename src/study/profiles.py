@@ -32,6 +32,7 @@ class Timing:
     min_runs: int
     min_seconds: float
     max_seconds: float
+    target_ci: float
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ TIMING_SCHEMA = {
     "min_runs": _int(1),
     "min_seconds": _number(0.0),
     "max_seconds": _number(0.001),
+    "target_ci": _number(0.0),
 }
 SCHEMA = {
     "name": _text,

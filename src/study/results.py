@@ -24,7 +24,8 @@ LATENCY_COLUMNS: dict[str, str] = {
     "profile": "device profile the case was measured under",
     "case_id": "hash of every input that determines the measurement (model, artifact, runtime and version, threads, CPUs, batch, timing budget)",
     "model": "model name from the zoo",
-    "format": "artifact format the runtime loads (torch state_dict, onnx, tflite)",
+    "variant": "format and precision of the artifact, e.g. tflite-fp32",
+    "format": "artifact format the runtime loads (torch, torchscript, executorch, onnx, tflite, savedmodel)",
     "precision": "numeric precision of the artifact (fp32)",
     "artifact_status": "validation verdict of the artifact: ok, or mismatch (its outputs differ from the source model's)",
     "runtime": "inference runtime",
@@ -49,10 +50,15 @@ LATENCY_COLUMNS: dict[str, str] = {
     "ci_low_ms": "lower bound of the bootstrap 95% CI of p50 (ms)",
     "ci_high_ms": "upper bound of the bootstrap 95% CI of p50 (ms)",
     "throughput_ips": "inferences per second at p50: batch * 1000 / p50_ms",
+    "gflop_per_inference": "FLOPs of one batch-1 inference, counted on the model's ONNX graph (GFLOP; see study/flops.py)",
+    "gflops": "achieved throughput at p50: gflop_per_inference * batch / p50 (GFLOP/s)",
+    "peak_gflops": "the machine's fp32 GEMM throughput with the same threads and CPUs (GFLOP/s, results/<profile>/peak.json)",
+    "pct_peak": "gflops as a percentage of peak_gflops",
     "high_dispersion": "True when cv > 0.10: treat the numbers with care",
     "rss_import_mib": "peak resident memory after importing the runtime (MiB)",
     "rss_load_mib": "peak resident memory after loading the artifact (MiB)",
     "rss_peak_mib": "peak resident memory after all inferences (MiB)",
+    "harness_overhead_ms": "median time of the same timing loop around a no-op call, measured in the case process (ms)",
     "native_lib_mib": "size on disk of the shared libraries the runtime mapped to load and run the model (MiB)",
     "artifact_bytes": "size of the artifact file (bytes)",
     "artifact_sha256": "content hash of the artifact measured",
@@ -228,3 +234,33 @@ def schema_markdown() -> str:
 
 if __name__ == "__main__":  # python -m study.results > schema, pasted between the README's schema markers
     print(schema_markdown(), end="")
+
+
+def load_naive(profile: str) -> pd.DataFrame:
+    path = ResultsStore(profile).directory / "naive.json"
+    return pd.DataFrame(list(json.loads(path.read_text()).values())) if path.exists() else pd.DataFrame()
+
+
+def naive_vs_steady(naive: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The article's one timed call beside the steady-state p50 of the same model and framework (batch 1)."""
+    if naive.empty or "naive_ms" not in naive:
+        return pd.DataFrame(columns=["model", "call", "naive_ms", "second_call_ms", "steady_p50_ms", "naive_over_p50"])
+    rows = []
+    for entry in naive[naive["status"] == "ok"].itertuples():
+        steady = table[(table["model"] == entry.model) & (table["runtime"] == entry.steady_runtime)
+                       & (table["batch"] == 1) & (table["threads"] == entry.threads) & (table["status"] == "ok")]
+        p50 = float(steady["p50_ms"].iloc[0]) if len(steady) else float("nan")
+        rows.append({"model": entry.model, "call": entry.call, "naive_ms": entry.naive_ms,
+                     "second_call_ms": entry.second_call_ms, "steady_p50_ms": p50, "steady_runtime": entry.steady_runtime,
+                     "naive_over_p50": entry.naive_ms / p50 if p50 == p50 else float("nan")})
+    return pd.DataFrame(rows).round(2)
+
+
+def efficiency(table: pd.DataFrame) -> pd.DataFrame:
+    """How much of the machine each case uses, and what the timing loop itself costs."""
+    ok = table[table["status"] == "ok"].copy()
+    ok["overhead_pct_of_p50"] = 100 * ok["harness_overhead_ms"] / ok["p50_ms"]
+    columns = SHORT_KEY + ["gflop_per_inference", "gflops", "peak_gflops", "pct_peak", "harness_overhead_ms",
+                           "overhead_pct_of_p50"]
+    return ok[columns].sort_values(["model", "threads", "batch", "pct_peak"], ascending=[True, True, True, False]) \
+        .round(4).reset_index(drop=True)

@@ -22,7 +22,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def measure(spec: dict) -> dict:
-    from study.measure import mapped_libraries, peak_rss_mib, timed_runs
+    from study.measure import harness_overhead_ms, mapped_libraries, peak_rss_mib, timed_runs
     from study.models import get_model
     from study.registry import resolve
     from study.runtimes import RUNTIMES
@@ -52,7 +52,8 @@ def measure(spec: dict) -> dict:
 
     call = lambda: backend.predict(inputs)  # noqa: E731
     warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
-    samples = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"])
+    samples = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"],
+                         timing.get("target_ci", 0.0))
     return {
         "status": "ok",
         "import_ms": import_ms,
@@ -63,6 +64,7 @@ def measure(spec: dict) -> dict:
         "rss_import_mib": rss_import,
         "rss_load_mib": rss_load,
         "rss_peak_mib": peak_rss_mib(),
+        "harness_overhead_ms": harness_overhead_ms(),
         "output_shape": list(getattr(output, "shape", ())),
         "native_lib_mib": native_bytes / 2**20,
         "native_libs": runtime_libraries,
@@ -133,7 +135,20 @@ def probe(spec: dict) -> dict:
     return {"status": "ok", **probe_model(spec["model"])}
 
 
-KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe}
+def naive(spec: dict) -> dict:
+    from study.naive import single_call_ms
+
+    return {"status": "ok", **single_call_ms(spec["framework"], spec["model"], Path(spec["source"]), spec["threads"])}
+
+
+def gemm(spec: dict) -> dict:
+    from study.peak import gemm_gflops
+
+    return {"status": "ok", **gemm_gflops()}
+
+
+KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm,
+         "naive": naive}
 
 
 def main(argv: list[str]) -> int:

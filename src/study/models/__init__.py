@@ -16,6 +16,7 @@ MODELS: dict[str, str] = {
     "keras_mobilenet_v2": "study.models.keras_zoo:MOBILENET_V2",
     "keras_mobilenet_v3_small": "study.models.keras_zoo:MOBILENET_V3_SMALL",
     "keras_efficientnet_b0": "study.models.keras_zoo:EFFICIENTNET_B0",
+    "keras_resnet18": "study.models.keras_zoo:RESNET18",
     "lstm_classifier": "study.models.lstm_classifier:SPEC",
     "transformer_encoder": "study.models.transformer_encoder:SPEC",
     "digits_cnn": "study.models.digits_cnn:SPEC",
