@@ -23,6 +23,7 @@ from study.fsutil import write_json_atomic
 from study.isolate import run_isolated
 from study.matrix import conversion_matrix
 from study.measure import HARNESS_VERSION, summarize
+from study.peak import METHOD as PEAK_METHOD
 from study.profiles import Profile, load_profile
 from study.results import ResultsStore
 from study.runtimes import RUNTIMES
@@ -93,10 +94,10 @@ def machine_peak(store: ResultsStore, threads: int, cpus: tuple[int, ...], log=p
     """Attainable fp32 GFLOP/s with ``threads`` threads on ``cpus``, measured once per setting and kept."""
     path = store.directory / "peak.json"
     peaks = json.loads(path.read_text()) if path.exists() else {}
-    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}"
+    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}, {PEAK_METHOD}"
     if key not in peaks:
         log(f"measuring the machine's GEMM peak with {key}")
-        result = run_isolated({"kind": "gemm", "cpus": list(cpus)}, 600, threads=threads)
+        result = run_isolated({"kind": "gemm", "cpus": list(cpus), "threads": threads}, 600, threads=threads)
         if result["status"] != "ok":
             log(f"GEMM peak FAILED: {result['error']}")
             return None
@@ -133,8 +134,7 @@ def naive_timings(profile: Profile, store: ResultsStore, log=print) -> pd.DataFr
     return pd.DataFrame(list(done.values()))
 
 
-def _row(profile: Profile, case: Case, result: dict, run_id: str, flops: int | None = None,
-         peak: float | None = None) -> dict:
+def _row(profile: Profile, case: Case, result: dict, run_id: str, flops: int | None = None) -> dict:
     row = {
         "profile": profile.name, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
         "precision": case.artifact.precision, "variant": f"{case.artifact.format}-{case.artifact.precision}",
@@ -155,9 +155,6 @@ def _row(profile: Profile, case: Case, result: dict, run_id: str, flops: int | N
         if flops:
             row["gflop_per_inference"] = flops / 1e9
             row["gflops"] = flops * case.batch / (row["p50_ms"] / 1e3) / 1e9
-            if peak:
-                row["peak_gflops"] = peak
-                row["pct_peak"] = 100.0 * row["gflops"] / peak
     return row
 
 
@@ -199,21 +196,22 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     say(f"[{profile.name}] {len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     measured = []
+    # the machine's ceiling per thread count: measured once, applied when the tables are written
+    peaks = {threads: machine_peak(store, threads, profile.allowed_cpus(), log=log)
+             for threads in sorted({c.threads for c in cases})}
     if pending:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
     # disable=None: a bar on a terminal, plain log lines when output goes to a file or CI log
-    peaks = {threads: machine_peak(store, threads, profile.allowed_cpus(), log=log)
-             for threads in sorted({c.threads for c in pending})}
     flops = {model: model_flops(model) for model in sorted({c.model for c in pending})}
     for case in tqdm(pending, desc=f"{profile.name}: measuring", unit="case", disable=None if progress else True):
         say(f"[{profile.name}] measuring {case.label}")
         result = measure_case(case, log_dir=store.directory / "logs")
-        row = _row(profile, case, result, run_id, flops.get(case.model), peaks.get(case.threads))
+        row = _row(profile, case, result, run_id, flops.get(case.model))
         store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
                    "native_libs": result.get("native_libs"),
                    "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
         measured.append(case.case_id)
-        store.write_tables([c.case_id for c in cases])
+        store.write_tables([c.case_id for c in cases], peaks)
         if result["status"] == "ok":
             say(f"[{profile.name}]   p50 {row['p50_ms']:.2f} ms [{row['ci_low_ms']:.2f}, {row['ci_high_ms']:.2f}] "
                 f"over {row['n_runs']} runs, peak RSS {row['rss_peak_mib']:.0f} MiB"
@@ -223,4 +221,4 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     naive_timings(profile, store, log=log)
     if measured:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
-    return store.write_tables([c.case_id for c in cases])
+    return store.write_tables([c.case_id for c in cases], peaks)

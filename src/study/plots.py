@@ -24,7 +24,8 @@ def latency_distributions(table: pd.DataFrame, samples: pd.DataFrame, profile: s
     cases = table[(table["status"] == "ok") & (table["model"] == model)]
     settings = sorted({(int(t), int(b)) for t, b in zip(cases["threads"], cases["batch"])})
     fig, axes = plt.subplots(len(settings) or 1, 1, figsize=(8, 0.9 + 1.1 * max(1, cases["runtime"].nunique())
-                                                             * max(1, len(settings))), squeeze=False)
+                                                             * max(1, len(settings))), squeeze=False,
+                             layout="constrained")
     for ax, (threads, batch) in zip(axes[:, 0], settings):
         here = cases[(cases["threads"] == threads) & (cases["batch"] == batch)].sort_values("p50_ms", ascending=False)
         timed = samples[samples["phase"] == "timed"]
@@ -47,7 +48,6 @@ def latency_distributions(table: pd.DataFrame, samples: pd.DataFrame, profile: s
     machines = ", ".join(sorted(set(map(str, cases["machine"])))) or "?"
     fig.suptitle(f"{model}: inference latency by runtime — measured on {machines}, profile '{profile}'",
                  fontsize=11, x=0.02, ha="left")
-    fig.tight_layout()
     return save(fig, profile, f"latency_{model}")
 
 
@@ -154,7 +154,7 @@ def latency_vs_threads(table: pd.DataFrame, profile: str):
     if ok["threads"].nunique() < 2:
         return None
     models = list(dict.fromkeys(ok["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False, layout="constrained")
     for ax, model in zip(axes[0], models):
         for runtime, group in ok[ok["model"] == model].groupby("runtime"):
             group = group.sort_values("threads")
@@ -167,10 +167,11 @@ def latency_vs_threads(table: pd.DataFrame, profile: str):
         ax.set_xlabel("threads")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("p50 latency (ms, log scale)")
-    axes[0][-1].legend(fontsize=8, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    axes[0][-1].legend(handles.values(), handles.keys(), fontsize=8, frameon=False, bbox_to_anchor=(1.02, 1),
+                       loc="upper left")
     fig.suptitle(f"Latency against threads, batch {ok['batch'].min()} — measured, profile '{profile}'", fontsize=11,
                  x=0.02, ha="left")
-    fig.tight_layout()
     return save(fig, profile, "latency_vs_threads")
 
 

@@ -121,11 +121,19 @@ class ResultsStore:
             return [self._read_record(p) for p in sorted(self.cases_dir.glob("*.json"))]
         return [r for r in (self.get(c) for c in case_ids) if r is not None]
 
-    def write_tables(self, case_ids: list[str] | None = None) -> pd.DataFrame:
-        """Rebuild latency.csv and samples.csv from the records of ``case_ids`` (the current plan)."""
+    def write_tables(self, case_ids: list[str] | None = None, peaks: dict[int, float | None] | None = None
+                     ) -> pd.DataFrame:
+        """Rebuild latency.csv and samples.csv from the records of ``case_ids`` (the current plan).
+
+        ``peaks`` (GFLOP/s per thread count) fills ``peak_gflops`` and ``pct_peak``: the machine's ceiling is
+        not part of a case's measurement, so a better ceiling never needs the cases measured again.
+        """
         records = self.records(case_ids)
         table = pd.DataFrame([{col: r.get("row", {}).get(col) for col in LATENCY_COLUMNS} for r in records],
                              columns=list(LATENCY_COLUMNS))
+        if peaks and len(table):
+            table["peak_gflops"] = table["threads"].map(lambda t: peaks.get(int(t)))
+            table["pct_peak"] = 100.0 * pd.to_numeric(table["gflops"]) / pd.to_numeric(table["peak_gflops"])
         sample_rows = [
             (r["case_id"], phase, index, value)
             for r in records

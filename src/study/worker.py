@@ -144,7 +144,7 @@ def naive(spec: dict) -> dict:
 def gemm(spec: dict) -> dict:
     from study.peak import gemm_gflops
 
-    return {"status": "ok", **gemm_gflops()}
+    return {"status": "ok", **gemm_gflops(threads=spec.get("threads"))}
 
 
 KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm,
