@@ -98,7 +98,9 @@ def _headline(profile: str) -> str:
     if ok.empty:
         return "<p>No case succeeded; see the notebook for the errors.</p>"
     pivot = ok.pivot_table(index=["model", "threads", "batch"], columns="runtime", values="p50_ms").round(2)
-    return pivot.to_html(classes="headline", border=0) + "<p class=note>p50 latency in ms, measured.</p>"
+    return ("<div class=scroll>" + pivot.to_html(classes="headline", border=0, na_rep="–") + "</div>"
+            "<p class=note>p50 latency in ms, measured; – where the runtime has no route from that model's "
+            "framework.</p>")
 
 
 def _environment(profile: str) -> str:
@@ -126,7 +128,7 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Edge runtime study</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
 table.headline{{border-collapse:collapse}} table.headline td,table.headline th{{padding:.3em .8em;text-align:right;
-border-bottom:1px solid #ddd}} .env,.note{{color:#555;font-size:.9em}}</style></head><body>
+border-bottom:1px solid #ddd}} .env,.note{{color:#555;font-size:.9em}} .scroll{{overflow-x:auto}}</style></head><body>
 <h1>Edge runtime study</h1>
 <p>Which runtime should I ship my model on, for my device? Every number below is measured by this study's code
 on the machine named; the notebooks carry the raw distributions and the caveats.</p>
