@@ -97,7 +97,7 @@ def test_chunks_pad_the_last_batch_and_drop_the_padding():
 @pytest.mark.parametrize("runtime", list(RUNTIMES))
 def test_every_runtime_runs_a_tiny_model_it_matches(factories, runtime):
     fmt = RUNTIMES[runtime].artifact_format
-    model = "user_models:keras_tiny" if fmt in ("savedmodel",) else "digits_cnn"
+    model = "user_models:keras_tiny" if fmt == "savedmodel" else "digits_cnn"  # TensorFlow runs Keras models
     if fmt in ("torch", "keras"):  # a source format: run it through a measured case instead
         write_profile(paths.root(), f"rt-{runtime}",
                       models=[model], conversion_models=[model], runtimes=[runtime], batch_sizes=[1])
