@@ -104,3 +104,132 @@ def test_power_model():
     window = {"wall_s": 10.0, "cpu_s": 10.0, "cpus": 1}
     model = {"idle_watts": 0.64, "active_watts": 3.8, "scope": "per_cpu"}
     assert window_energy("model", window, power_model=model) == pytest.approx(38.0)
+
+
+def test_device_scope_counts_every_cpu_of_the_device():
+    # one busy core of a four-core board is a quarter of the board's dynamic range, not all of it
+    window = {"wall_s": 10.0, "cpu_s": 10.0, "cpus": 1, "device_cpus": 4}
+    model = {"idle_watts": 2.7, "active_watts": 6.4, "scope": "device"}
+    assert window_energy("model", window, power_model=model) == pytest.approx(10 * (2.7 + 3.7 / 4))
+
+
+def test_rapl_windows_read_the_counters_at_their_bounds(tmp_path):
+    from study.energy import measure_windows
+
+    root = fake_powercap(tmp_path, {"intel-rapl:0": ("package-0", 1_000, 10**12)})
+    counter = {"uj": 1_000}
+
+    def call():  # each inference spends 2 mJ on the fake package
+        counter["uj"] += 2_000
+        set_energy(root, "intel-rapl:0", counter["uj"])
+
+    windows = measure_windows(call, 0.05, 2, "rapl", str(root), log=lambda line: None)
+    assert [w["phase"] for w in windows] == ["idle", "active", "active"]
+    assert windows[0]["rapl_j"] == 0 and windows[0]["calls"] == 0
+    for window in windows[1:]:
+        assert window["wall_s"] >= 0.05 and window["calls"] > 0
+        assert window["rapl_j"] == pytest.approx(window["calls"] * 2e-3)
+
+
+def test_rapl_source_without_counters_is_one_clear_error(tmp_path):
+    from study.energy import measure_windows
+
+    with pytest.raises(StudyError, match="no readable RAPL.*Fix:"):
+        measure_windows(lambda: None, 0.01, 2, "rapl", str(tmp_path / "none"))
+
+
+def _windows(idle_wall=10.0, active=((10.0, 100), (10.0, 110), (10.0, 90)), start=1000.0):
+    windows, t = [], start
+    for index, (wall, calls) in enumerate([(idle_wall, 0), *active]):
+        windows.append({"phase": "idle" if index == 0 else "active", "index": index, "calls": calls,
+                        "wall_s": wall, "cpu_s": 0.0 if index == 0 else wall, "cpus": 1, "device_cpus": 1,
+                        "start_epoch": t, "end_epoch": t + wall})
+        t += wall + 1.0
+    return windows
+
+
+def test_meter_energy_per_inference_gross_and_net(tmp_path):
+    from study.energy import summarize_windows
+
+    windows = _windows()
+    # the meter reads 2 W while idle and 5 W while the model runs
+    times, watts = [990.0], [2.0]
+    for w in windows:
+        level = 2.0 if w["phase"] == "idle" else 5.0
+        times += [w["start_epoch"] + 1e-6, w["end_epoch"] - 1e-6, w["end_epoch"] + 0.5]
+        watts += [level, level, 2.0]
+    meter = read_meter_csv(write_meter(tmp_path / "m.csv", times, watts))
+    row = summarize_windows(windows, batch=1, source="meter", meter=meter)
+    assert row["idle_watts"] == pytest.approx(2.0, rel=1e-3)
+    assert row["avg_watts"] == pytest.approx(5.0, rel=1e-3)
+    gross = [1e3 * 50 / n for n in (100, 110, 90)]
+    net = [1e3 * 30 / n for n in (100, 110, 90)]
+    assert row["gross_mj_per_inference"] == pytest.approx(np.mean(gross), rel=1e-3)
+    assert row["net_mj_per_inference"] == pytest.approx(np.mean(net), rel=1e-3)
+    assert row["gross_mj_per_inference_ci_low"] < row["gross_mj_per_inference"] < row["gross_mj_per_inference_ci_high"]
+    assert row["inferences"] == 300
+    # batch 4: four inputs per call, a quarter of the energy each
+    assert summarize_windows(windows, batch=4, source="meter", meter=meter)["gross_mj_per_inference"] \
+        == pytest.approx(np.mean(gross) / 4, rel=1e-3)
+
+
+def test_energy_of_every_case_modelled_labelled_and_not_measured_twice(bench_root, monkeypatch):
+    import pandas as pd
+
+    import study.energy_bench as energy_bench
+    from conftest import write_profile
+    from study.bench import bench
+
+    write_profile(bench_root, "energy", runtimes=["onnxruntime", "litert"], batch_sizes=[1])
+    bench("energy", progress=False)
+    table = pd.read_csv(bench_root / "results" / "energy" / "energy.csv")
+    assert len(table) == 2 and (table["status"] == "ok").all(), table[["runtime", "error"]]
+    assert (table["energy_source"] == "model").all() and (table["measurement"] == "modelled").all()
+    assert table["power_model"].str.contains("idle_W=1.0").all()
+    assert (table["net_mj_per_inference"] > 0).all()
+    assert (table["net_mj_per_inference"] < table["gross_mj_per_inference"]).all()
+    assert (table["gross_mj_per_inference_ci_low"] <= table["gross_mj_per_inference"]).all()
+    windows = pd.read_csv(bench_root / "results" / "energy" / "energy_windows.csv")
+    assert len(windows) == 2 * 3
+    assert all(phases == ["idle", "active", "active"] for phases in windows.groupby("case_id")["phase"].apply(list))
+    assert (windows.loc[windows["phase"] == "active", "wall_s"] >= 0.2).all()
+    logs = list((bench_root / "results" / "energy" / "logs").glob("energy-*.log"))
+    assert logs and "energy window 1 active: start" in logs[0].read_text()
+
+    calls = []
+    monkeypatch.setattr(energy_bench, "measure_energy_case", lambda *a: calls.append(a) or {})
+    bench("energy", progress=False)
+    assert calls == []
+
+
+def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
+    import pandas as pd
+
+    from conftest import write_profile
+    from study.bench import bench
+
+    meter = bench_root / "meter.csv"
+    write_meter(meter, [0.0, 1.0], [3.0, 3.0])  # recorded long before the run
+    write_profile(bench_root, "metered", runtimes=["onnxruntime"], batch_sizes=[1],
+                  energy={"source": "meter", "meter_csv": str(meter), "window_seconds": 0.1, "windows": 2,
+                          "power_model": {"idle_watts": 1.0, "active_watts": 4.0, "scope": "per_cpu",
+                                          "source": "test"}})
+    bench("metered", progress=False)
+    table = pd.read_csv(bench_root / "results" / "metered" / "energy.csv")
+    assert table["status"].tolist() == ["failed"] and "not inside the meter's log" in table["error"][0]
+    assert (table["measurement"] == "measured").all()
+    latency = pd.read_csv(bench_root / "results" / "metered" / "latency.csv")
+    assert (latency["status"] == "ok").all()  # the latency measured in the same run is kept
+
+
+def test_rapl_profile_on_a_machine_without_counters_stops_before_measuring(study_root):
+    from conftest import write_profile
+    from study.bench import bench
+
+    write_profile(study_root, "rapl", energy={"source": "rapl", "rapl_root": str(study_root / "none"),
+                                              "window_seconds": 0.1, "windows": 2,
+                                              "power_model": {"idle_watts": 1.0, "active_watts": 4.0,
+                                                              "scope": "per_cpu", "source": "test"}})
+    with pytest.raises(StudyError, match="no readable RAPL counters.*Fix:"):
+        bench("rapl", progress=False)
+    assert not (study_root / "results" / "rapl").exists()

@@ -12,12 +12,16 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
 from study import environment
 from study.convert import Artifact, artifact_batch, ensure_artifact, model_spec, not_applicable
+from study.energy import rapl_available
+from study.energy_bench import bench_energy
+from study.errors import StudyError
 from study.flops import model_flops
 from study.fsutil import write_json_atomic
 from study.isolate import run_isolated
@@ -180,12 +184,25 @@ def convert_profile(profile_ref, log=None) -> pd.DataFrame:
     return matrix
 
 
+def check_energy_source(profile: Profile) -> None:
+    """Fail before measuring anything when the profile's energy source cannot work on this machine."""
+    energy = profile.energy
+    if energy.source == "rapl" and not rapl_available(Path(energy.rapl_root)):
+        raise StudyError(f"{profile.path.name}: energy.source: rapl, but no readable RAPL counters under "
+                         f"{energy.rapl_root}. Fix: use source model (labelled modelled) or meter, or make "
+                         "energy_uj readable (root, or chmod on the powercap files)")
+    if energy.source == "meter" and not Path(energy.meter_csv).parent.is_dir():
+        raise StudyError(f"{profile.path.name}: energy.meter_csv: folder {Path(energy.meter_csv).parent} does not "
+                         "exist. Fix: point it where your meter's CSV will be saved")
+
+
 def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFrame:
     """Measure every case of a profile not measured yet (all of them with ``force``); the latency table.
 
     ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
     (``python -m study convert --force`` redoes conversions)."""
     profile = load_profile(profile_ref)
+    check_energy_source(profile)
     store = ResultsStore(profile.name)
     say = tqdm.write
     log = lambda m: say(f"[{profile.name}] {m}")  # noqa: E731
@@ -218,6 +235,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
                 + ("  (high dispersion: CV > 10%)" if row["high_dispersion"] else ""))
         else:
             say(f"[{profile.name}]   FAILED: {row['error']}")
+    measured += bench_energy(profile, cases, run_id, force=force, progress=progress)
     naive_timings(profile, store, log=log)
     if measured:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)

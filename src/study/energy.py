@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -131,18 +134,111 @@ def modelled_watts(idle_watts: float, active_watts: float, scope: str, cpus: int
     return scale * (idle_watts + (active_watts - idle_watts) * utilisation)
 
 
-MODEL_FORMULA = "E = [idle_W + (active_W - idle_W) * u] * t * (n_cpus if scope is per_cpu else 1), u = cpu_s / (t * n_cpus)"
+MODEL_FORMULA = ("E = P x t, P = k x [idle_W + (active_W - idle_W) x u], u = cpu_s / (t x n); per_cpu scope: "
+                 "k = n = the case's pinned CPUs; device scope: k = 1, n = every CPU of the device")
 
 
 def window_energy(source: str, window: dict, power_model: dict | None = None, meter: tuple | None = None,
                   clock_offset_s: float = 0.0) -> float:
     """Joules of one window recorded by the worker (wall time, CPU time, CPUs, RAPL readings, epoch bounds)."""
     if source == "model":
-        utilisation = window["cpu_s"] / (window["wall_s"] * window["cpus"])
         return modelled_watts(power_model["idle_watts"], power_model["active_watts"], power_model["scope"],
-                              window["cpus"], utilisation) * window["wall_s"]
+                              window["cpus"], utilisation(window, power_model["scope"])) * window["wall_s"]
     if source == "rapl":
         return window["rapl_j"]
     if source == "meter":
         return integrate_window(meter[0], meter[1], window["start_epoch"], window["end_epoch"], clock_offset_s)
     raise ValueError(f"unknown energy source {source}")
+
+
+def utilisation(window: dict, scope: str) -> float:
+    """CPU time over the window's capacity: the pinned CPUs (per_cpu) or every CPU of the device (device)."""
+    capacity = window["cpus"] if scope == "per_cpu" else window.get("device_cpus", window["cpus"])
+    return window["cpu_s"] / (window["wall_s"] * capacity)
+
+
+# --- windows, in the case process -------------------------------------------------------------------
+
+def measure_windows(call, window_seconds: float, windows: int, source: str, rapl_root: str | None = None,
+                    log=lambda line: print(line, file=sys.stderr, flush=True)) -> list[dict]:
+    """An idle window, then ``windows`` active windows of back-to-back calls, each >= ``window_seconds``.
+
+    Every window records its wall and process CPU time (all threads), its epoch bounds (written to the
+    case log, so a meter's CSV can be cut to exactly these windows) and, with RAPL, the joules between
+    the counter readings at its boundaries.
+    """
+    domains = rapl_domains(Path(rapl_root)) if source == "rapl" else []
+    if source == "rapl" and not domains:
+        from study.errors import StudyError
+
+        raise StudyError(f"{rapl_root}: no readable RAPL package domain. Fix: run where powercap counters exist "
+                         "(and are readable), or use energy source model or meter")
+    cpus = len(os.sched_getaffinity(0))
+    recorded = []
+    for index in range(windows + 1):
+        phase = "idle" if index == 0 else "active"
+        rapl_start = read_rapl(domains) if domains else None
+        start_epoch, started, cpu_started = time.time(), time.perf_counter(), time.process_time()
+        calls = 0
+        if phase == "idle":
+            time.sleep(window_seconds)
+        else:
+            while time.perf_counter() - started < window_seconds:
+                call()
+                calls += 1
+        wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+        end_epoch = time.time()
+        window = {"phase": phase, "index": index, "calls": calls, "wall_s": wall_s, "cpu_s": cpu_s, "cpus": cpus,
+                  "device_cpus": os.cpu_count(), "start_epoch": start_epoch, "end_epoch": end_epoch}
+        if domains:
+            window["rapl_j"] = rapl_joules(domains, rapl_start, read_rapl(domains))
+        log(f"energy window {index} {phase}: start {start_epoch:.6f} end {end_epoch:.6f} epoch s, {calls} calls")
+        recorded.append(window)
+    return recorded
+
+
+# --- per-case summary, in the parent -----------------------------------------------------------------
+
+def _mean_ci(values: list[float]) -> tuple[float, float, float]:
+    """Mean and its 95% t-interval across windows."""
+    from scipy import stats
+
+    data = np.asarray(values, dtype=float)
+    mean = float(data.mean())
+    if len(data) < 2 or np.allclose(data, mean):
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.975, len(data) - 1) * data.std(ddof=1) / np.sqrt(len(data)))
+    return mean, mean - half, mean + half
+
+
+def summarize_windows(windows: list[dict], batch: int, source: str, power_model: dict | None = None,
+                      meter: tuple | None = None, clock_offset_s: float = 0.0) -> dict:
+    """Gross and net (idle-subtracted) mJ per inference, inferences per joule and average W, with CIs.
+
+    One inference is one input: a batch-8 call counts 8. Net energy subtracts the idle window's power
+    times the active window's duration: what running the model adds over the device doing nothing.
+    """
+    idle = [w for w in windows if w["phase"] == "idle"]
+    active = [w for w in windows if w["phase"] == "active"]
+    joules = {w["index"]: window_energy(source, w, power_model, meter, clock_offset_s) for w in windows}
+    idle_watts = sum(joules[w["index"]] for w in idle) / sum(w["wall_s"] for w in idle)
+    gross, net, per_joule, watts = [], [], [], []
+    for w in active:
+        inferences = w["calls"] * batch
+        energy = joules[w["index"]]
+        gross.append(1e3 * energy / inferences)
+        net.append(1e3 * (energy - idle_watts * w["wall_s"]) / inferences)
+        per_joule.append(inferences / energy)
+        watts.append(energy / w["wall_s"])
+    row = {}
+    for name, values in (("gross_mj_per_inference", gross), ("net_mj_per_inference", net),
+                         ("inferences_per_joule", per_joule), ("avg_watts", watts)):
+        row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _mean_ci(values)
+    row["idle_watts"] = idle_watts
+    row["active_seconds"] = sum(w["wall_s"] for w in active)
+    row["inferences"] = sum(w["calls"] for w in active) * batch
+    row["ms_per_call"] = 1e3 * row["active_seconds"] / sum(w["calls"] for w in active)
+    row["cpu_utilisation"] = float(np.mean([utilisation(w, (power_model or {}).get("scope", "per_cpu"))
+                                            for w in active]))
+    row["window_joules"] = {int(k): v for k, v in joules.items()}
+    return row

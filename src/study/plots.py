@@ -218,3 +218,59 @@ def speed_vs_size(table: pd.DataFrame, profile: str):
     ax.set_title(f"Speed against size, batch 1 — measured, profile '{profile}'", fontsize=10, loc="left")
     fig.tight_layout()
     return save(fig, profile, "speed_vs_size")
+
+
+def energy_per_inference(energy: pd.DataFrame, profile: str):
+    """Gross and net mJ per inference of every runtime (95% CI across windows), one panel per model."""
+    ok = energy[energy["status"] == "ok"]
+    ok = ok[ok["batch"] == ok["batch"].min()]
+    models = list(dict.fromkeys(ok["model"]))
+    counts = [int((ok["model"] == m).sum()) for m in models]
+    fig, axes = plt.subplots(len(models), 1, figsize=(8, 1.0 + 0.3 * len(ok) + 0.45 * len(models)), squeeze=False,
+                             layout="constrained", gridspec_kw={"height_ratios": counts or [1]})
+    for ax, model in zip(axes[:, 0], models):
+        rows = ok[ok["model"] == model].sort_values(["threads", "gross_mj_per_inference"], ascending=[True, False])
+        labels = [f"{_label(r.runtime)} · {r.threads}t" for r in rows.itertuples()]
+        y = np.arange(len(rows))
+        for column, color, label in (("gross_mj_per_inference", "#b0bec5", "gross"),
+                                     ("net_mj_per_inference", "#2e7d32", "net (idle subtracted)")):
+            err = [rows[column] - rows[f"{column}_ci_low"], rows[f"{column}_ci_high"] - rows[column]]
+            ax.barh(y, rows[column], xerr=err, color=color, label=label, capsize=2, height=0.7 if label == "gross"
+                    else 0.4)
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.set_title(model, fontsize=10, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("energy per inference (mJ, batch 1)")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, frameon=False, loc="outside lower right", ncols=2)
+    measurement = "/".join(sorted(set(ok["measurement"]))) or "no data"
+    fig.suptitle(f"Energy per inference — {measurement.upper()} ({', '.join(sorted(set(ok['energy_source'])))}), "
+                 f"profile '{profile}'", fontsize=11, x=0.02, ha="left")
+    return save(fig, profile, "energy_per_inference")
+
+
+def energy_vs_latency(joined: pd.DataFrame, profile: str):
+    """Gross mJ per inference against p50 latency: with a power model they line up; measured sources may not."""
+    ok = joined[(joined["status"] == "ok") & joined["p50_ms"].notna()]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = dict(zip(dict.fromkeys(ok["model"]), "osD^vP*X"))
+    for row in ok.itertuples():
+        ax.errorbar(row.p50_ms, row.gross_mj_per_inference,
+                    yerr=[[row.gross_mj_per_inference - row.gross_mj_per_inference_ci_low],
+                          [row.gross_mj_per_inference_ci_high - row.gross_mj_per_inference]],
+                    marker=markers[row.model], ms=7, color=RUNTIME_COLORS.get(row.runtime, "#999999"),
+                    mec="black", mew=0.4, capsize=2, alpha=0.45 + 0.55 * (row.threads == ok["threads"].max()))
+    for runtime in dict.fromkeys(ok["runtime"]):
+        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=_label(runtime))
+    for model, marker in markers.items():
+        ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=model)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("p50 latency (ms, log scale) — measured")
+    ax.set_ylabel("gross energy per inference (mJ, log scale)")
+    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    measurement = "/".join(sorted(set(ok["measurement"]))) or "no data"
+    ax.set_title(f"Energy against latency — energy {measurement.upper()}, profile '{profile}'", fontsize=10,
+                 loc="left")
+    fig.tight_layout()
+    return save(fig, profile, "energy_vs_latency")

@@ -47,6 +47,21 @@ class PowerModel:
 class Energy:
     source: str
     power_model: PowerModel
+    window_seconds: float
+    windows: int
+    batch_sizes: tuple[int, ...] | None = None   # None: every batch size of the profile
+    rapl_root: str = "/sys/class/powercap"
+    meter_csv: str | None = None
+    meter_clock_offset_s: float = 0.0
+
+    @property
+    def measurement(self) -> str:
+        return "modelled" if self.source == "model" else "measured"
+
+    def settings(self) -> dict:
+        """What determines an energy window's raw readings (the power model is applied afterwards)."""
+        return {"source": self.source, "window_seconds": self.window_seconds, "windows": self.windows,
+                "rapl_root": self.rapl_root if self.source == "rapl" else None}
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,16 @@ class Profile:
 
 # --- schema -------------------------------------------------------------------------------------
 # Each checker returns the cleaned value or raises _Invalid(message, fix).
+
+
+class OptionalKey:
+    """A key that may be left out, with the value it then takes."""
+
+    def __init__(self, check: Callable[[Any], Any], default: Any):
+        self.check, self.default = check, default
+
+    def __call__(self, value):
+        return self.check(value)
 
 
 class _Invalid(Exception):
@@ -209,6 +234,12 @@ POWER_MODEL_SCHEMA = {
 ENERGY_SCHEMA = {
     "source": _one_of(ENERGY_SOURCES, "energy source"),
     "power_model": _section(POWER_MODEL_SCHEMA),
+    "window_seconds": _number(0.01),   # each energy window runs at least this long (full profiles: >= 10 s)
+    "windows": _int(2),                # repeated windows per case, for a CI
+    "batch_sizes": OptionalKey(_list_of(_int(1), "[1]"), None),
+    "rapl_root": OptionalKey(_text, "/sys/class/powercap"),
+    "meter_csv": OptionalKey(_text, None),
+    "meter_clock_offset_s": OptionalKey(_number(-1e9), 0.0),
 }
 TIMING_SCHEMA = {
     "warmup_runs": _int(0),
@@ -252,6 +283,9 @@ def _validate_mapping(data: Any, schema: dict[str, Any], prefix: str, where: str
     cleaned: dict[str, Any] = {}
     for key, check in schema.items():
         field = f"{prefix}{key}"
+        if key not in data and isinstance(check, OptionalKey):
+            cleaned[key] = check.default
+            continue
         if key not in data:
             raise StudyError(f"{where}: {field}: missing. Fix: add '{key}:' (see params/profiles/ci.yaml)")
         try:
@@ -295,6 +329,14 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
     if power["active_watts"] < power["idle_watts"]:
         raise StudyError(f"{where}: energy.power_model.active_watts: {power['active_watts']} is below idle_watts "
                          f"{power['idle_watts']}. Fix: active power must be at least idle power")
+    energy = cleaned["energy"]
+    if energy["source"] == "meter" and not energy["meter_csv"]:
+        raise StudyError(f"{where}: energy.meter_csv: missing for source meter. Fix: give the path of the CSV "
+                         "(timestamp,watts) your meter records while the study runs")
+    unknown_batch = sorted(set(energy["batch_sizes"] or ()) - set(cleaned["batch_sizes"]))
+    if unknown_batch:
+        raise StudyError(f"{where}: energy.batch_sizes: {unknown_batch} not in batch_sizes. Fix: list batch sizes "
+                         f"from {list(cleaned['batch_sizes'])}")
     timing = cleaned["timing"]
     if timing["max_seconds"] < timing["min_seconds"]:
         raise StudyError(f"{where}: timing.max_seconds: {timing['max_seconds']} is below min_seconds "
@@ -309,7 +351,7 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
         conversion_models=cleaned["conversion_models"],
         runtimes=cleaned["runtimes"],
         timing=Timing(**timing),
-        energy=Energy(source=cleaned["energy"]["source"], power_model=PowerModel(**power)),
+        energy=Energy(**{**energy, "power_model": PowerModel(**power)}),
         path=path,
         content_hash=_content_hash(cleaned),
     )

@@ -50,9 +50,9 @@ def _inputs_hash(notebook: Path, parameters: dict, profile: str) -> str:
     digest = hashlib.sha256()
     digest.update(notebook.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
-    store = ResultsStore(profile)
-    for table in (store.latency_csv, store.samples_csv):
-        digest.update(table.read_bytes() if table.exists() else b"-")
+    # every table and summary of the profile's results (the per-case records are behind them)
+    for table in sorted(ResultsStore(profile).directory.glob("*.[cj]s*")):
+        digest.update(table.name.encode() + table.read_bytes())
     for source in sorted((paths.root() / "src" / "study").rglob("*.py")):
         digest.update(source.read_bytes())
     return digest.hexdigest()

@@ -77,10 +77,11 @@ RECORD_KEYS = ("case_id", "status", "inputs")
 
 
 class ResultsStore:
-    def __init__(self, profile: str):
+    def __init__(self, profile: str, records: str = "cases"):
+        """``records``: the folder of per-case records (``cases`` for latency, ``energy`` for energy windows)."""
         self.profile = profile
         self.directory = paths.results_dir(profile)
-        self.cases_dir = self.directory / "cases"
+        self.cases_dir = self.directory / records
         self.latency_csv = self.directory / "latency.csv"
         self.samples_csv = self.directory / "samples.csv"
         self.environment_json = self.directory / "environment.json"
@@ -228,6 +229,7 @@ def failures(table: pd.DataFrame) -> pd.DataFrame:
 
 def schema_markdown() -> str:
     """The README's results-schema tables, generated from the column definitions so they cannot drift."""
+    from study.energy_bench import ENERGY_COLUMNS, WINDOW_COLUMNS
     from study.matrix import CONVERSION_COLUMNS
 
     def table(columns: dict[str, str]) -> str:
@@ -237,7 +239,10 @@ def schema_markdown() -> str:
             + table(LATENCY_COLUMNS)
             + "\n`results/<profile>/samples.csv`, every raw latency sample:\n\n" + table(SAMPLE_COLUMNS)
             + "\n`results/<profile>/conversions.csv`, the conversion matrix, one row per (model, target):\n\n"
-            + table(CONVERSION_COLUMNS))
+            + table(CONVERSION_COLUMNS)
+            + "\n`results/<profile>/energy.csv`, energy per inference, one row per case at the energy batch sizes:\n\n"
+            + table(ENERGY_COLUMNS)
+            + "\n`results/<profile>/energy_windows.csv`, every raw energy window:\n\n" + table(WINDOW_COLUMNS))
 
 
 if __name__ == "__main__":  # python -m study.results > schema, pasted between the README's schema markers

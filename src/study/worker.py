@@ -71,6 +71,27 @@ def measure(spec: dict) -> dict:
     }
 
 
+def energy(spec: dict) -> dict:
+    """Load, warm up, then an idle window and repeated active windows (study.energy.measure_windows)."""
+    from study.energy import measure_windows
+    from study.measure import timed_runs
+    from study.models import get_model
+    from study.registry import resolve
+    from study.runtimes import RUNTIMES
+
+    model = get_model(spec["model"])
+    inputs = model.example_input(batch=spec["batch"])
+    backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=spec["threads"])
+    backend.load(Path(spec["artifact"]), model, spec["batch"])
+    call = lambda: backend.predict(inputs)  # noqa: E731
+    timing = spec["timing"]
+    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
+    settings = spec["energy"]
+    windows = measure_windows(call, settings["window_seconds"], settings["windows"], settings["source"],
+                              settings.get("rapl_root"))
+    return {"status": "ok", "warmup_ms": warmup, "windows": windows}
+
+
 def convert(spec: dict) -> dict:
     import shutil
 
@@ -147,7 +168,7 @@ def gemm(spec: dict) -> dict:
     return {"status": "ok", **gemm_gflops(threads=spec.get("threads"))}
 
 
-KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm,
+KINDS = {"measure": measure, "energy": energy, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm,
          "naive": naive}
 
 
