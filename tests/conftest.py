@@ -23,6 +23,7 @@ TINY_PROFILE = {
     "runtimes": ["torch_eager", "onnxruntime", "litert"],
     "timing": {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5,
                "target_ci": 0.0},
+    "quantization": {"datasets": ["digits"], "models": ["plain_cnn"], "seeds": 1, "epochs": 1},
     "energy": {"source": "model", "window_seconds": 0.2, "windows": 2, "power_model": {"idle_watts": 1.0, "active_watts": 4.0, "scope": "per_cpu",
                                                   "source": "test values"}},
 }

@@ -21,6 +21,7 @@ from study import environment
 from study.convert import Artifact, artifact_batch, ensure_artifact, model_spec, not_applicable
 from study.energy import rapl_available
 from study.energy_bench import bench_energy
+from study.quant.bench import bench_quantization
 from study.errors import StudyError
 from study.flops import model_flops
 from study.fsutil import write_json_atomic
@@ -29,7 +30,8 @@ from study.matrix import conversion_matrix
 from study.measure import HARNESS_VERSION, summarize
 from study.peak import METHOD as PEAK_METHOD
 from study.profiles import Profile, load_profile
-from study.results import ResultsStore
+from study.importer import imported
+from study.results import ResultsStore, load_latency
 from study.runtimes import RUNTIMES
 
 # Generous: a case is bounded by its timing budget; this only catches a hung runtime.
@@ -202,9 +204,13 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
     (``python -m study convert --force`` redoes conversions)."""
     profile = load_profile(profile_ref)
-    check_energy_source(profile)
     store = ResultsStore(profile.name)
     say = tqdm.write
+    origin = imported(profile.name)
+    if origin:  # measured on another machine and imported: this machine must not add its own numbers
+        say(f"[{profile.name}] imported from {origin['machine']} ({origin['cpu_model']}): nothing measured here")
+        return load_latency(profile.name)
+    check_energy_source(profile)
     log = lambda m: say(f"[{profile.name}] {m}")  # noqa: E731
     convert_profile(profile, log=log)
     say(f"[{profile.name}] planning cases (converting artifacts where needed)")
@@ -236,6 +242,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
         else:
             say(f"[{profile.name}]   FAILED: {row['error']}")
     measured += bench_energy(profile, cases, run_id, force=force, progress=progress)
+    measured += bench_quantization(profile, force=force, progress=progress)
     naive_timings(profile, store, log=log)
     if measured:
         store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)

@@ -65,6 +65,18 @@ class Energy:
 
 
 @dataclass(frozen=True)
+class Quantization:
+    datasets: tuple[str, ...]   # digits, tones, or a CSV path,label,group of your images
+    models: tuple[str, ...]     # names from study.quant.nets.QUANT_MODELS
+    seeds: int                  # training seeds per (dataset, model)
+    epochs: int
+
+
+DEFAULT_QUANTIZATION = {"datasets": ("digits", "tones"),
+                        "models": ("mobilenet_small", "plain_cnn", "keras_mobilenet_small"), "seeds": 3, "epochs": 12}
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -76,6 +88,7 @@ class Profile:
     runtimes: tuple[str, ...]
     timing: Timing
     energy: Energy
+    quantization: Quantization
     path: Path
     content_hash: str
 
@@ -115,6 +128,10 @@ class OptionalKey:
 
     def __call__(self, value):
         return self.check(value)
+
+    @property
+    def schema(self):
+        return getattr(self.check, "schema", None)
 
 
 class _Invalid(Exception):
@@ -241,6 +258,31 @@ ENERGY_SCHEMA = {
     "meter_csv": OptionalKey(_text, None),
     "meter_clock_offset_s": OptionalKey(_number(-1e9), 0.0),
 }
+def _dataset_ref(value):
+    from study.quant.datasets import BUILTIN
+
+    if value in BUILTIN:
+        return value
+    if isinstance(value, str) and value.endswith(".csv"):
+        path = Path(value) if Path(value).is_absolute() else paths.root() / value
+        if not path.is_file():
+            raise _Invalid(f"dataset CSV '{value}' not found", "give a CSV with columns path,label,group")
+        return value
+    raise _Invalid(f"unknown dataset {value!r}", f"use {', '.join(BUILTIN)} or a CSV path,label,group of your images")
+
+
+def _quant_model(value):
+    from study.quant.nets import QUANT_MODELS
+
+    return _one_of(tuple(QUANT_MODELS), "quantization model")(value)
+
+
+QUANTIZATION_SCHEMA = {
+    "datasets": _list_of(_dataset_ref, "[digits, tones]"),
+    "models": _list_of(_quant_model, "[mobilenet_small, plain_cnn, keras_mobilenet_small]"),
+    "seeds": _int(1),
+    "epochs": _int(1),
+}
 TIMING_SCHEMA = {
     "warmup_runs": _int(0),
     "warmup_seconds": _number(0.0),
@@ -260,6 +302,7 @@ SCHEMA = {
     "runtimes": _list_of(_one_of(tuple(RUNTIMES), "runtime"), "[torch_eager, onnxruntime, litert]"),
     "timing": _section(TIMING_SCHEMA),
     "energy": _section(ENERGY_SCHEMA),
+    "quantization": OptionalKey(_section(QUANTIZATION_SCHEMA), None),  # absent: DEFAULT_QUANTIZATION
 }
 
 
@@ -352,6 +395,7 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
         runtimes=cleaned["runtimes"],
         timing=Timing(**timing),
         energy=Energy(**{**energy, "power_model": PowerModel(**power)}),
+        quantization=Quantization(**(cleaned["quantization"] or DEFAULT_QUANTIZATION)),
         path=path,
         content_hash=_content_hash(cleaned),
     )

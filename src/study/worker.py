@@ -168,8 +168,22 @@ def gemm(spec: dict) -> dict:
     return {"status": "ok", **gemm_gflops(threads=spec.get("threads"))}
 
 
+def quant_build(spec: dict) -> dict:
+    from study.quant.build import build
+
+    record = build(spec["dataset"], spec["model"], spec["seed"], spec["epochs"], Path(spec["directory"]),
+                   spec["threads"], log=lambda line: print(line, file=sys.stderr, flush=True))
+    return {"status": "ok", "record": record}
+
+
+def quant_speed(spec: dict) -> dict:
+    from study.quant.build import speed
+
+    return speed(spec)
+
+
 KINDS = {"measure": measure, "energy": energy, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm,
-         "naive": naive}
+         "naive": naive, "quant_build": quant_build, "quant_speed": quant_speed}
 
 
 def main(argv: list[str]) -> int:

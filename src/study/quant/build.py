@@ -1,0 +1,112 @@
+"""One (dataset, model, seed) of the quantization study, in its own process: train, make every variant,
+run each in its runtime on the whole test split.
+
+A variant that fails to convert or to run is recorded with its first error line; the others go on.
+Predictions are kept raw (one class per test image), so every metric is computed, and can be recomputed,
+from the record.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from study.quant import datasets, nets
+from study.quant.quantizers import VARIANTS, nhwc, variants_for
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".strip().rstrip(":")[:400]
+
+
+def input_shape(framework: str, channels: int) -> tuple[int, ...]:
+    size = datasets.SIZE
+    return (size, size, channels) if framework == "keras" else (channels, size, size)
+
+
+def model_spec(name: str, framework: str, channels: int):
+    """The runtime backends need only the input shape of one sample."""
+    from study.models import ModelSpec
+
+    return ModelSpec(name, framework, input_shape(framework, channels), "quantization study model", lambda: None)
+
+
+def predict_all(backend, images: np.ndarray) -> np.ndarray:
+    return np.array([int(np.argmax(backend.predict(np.ascontiguousarray(images[i:i + 1])))) for i in range(len(images))])
+
+
+def source_predictions(model, framework: str, images: np.ndarray) -> np.ndarray:
+    if framework == "torch":
+        import torch
+
+        with torch.no_grad():
+            return model(torch.from_numpy(images)).argmax(1).numpy()
+    return np.asarray(model.predict(nhwc(images), verbose=0).argmax(1))
+
+
+def build(dataset: str, model_name: str, seed: int, epochs: int, directory: Path, threads: int, log=print) -> dict:
+    from study.registry import resolve
+    from study.runtimes import RUNTIMES
+
+    spec = nets.QUANT_MODELS[model_name]
+    data = datasets.load(dataset)
+    if spec.framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    started = time.perf_counter()
+    model = nets.train(spec, data, seed, epochs=epochs)
+    train_s = time.perf_counter() - started
+    directory.mkdir(parents=True, exist_ok=True)
+    images = data.x_test if spec.framework == "torch" else nhwc(data.x_test)
+    record = {"dataset": data.name, "dataset_description": data.description, "classes": data.classes,
+              "model": model_name, "framework": spec.framework, "seed": seed, "epochs": epochs, "train_s": train_s,
+              "labels": data.y_test.tolist(), "groups": {k: v.tolist() for k, v in data.groups_test.items()},
+              "train_groups": {k: dict(zip(*[a.tolist() for a in np.unique(v, return_counts=True)]))
+                               for k, v in data.groups_train.items()},
+              "source_predictions": source_predictions(model, spec.framework, data.x_test).tolist(), "variants": {}}
+    shape_spec = model_spec(model_name, spec.framework, data.channels)
+    for variant in variants_for(spec.framework):
+        path = directory / f"{variant.runtime}-{variant.scheme}{variant.suffix}"
+        entry = {"runtime": variant.runtime, "scheme": variant.scheme, "precision": variant.precision,
+                 "description": variant.description, "path": str(path)}
+        log(f"{data.name} / {model_name} / seed {seed}: {variant.key}")
+        try:
+            started = time.perf_counter()
+            variant.make(model, data.calibration(), path)
+            entry["convert_s"] = time.perf_counter() - started
+            entry["bytes"] = path.stat().st_size
+            backend = resolve(RUNTIMES[variant.runtime].backend)(threads=threads)
+            backend.load(path, shape_spec, 1)
+            entry["predictions"] = predict_all(backend, images).tolist()
+            entry["status"] = "ok"
+        except Exception as exc:  # one quantizer's failure is a result, never the end of the study
+            traceback.print_exc()
+            entry.update(status="failed", error=first_line(exc))
+        record["variants"][variant.key] = entry
+    return record
+
+
+def speed(spec: dict) -> dict:
+    """Steady-state latency of one variant at batch 1, with the inference-time harness."""
+    from study.measure import peak_rss_mib, timed_runs
+    from study.registry import resolve
+    from study.runtimes import RUNTIMES
+
+    shape = model_spec("variant", spec["framework"], spec["channels"])
+    backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=spec["threads"])
+    backend.load(Path(spec["artifact"]), shape, 1)
+    inputs = shape.example_input(batch=1)
+    call = lambda: backend.predict(inputs)  # noqa: E731
+    timing = spec["timing"]
+    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
+    samples = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"],
+                         timing.get("target_ci", 0.0))
+    return {"status": "ok", "warmup_ms": warmup, "samples_ms": samples, "rss_peak_mib": peak_rss_mib()}
+
+
+assert all(v.twin in VARIANTS for v in VARIANTS.values())  # every variant has its fp32 twin in the registry

@@ -1,0 +1,145 @@
+"""Figures of the quantization study (saved under figures/<profile>/ like every other figure)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from study.plots import RUNTIME_COLORS, _label, save
+
+
+def variant_label(runtime: str, scheme: str) -> str:
+    return f"{_label(runtime)} · {scheme}"
+
+
+def delta_by_group(groups: pd.DataFrame, summary: pd.DataFrame, dataset: str, profile: str):
+    """Accuracy change against the fp32 twin, per appearance group, every quantized variant (95% CI)."""
+    by = summary.loc[summary["dataset"] == dataset, "group_by"].dropna()
+    by = by.iloc[0] if len(by) else "class"
+    rows = groups[(groups["dataset"] == dataset) & (groups["group_by"] == by) & (groups["scheme"] != "fp32")]
+    rows = rows.groupby(["model", "runtime", "scheme", "group"], as_index=False)[
+        ["delta", "delta_ci_low", "delta_ci_high"]].mean()
+    models = list(dict.fromkeys(rows["model"]))
+    names = sorted(set(rows["group"]))
+    if not models:
+        return None
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 0.9 + 0.36 * rows.groupby("model").size().max()
+                                                           / max(len(names), 1) * len(names) + 0.6),
+                             squeeze=False, layout="constrained", sharex=True)
+    colours = dict(zip(names, plt.get_cmap("tab10").colors))
+    for ax, model in zip(axes[0], models):
+        mine = rows[rows["model"] == model]
+        variants = list(dict.fromkeys(zip(mine["runtime"], mine["scheme"])))
+        height = 0.8 / max(len(names), 1)
+        for g, name in enumerate(names):
+            part = mine[mine["group"] == name].set_index(["runtime", "scheme"]).reindex(variants)
+            y = np.arange(len(variants)) + (g - (len(names) - 1) / 2) * height
+            ax.errorbar(100 * part["delta"], y, xerr=[100 * (part["delta"] - part["delta_ci_low"]),
+                        100 * (part["delta_ci_high"] - part["delta"])], fmt="o", ms=4, capsize=2,
+                        color=colours[name], label=name)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(variants)), [variant_label(r, s) for r, s in variants], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(model, fontsize=10, loc="left")
+        ax.set_xlabel("accuracy change vs fp32 twin (pp)")
+        ax.grid(axis="x", alpha=0.3)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), title=by, fontsize=8, frameon=False, loc="outside right")
+    fig.suptitle(f"{dataset}: per-group accuracy change after quantization (mean over seeds, paired-bootstrap 95% CI)"
+                 f" — measured, profile '{profile}'", fontsize=10, x=0.02, ha="left")
+    return save(fig, profile, f"quant_delta_{dataset}")
+
+
+def flip_rates(groups: pd.DataFrame, summary: pd.DataFrame, profile: str):
+    """Share of test images whose predicted class changes after quantization, per appearance group."""
+    parts = []
+    for dataset, part in groups[groups["scheme"] != "fp32"].groupby("dataset"):
+        by = summary.loc[summary["dataset"] == dataset, "group_by"].dropna()
+        parts.append(part[part["group_by"] == (by.iloc[0] if len(by) else "class")])
+    if not parts:
+        return None
+    rows = pd.concat(parts)
+    rows = rows.groupby(["dataset", "model", "runtime", "scheme", "group"], as_index=False)["flip_rate"].mean()
+    rows["variant"] = [f"{d} · {m} · {variant_label(r, s)}" for d, m, r, s in
+                       zip(rows["dataset"], rows["model"], rows["runtime"], rows["scheme"])]
+    table = rows.pivot_table(index="variant", columns="group", values="flip_rate", sort=False)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.28 * len(table)))
+    table.mul(100).plot.barh(ax=ax, width=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("predictions changed by quantization (% of the group's test images)")
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"Flip rate per group — measured, profile '{profile}'", fontsize=10, loc="left")
+    fig.tight_layout()
+    return save(fig, profile, "quant_flip_rates")
+
+
+def exemplar_gallery(images: np.ndarray, labels, fp32_pred, quant_pred, groups, classes, title: str, profile: str,
+                     name: str, limit: int = 12):
+    """Compression-identified exemplars: the image, its group, true class, fp32 and quantized predictions."""
+    count = min(limit, len(images))
+    if count == 0:
+        return None
+    cols = min(6, count)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(count):
+        ax = axes.flat[i]
+        image = np.transpose(images[i], (1, 2, 0)) * 0.5 + 0.5
+        ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+        ax.set_title(f"{groups[i]}\ntrue {classes[labels[i]]}\nfp32 {classes[fp32_pred[i]]} → q {classes[quant_pred[i]]}",
+                     fontsize=7, color="black" if quant_pred[i] == labels[i] else "#c62828")
+    fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+    fig.tight_layout()
+    return save(fig, profile, name)
+
+
+def pareto(summary: pd.DataFrame, profile: str):
+    """Accuracy against artifact size, colour = latency: which variants no other beats on all three."""
+    ok = summary[(summary["status"] == "ok") & summary["acc"].notna()]
+    datasets = list(dict.fromkeys(ok["dataset"]))
+    if not datasets:
+        return None
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.6 * len(datasets), 4.4), squeeze=False, layout="constrained")
+    markers = {"fp32": "o", "fp16": "s", "dynamic-int8": "v", "int8": "D", "qdq-int8-tensor": "^",
+               "qdq-int8-channel": "P", "pt2e-int8": "X"}
+    latency = ok["p50_ms"].dropna()
+    norm = plt.Normalize(latency.min(), latency.max()) if len(latency) else None
+    for ax, dataset in zip(axes[0], datasets):
+        mine = ok[ok["dataset"] == dataset]
+        front = _pareto_front(mine)
+        for row in mine.itertuples():
+            colour = plt.get_cmap("viridis")(norm(row.p50_ms)) if norm and row.p50_ms == row.p50_ms else "#cccccc"
+            ax.scatter(row.bytes / 1e3, 100 * row.acc, marker=markers.get(row.scheme, "o"), s=70, color=colour,
+                       edgecolor=RUNTIME_COLORS.get(row.runtime, "black"), linewidth=1.6 if row.Index in front else 0.4)
+        for scheme, marker in markers.items():
+            if scheme in set(mine["scheme"]):
+                ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=scheme)
+        ax.set_xscale("log")
+        ax.set_xlabel("artifact size (kB, log scale)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{dataset} (thick edge: on the Pareto front)", fontsize=9, loc="left")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    if norm:
+        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(),
+                     label="p50 latency, batch 1 (ms)")
+    fig.suptitle(f"Accuracy, size and latency of every variant (seed mean) — measured, profile '{profile}'",
+                 fontsize=10, x=0.02, ha="left")
+    return save(fig, profile, "quant_pareto")
+
+
+def _pareto_front(rows: pd.DataFrame) -> set:
+    """Rows no other row beats on accuracy (higher), size and latency (lower) at once."""
+    front = set()
+    values = rows[["acc", "bytes", "p50_ms"]].fillna({"p50_ms": np.inf}).to_numpy(dtype=float)
+    for i, index in enumerate(rows.index):
+        a = values[i]
+        dominated = any((b[0] >= a[0]) and (b[1] <= a[1]) and (b[2] <= a[2]) and (b != a).any() for b in values)
+        if not dominated:
+            front.add(index)
+    return front

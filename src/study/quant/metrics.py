@@ -1,0 +1,91 @@
+"""Group metrics of a quantized model against its fp32 twin, on the same inputs. Pure numpy/scipy.
+
+- accuracy with a percentile bootstrap 95% CI (resampling test images);
+- delta accuracy per group (quantized - fp32), CI from a paired bootstrap (the same resampled images
+  for both, so the shared difficulty of an image cancels);
+- flip rate: the share of images whose predicted class changes;
+- the max-min gap between groups, before and after;
+- compression-identified exemplars (Hooker et al. 2019): images where the most common prediction
+  across seeds of the quantized models differs from that of the fp32 models;
+- Welch's t-test of per-seed accuracies, fp32 against quantized (needs at least 2 seeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BOOTSTRAP = 1000
+BOOTSTRAP_SEED = 0
+
+
+def _resample_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    return values[idx].mean(axis=1)
+
+
+def accuracy_ci(correct, n_boot: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    correct = np.asarray(correct, dtype=float)
+    if len(correct) == 0:
+        return float("nan"), float("nan"), float("nan")
+    means = _resample_means(correct, n_boot, seed)
+    return float(correct.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def delta_ci(correct_quant, correct_fp32, n_boot: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED
+             ) -> tuple[float, float, float]:
+    """Quantized minus fp32 accuracy, with a paired bootstrap CI."""
+    diff = np.asarray(correct_quant, dtype=float) - np.asarray(correct_fp32, dtype=float)
+    if len(diff) == 0:
+        return float("nan"), float("nan"), float("nan")
+    means = _resample_means(diff, n_boot, seed)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def flip_rate(pred_a, pred_b) -> float:
+    a, b = np.asarray(pred_a), np.asarray(pred_b)
+    return float((a != b).mean()) if len(a) else float("nan")
+
+
+def group_table(labels, pred_fp32, pred_quant, groups, n_boot: int = BOOTSTRAP) -> list[dict]:
+    """One row per group (and one for everyone): n, accuracies with CIs, delta with CI, flip rate."""
+    labels, pred_fp32, pred_quant, groups = map(np.asarray, (labels, pred_fp32, pred_quant, groups))
+    rows = []
+    for name in ["all", *sorted(set(groups.tolist()))]:
+        mask = np.ones(len(labels), bool) if name == "all" else groups == name
+        ok_fp, ok_q = pred_fp32[mask] == labels[mask], pred_quant[mask] == labels[mask]
+        acc_fp, _, _ = accuracy_ci(ok_fp, n_boot)
+        acc, lo, hi = accuracy_ci(ok_q, n_boot)
+        delta, dlo, dhi = delta_ci(ok_q, ok_fp, n_boot)
+        rows.append({"group": name, "n": int(mask.sum()), "acc_fp32": acc_fp, "acc": acc, "acc_ci_low": lo,
+                     "acc_ci_high": hi, "delta": delta, "delta_ci_low": dlo, "delta_ci_high": dhi,
+                     "flip_rate": flip_rate(pred_fp32[mask], pred_quant[mask])})
+    return rows
+
+
+def gap(accuracy_by_group: dict[str, float]) -> float:
+    """Max minus min accuracy across groups."""
+    values = [v for v in accuracy_by_group.values() if v == v]
+    return float(max(values) - min(values)) if values else float("nan")
+
+
+def modal(predictions: list) -> np.ndarray:
+    """Most common class per image across a population of models (ties: the smallest class id)."""
+    stacked = np.asarray(predictions)
+    return np.array([np.bincount(column).argmax() for column in stacked.T])
+
+
+def compression_identified(fp32_population: list, quant_population: list) -> np.ndarray:
+    """Indices of images whose modal prediction differs between the fp32 and the quantized populations."""
+    return np.flatnonzero(modal(fp32_population) != modal(quant_population))
+
+
+def welch(fp32_accuracies, quant_accuracies) -> tuple[float, float]:
+    """(t, two-sided p) of Welch's t-test; NaN with fewer than 2 seeds or no variance at all."""
+    from scipy import stats
+
+    a, b = np.asarray(fp32_accuracies, float), np.asarray(quant_accuracies, float)
+    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
+        return float("nan"), float("nan")
+    result = stats.ttest_ind(b, a, equal_var=False)
+    return float(result.statistic), float(result.pvalue)

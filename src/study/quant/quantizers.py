@@ -1,0 +1,184 @@
+"""Every quantized variant the study makes, each beside its fp32 twin from the same trained weights.
+
+A variant is (runtime, scheme): the runtime runs it, and its fp32 twin is the same runtime's ``fp32``
+variant, so a difference is the quantizer's alone. ``VARIANTS`` is the registry; a variant's maker
+takes the trained model, the dataset's calibration images (NCHW) and a destination path.
+
+- LiteRT (TFLiteConverter, Keras source): fp32, float16, dynamic-range int8, full int8 calibrated on a
+  representative dataset (float input and output kept).
+- ONNX Runtime (torch.onnx / tf2onnx, then onnxruntime.quantization): fp32, dynamic int8 (weights uint8,
+  activations quantized at run time), static QDQ int8 calibrated per tensor and per channel.
+- ExecuTorch (PyTorch source): fp32 lowered to XNNPACK, and PT2E with the XNNPACK quantizer (symmetric,
+  per channel, calibrated) lowered to XNNPACK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Variant:
+    runtime: str
+    scheme: str
+    precision: str               # fp32, fp16, int8
+    frameworks: tuple[str, ...]  # source frameworks it applies to
+    suffix: str
+    make: Callable
+    description: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.runtime}/{self.scheme}"
+
+    @property
+    def twin(self) -> str:
+        return f"{self.runtime}/fp32"
+
+
+def nhwc(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
+
+
+# --- LiteRT -------------------------------------------------------------------------------------
+
+def _tflite(model, calibration, destination: Path, options: str) -> None:
+    import keras
+    import tensorflow as tf
+
+    fixed = keras.Input(batch_shape=(1, *model.input_shape[1:]), dtype="float32")
+    wrapper = keras.Model(fixed, model(fixed, training=False))
+    converter = tf.lite.TFLiteConverter.from_keras_model(wrapper)
+    if options != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if options == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    if options == "int8":
+        images = nhwc(calibration)
+        converter.representative_dataset = lambda: ([images[i:i + 1]] for i in range(len(images)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    destination.write_bytes(converter.convert())
+
+
+# --- ONNX Runtime -------------------------------------------------------------------------------
+
+def _onnx_fp32(model, destination: Path, channels: int) -> None:
+    import onnx
+
+    try:
+        import torch
+
+        is_torch = isinstance(model, torch.nn.Module)
+    except ImportError:
+        is_torch = False
+    if is_torch:
+        example = (torch.zeros(1, channels, 16, 16),)
+        torch.onnx.export(model, example, str(destination), dynamo=False, input_names=["input"],
+                          output_names=["output"], opset_version=17)
+    else:
+        import tensorflow as tf
+        import tf2onnx
+
+        signature = (tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="input"),)
+        tf2onnx.convert.from_keras(model, input_signature=signature, opset=17, output_path=str(destination))
+    onnx.checker.check_model(str(destination))
+
+
+def _ort_static(fp32: Path, calibration: np.ndarray, destination: Path, per_channel: bool, layout: str) -> None:
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
+
+    images = calibration if layout == "nchw" else nhwc(calibration)
+    import onnx
+
+    name = onnx.load(str(fp32)).graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter([{name: images[i:i + 1]} for i in range(len(images))])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    quantize_static(str(fp32), str(destination), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
+def _ort_dynamic(fp32: Path, destination: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # uint8 weights: ONNX Runtime's ConvInteger kernel has no int8-weight implementation on the CPU
+    quantize_dynamic(str(fp32), str(destination), weight_type=QuantType.QUInt8)
+
+
+# --- ExecuTorch -----------------------------------------------------------------------------------
+
+def _executorch(model, calibration, destination: Path, quantize: bool) -> None:
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    example = (torch.from_numpy(calibration[:1]),)
+    if quantize:
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                             get_symmetric_quantization_config)
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        captured = torch.export.export(model, example).module()
+        quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+        prepared = prepare_pt2e(captured, quantizer)
+        with torch.no_grad():
+            for i in range(len(calibration)):
+                prepared(torch.from_numpy(calibration[i:i + 1]))
+        model = convert_pt2e(prepared)
+    program = to_edge_transform_and_lower(torch.export.export(model, example),
+                                          partitioner=[XnnpackPartitioner()]).to_executorch()
+    destination.write_bytes(program.buffer)
+
+
+def _fp32_onnx_of(destination: Path) -> Path:
+    return destination.with_name("onnxruntime-fp32.onnx")
+
+
+VARIANTS: dict[str, Variant] = {v.key: v for v in [
+    Variant("litert", "fp32", "fp32", ("keras",), ".tflite", lambda m, c, d: _tflite(m, c, d, "fp32"),
+            "TFLiteConverter, no optimisation"),
+    Variant("litert", "fp16", "fp16", ("keras",), ".tflite", lambda m, c, d: _tflite(m, c, d, "fp16"),
+            "TFLiteConverter float16 weights"),
+    Variant("litert", "dynamic-int8", "int8", ("keras",), ".tflite", lambda m, c, d: _tflite(m, c, d, "dynamic"),
+            "TFLiteConverter dynamic-range: int8 weights, float activations"),
+    Variant("litert", "int8", "int8", ("keras",), ".tflite", lambda m, c, d: _tflite(m, c, d, "int8"),
+            "TFLiteConverter full integer, representative dataset"),
+    Variant("onnxruntime", "fp32", "fp32", ("torch", "keras"), ".onnx",
+            lambda m, c, d: _onnx_fp32(m, d, c.shape[1]), "torch.onnx (TorchScript exporter) / tf2onnx"),
+    Variant("onnxruntime", "dynamic-int8", "int8", ("torch", "keras"), ".onnx",
+            lambda m, c, d: _ort_dynamic(_fp32_onnx_of(d), d), "quantize_dynamic, uint8 weights"),
+    Variant("onnxruntime", "qdq-int8-tensor", "int8", ("torch", "keras"), ".onnx",
+            lambda m, c, d: _ort_static(_fp32_onnx_of(d), c, d, False, _layout(m)),
+            "quantize_static QDQ, per-tensor weights, MinMax calibration"),
+    Variant("onnxruntime", "qdq-int8-channel", "int8", ("torch", "keras"), ".onnx",
+            lambda m, c, d: _ort_static(_fp32_onnx_of(d), c, d, True, _layout(m)),
+            "quantize_static QDQ, per-channel weights, MinMax calibration"),
+    Variant("executorch", "fp32", "fp32", ("torch",), ".pte", lambda m, c, d: _executorch(m, c, d, False),
+            "torch.export, XNNPACK delegate"),
+    Variant("executorch", "pt2e-int8", "int8", ("torch",), ".pte", lambda m, c, d: _executorch(m, c, d, True),
+            "PT2E XNNPACKQuantizer (symmetric, per channel), XNNPACK delegate"),
+]}
+
+
+def _layout(model) -> str:
+    try:
+        import torch
+
+        return "nchw" if isinstance(model, torch.nn.Module) else "nhwc"
+    except ImportError:
+        return "nhwc"
+
+
+def variants_for(framework: str) -> list[Variant]:
+    """Every variant that applies, fp32 twins first (quantizers of ONNX Runtime read the fp32 ONNX file)."""
+    found = [v for v in VARIANTS.values() if framework in v.frameworks]
+    return sorted(found, key=lambda v: v.scheme != "fp32")

@@ -1,0 +1,60 @@
+"""Every quantizer path makes a runnable artifact on a tiny model; the profile's tables come from them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from study.quant.quantizers import VARIANTS
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    rows = ["path,label,group"]
+    for i in range(40):
+        label = i % 2
+        pixels = rng.integers(0, 60, size=(16, 16, 3)).astype(np.uint8)
+        pixels[4:12, 4:12, label] = 220 if i < 30 else 120  # the last 10: a dimmer group
+        Image.fromarray(pixels).save(root / f"{i}.png")
+        rows.append(f"{i}.png,{label},{'bright' if i < 30 else 'dim'}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root / "labels.csv"
+
+
+@pytest.mark.parametrize("model", ["plain_cnn", "keras_mobilenet_small"])
+def test_every_quantizer_path_runs(model, tiny_folder, tmp_path):
+    from study.quant.build import build
+    from study.quant.nets import QUANT_MODELS
+
+    record = build(str(tiny_folder), model, seed=0, epochs=1, directory=tmp_path, threads=1, log=lambda line: None)
+    framework = QUANT_MODELS[model].framework
+    expected = {k for k, v in VARIANTS.items() if framework in v.frameworks}
+    assert set(record["variants"]) == expected
+    for key, variant in record["variants"].items():
+        assert variant["status"] == "ok", (key, variant.get("error"))
+        assert variant["bytes"] > 0 and len(variant["predictions"]) == len(record["labels"])
+    quantized = [v for v in record["variants"].values() if v["precision"] == "int8"]
+    fp32 = {v["runtime"]: v for v in record["variants"].values() if v["scheme"] == "fp32"}
+    assert all(v["bytes"] < fp32[v["runtime"]]["bytes"] for v in quantized)  # int8 weights are smaller
+
+
+def test_profile_tables_and_claims(bench_root):
+    from conftest import write_profile
+    from study.bench import bench
+    from study.quant.bench import load_tables
+
+    write_profile(bench_root, "quant", runtimes=["onnxruntime"], batch_sizes=[1])
+    bench("quant", progress=False)
+    tables = load_tables("quant")
+    summary = tables["summary"]
+    assert set(summary["runtime"] + "/" + summary["scheme"]) == {k for k, v in VARIANTS.items() if "torch" in v.frameworks}
+    assert (summary["status"] == "ok").all(), summary[["runtime", "scheme", "error"]]
+    int8 = summary[summary["precision"] == "int8"]
+    assert (int8["size_reduction_pct"] > 50).all() and int8["speedup"].notna().all()
+    groups = tables["groups"]
+    assert set(groups["group_by"]) == {"class", "ink"} and (groups["n"] > 0).all()
+    assert set(tables["claims"]["verdict"]) <= {"supported", "contradicted", "not testable here"}
+    assert len(tables["claims"]) == 4
