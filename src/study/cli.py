@@ -55,8 +55,10 @@ def cmd_bench(args) -> int:
 
 
 def cmd_import(args) -> int:
-    raise StudyError("import of results from other machines is not built yet (planned with the report issue). "
-                     "Fix: copy the folder's cases/ into results/<profile>/cases/ by hand for now")
+    from study.importer import import_results
+
+    import_results(args.path, replace=args.replace)
+    return 0
 
 
 def cmd_report(args) -> int:

@@ -12,7 +12,23 @@ RUNTIME_LABELS = {"torch_eager": "PyTorch eager", "onnxruntime": "ONNX Runtime",
 RUNTIME_COLORS = {"torch_eager": "#ee4c2c", "onnxruntime": "#1f6feb", "litert": "#ff8f00"}
 
 
+def machine_of(profile: str) -> str:
+    """Which machine measured a profile's numbers (this one, or the one its results were imported from)."""
+    import json
+
+    env = paths.results_dir(profile) / "environment.json"
+    if not env.exists():
+        return "machine not recorded"
+    data = json.loads(env.read_text())
+    imported = (paths.results_dir(profile) / "imported.json").exists()
+    return f"{data.get('machine')} ({data.get('cpu_model')}, {data.get('architecture')})" + (", imported" if imported
+                                                                                              else "")
+
+
 def save(fig, profile: str, name: str):
+    # every figure says which machine its numbers came from
+    fig.text(0.995, -0.005, f"profile {profile} · measured on {machine_of(profile)}", ha="right", va="top",
+             fontsize=6.5, color="#666666")
     directory = paths.figures_dir(profile)
     directory.mkdir(parents=True, exist_ok=True)
     fig.savefig(directory / f"{name}.png", dpi=120, bbox_inches="tight")
@@ -205,16 +221,7 @@ def speed_vs_size(table: pd.DataFrame, profile: str):
     for row in ok.itertuples():
         ax.scatter(row.artifact_bytes / 1e6, row.p50_ms, marker=markers[row.model], s=60,
                    color=RUNTIME_COLORS.get(row.runtime, "#999999"), edgecolor="black", linewidth=0.4)
-    for runtime in dict.fromkeys(ok["runtime"]):
-        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=_label(runtime))
-    for model, marker in markers.items():
-        ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=model)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("artifact size (MB, log scale)")
-    ax.set_ylabel("p50 latency (ms, log scale)")
-    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
-    ax.grid(alpha=0.3, which="both")
+    _log_axes_with_legend(ax, ok["runtime"], markers, "artifact size (MB, log scale)", "p50 latency (ms, log scale)")
     ax.set_title(f"Speed against size, batch 1 — measured, profile '{profile}'", fontsize=10, loc="left")
     fig.tight_layout()
     return save(fig, profile, "speed_vs_size")
@@ -259,18 +266,55 @@ def energy_vs_latency(joined: pd.DataFrame, profile: str):
                           [row.gross_mj_per_inference_ci_high - row.gross_mj_per_inference]],
                     marker=markers[row.model], ms=7, color=RUNTIME_COLORS.get(row.runtime, "#999999"),
                     mec="black", mew=0.4, capsize=2, alpha=0.45 + 0.55 * (row.threads == ok["threads"].max()))
-    for runtime in dict.fromkeys(ok["runtime"]):
-        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=_label(runtime))
-    for model, marker in markers.items():
-        ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=model)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("p50 latency (ms, log scale) — measured")
-    ax.set_ylabel("gross energy per inference (mJ, log scale)")
-    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
-    ax.grid(alpha=0.3, which="both")
+    _log_axes_with_legend(ax, ok["runtime"], markers, "p50 latency (ms, log scale) — measured",
+                          "gross energy per inference (mJ, log scale)")
     measurement = "/".join(sorted(set(ok["measurement"]))) or "no data"
     ax.set_title(f"Energy against latency — energy {measurement.upper()}, profile '{profile}'", fontsize=10,
                  loc="left")
     fig.tight_layout()
     return save(fig, profile, "energy_vs_latency")
+
+
+def _log_axes_with_legend(ax, runtimes, markers: dict, xlabel: str, ylabel: str) -> None:
+    """Log-log axes with a legend of runtime colours and model markers, outside on the right."""
+    for runtime in dict.fromkeys(runtimes):
+        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=_label(runtime))
+    for model, marker in markers.items():
+        ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=model)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+
+
+def cross_profile(side: pd.DataFrame):
+    """p50 at batch 1 with the fewest threads, per model and runtime, one bar per profile (log scale)."""
+    if side.empty:
+        return None
+    models = list(dict.fromkeys(side["model"]))
+    profiles = list(dict.fromkeys(side["profile"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, layout="constrained")
+    colours = dict(zip(profiles, plt.get_cmap("Set2").colors))
+    for ax, model in zip(axes[0], models):
+        mine = side[side["model"] == model]
+        runtimes = list(dict.fromkeys(mine.sort_values("p50_ms_min_threads")["runtime"]))
+        width = 0.8 / len(profiles)
+        for i, profile in enumerate(profiles):
+            part = mine[mine["profile"] == profile].set_index("runtime").reindex(runtimes)
+            ax.barh(np.arange(len(runtimes)) + (i - (len(profiles) - 1) / 2) * width, part["p50_ms_min_threads"],
+                    height=width, color=colours[profile], label=f"{profile} ({part['machine'].dropna().iloc[0]})"
+                    if part["machine"].notna().any() else profile)
+        ax.set_yticks(range(len(runtimes)), [_label(r) for r in runtimes], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("p50 latency, batch 1, fewest threads (ms, log)")
+        ax.set_title(model, fontsize=10, loc="left")
+        ax.grid(axis="x", alpha=0.3, which="both")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, frameon=False, loc="outside lower center")
+    fig.suptitle("Every profile side by side — measured (each on the machine named)", fontsize=11, x=0.02, ha="left")
+    directory = paths.figures_dir("summary")
+    directory.mkdir(parents=True, exist_ok=True)
+    fig.savefig(directory / "cross_profile.png", dpi=120, bbox_inches="tight")
+    return fig

@@ -141,6 +141,9 @@ on the machine named; the notebooks carry the raw distributions and the caveats.
 
 
 def build_report(profiles: list[str], force: bool = False) -> Path:
+    from study.importer import imported_profiles
+
+    profiles = list(dict.fromkeys([*profiles, *imported_profiles()]))  # results imported from devices join in
     for profile in profiles:  # every profile is checked before anything is measured
         load_profile(profile)
     found = notebooks()

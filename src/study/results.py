@@ -277,3 +277,12 @@ def efficiency(table: pd.DataFrame) -> pd.DataFrame:
                            "overhead_pct_of_p50"]
     return ok[columns].sort_values(["model", "threads", "batch", "pct_peak"], ascending=[True, True, True, False]) \
         .round(4).reset_index(drop=True)
+
+
+def shown(table: pd.DataFrame, empty: str):
+    """The table, or a sentence when it has no rows: a report never shows an empty table."""
+    if len(table):
+        return table
+    from IPython.display import Markdown
+
+    return Markdown(f"*{empty}*")

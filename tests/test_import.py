@@ -1,0 +1,82 @@
+"""Results measured on another machine join the report; bad or partial folders change nothing."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import write_profile
+from study.errors import StudyError
+
+
+def _tree(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def exported(bench_root, tmp_path):
+    """A results folder 'measured on a Raspberry Pi': the tiny profile's, relabelled, then removed from here."""
+    from study.bench import bench
+
+    write_profile(bench_root, "device", runtimes=["onnxruntime", "litert"], batch_sizes=[1])
+    bench("device", progress=False)
+    folder = tmp_path / "from-the-pi" / "device"
+    shutil.copytree(bench_root / "results" / "device", folder)
+    shutil.rmtree(bench_root / "results" / "device")
+    env = json.loads((folder / "environment.json").read_text())
+    env.update(machine="raspberrypi", cpu_model="Cortex-A72", architecture="aarch64")
+    (folder / "environment.json").write_text(json.dumps(env))
+    return folder
+
+
+def test_import_adds_the_rows_and_measures_nothing_here(bench_root, exported, monkeypatch):
+    import study.bench as bench_module
+    from study.importer import import_results, imported_profiles
+    from study.plots import machine_of
+
+    import_results(exported)
+    assert "device" in imported_profiles()
+    monkeypatch.setattr(bench_module, "measure_case", lambda *a, **k: pytest.fail("measured an imported profile"))
+    table = bench_module.bench("device", progress=False)
+    assert len(table) == 2 and (table["status"] == "ok").all()
+    assert "raspberrypi (Cortex-A72, aarch64), imported" == machine_of("device")
+
+
+def test_import_refuses_to_overwrite_unless_replace(bench_root, exported):
+    from study.importer import import_results
+
+    import_results(exported)
+    before = _tree(bench_root / "results" / "device")
+    with pytest.raises(StudyError, match="exist here.*Fix: add --replace"):
+        import_results(exported)
+    assert _tree(bench_root / "results" / "device") == before
+    import_results(exported, replace=True)
+    assert (bench_root / "results" / "device" / "imported.json").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "environment.json").unlink(), "no environment.json"),
+    (lambda f: (f / "environment.json").write_text('{"machine": "pi"'), "not valid JSON"),
+    (lambda f: next((f / "cases").glob("*.json")).write_text("{trunc"), "corrupt record"),
+    (lambda f: shutil.rmtree(f / "cases"), "no case records"),
+    (lambda f: pd.read_csv(f / "latency.csv").drop(columns=["p50_ms"]).to_csv(f / "latency.csv", index=False),
+     "lacks columns p50_ms"),
+])
+def test_a_bad_or_partial_folder_is_one_error_and_changes_nothing(bench_root, exported, damage, message):
+    from study.importer import import_results
+
+    damage(exported)
+    results = bench_root / "results"
+    before = _tree(results)
+    with pytest.raises(StudyError, match=f"{message}.*Fix:"):
+        import_results(exported)
+    assert _tree(results) == before
+
+
+def test_import_from_the_command_line_is_one_error_line(bench_root, tmp_path, capsys):
+    from study.cli import main
+
+    assert main(["import", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "Fix:" in err[0]
