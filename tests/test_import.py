@@ -41,6 +41,10 @@ def test_import_adds_the_rows_and_measures_nothing_here(bench_root, exported, mo
     table = bench_module.bench("device", progress=False)
     assert len(table) == 2 and (table["status"] == "ok").all()
     assert "raspberrypi (Cortex-A72, aarch64), imported" == machine_of("device")
+    from study.report import write_index
+
+    index = write_index(["device"], {}, []).read_text()  # make report adds imported profiles to its list
+    assert "Imported: measured on raspberrypi (Cortex-A72)" in index and "<table" in index
 
 
 def test_import_refuses_to_overwrite_unless_replace(bench_root, exported):

@@ -114,6 +114,27 @@ def _environment(profile: str) -> str:
             f"<a href='../results/{html.escape(profile)}/environment.json'>environment.json</a></p>")
 
 
+def _claims(profile: str) -> str:
+    from study.claims import check_claims
+
+    checked = check_claims(profile)
+    if checked.empty:
+        return ""
+    counts = checked["verdict"].value_counts()
+    return ("<p>The articles' claims against this profile's measurements: " + ", ".join(
+        f"{n} {html.escape(v)}" for v, n in counts.items()) + " (table in the summary notebook).</p>")
+
+
+def _origin(profile: str) -> str:
+    from study.importer import imported
+
+    origin = imported(profile)
+    if not origin:
+        return ""
+    return (f"<p class=env>Imported: measured on {html.escape(str(origin['machine']))} "
+            f"({html.escape(str(origin['cpu_model']))}), not on this machine.</p>")
+
+
 def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: list[str]) -> Path:
     from study.environment import utc_now
 
@@ -123,7 +144,8 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
                            for p in pages.get(profile, []))
         sections.append(f"<h2>Profile <code>{html.escape(profile)}</code></h2>"
                         f"<p>{html.escape(load_profile(profile).description)}</p>"
-                        f"{_environment(profile)}{_headline(profile)}<p>Notebooks: {links}</p>")
+                        f"{_origin(profile)}{_environment(profile)}{_headline(profile)}{_claims(profile)}"
+                        f"<p>Notebooks: {links}</p>")
     problems = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Edge runtime study</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
