@@ -93,8 +93,23 @@ def bench_quantization(profile: Profile, force: bool = False, progress: bool = T
         say(f"[{profile.name}]   {result['status']}" + (f": {result.get('error')}" if result["status"] != "ok" else
             f", {len(built.get('variants', {})) - len(failed)} variants ok" + (f", failed: {failed}" if failed else "")))
     measured = [j["id"] for j in pending] + bench_speed(profile, planned, force, progress, say)
-    write_tables(profile)
+    tables_key = _tables_key(profile, planned)
+    key_file = store.directory / "quant_tables.key"
+    if measured or not key_file.exists() or key_file.read_text() != tables_key:
+        write_tables(profile)  # the bootstraps take a while: only when a record or the table code changed
+        write_text_atomic(key_file, tables_key)
     return measured
+
+
+def _tables_key(profile: Profile, planned: list[dict]) -> str:
+    digest = hashlib.sha256()
+    for name in ("bench.py", "metrics.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    digest.update(json.dumps(sorted(j["id"] for j in planned)).encode())
+    for directory in ("quant", "quant_speed"):
+        for record in sorted((ResultsStore(profile.name).directory / directory).glob("*.json")):
+            digest.update(f"{record.name}:{record.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()
 
 
 def bench_speed(profile: Profile, planned: list[dict], force: bool, progress: bool, say) -> list[str]:
