@@ -296,7 +296,8 @@ def cross_profile(side: pd.DataFrame):
     models = list(dict.fromkeys(side["model"]))
     profiles = list(dict.fromkeys(side["profile"]))
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, layout="constrained")
-    colours = dict(zip(profiles, plt.get_cmap("Set2").colors))
+    palette = plt.get_cmap("tab20").colors
+    colours = {profile: palette[i % len(palette)] for i, profile in enumerate(profiles)}  # any number of profiles
     for ax, model in zip(axes[0], models):
         mine = side[side["model"] == model]
         runtimes = list(dict.fromkeys(mine.sort_values("p50_ms_min_threads")["runtime"]))

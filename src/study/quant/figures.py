@@ -27,7 +27,8 @@ def delta_by_group(groups: pd.DataFrame, summary: pd.DataFrame, dataset: str, pr
     fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 0.9 + 0.36 * rows.groupby("model").size().max()
                                                            / max(len(names), 1) * len(names) + 0.6),
                              squeeze=False, layout="constrained", sharex=True)
-    colours = dict(zip(names, plt.get_cmap("tab10").colors))
+    palette = plt.get_cmap("tab10").colors
+    colours = {name: palette[i % len(palette)] for i, name in enumerate(names)}  # a user's data may have many groups
     for ax, model in zip(axes[0], models):
         mine = rows[rows["model"] == model]
         variants = list(dict.fromkeys(zip(mine["runtime"], mine["scheme"])))
