@@ -47,3 +47,21 @@ def test_report_validates_every_profile_before_measuring(bench_root):
     with pytest.raises(StudyError, match="no such profile"):
         report.build_report(["fine", "missing-one"])
     assert not (bench_root / "results" / "fine").exists()
+
+
+def test_only_a_notebook_that_compares_profiles_goes_stale_when_another_profile_changes(study_root):
+    import shutil
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "notebooks", study_root / "notebooks")
+    for name in ("mine", "other"):
+        (study_root / "results" / name).mkdir(parents=True)
+        (study_root / "results" / name / "latency.csv").write_text("case_id,p50_ms\na,1.0\n")
+    by_stem = {nb.stem: nb for nb in report.notebooks()}
+    summary, timing = by_stem["05_summary"], by_stem["01_inference_time"]
+    assert report.reads_every_profile(summary) and not report.reads_every_profile(timing)
+    before = {nb: report._inputs_hash(nb, {}, "mine") for nb in (summary, timing)}
+    (study_root / "results" / "other" / "latency.csv").write_text("case_id,p50_ms\na,2.0\n")
+    assert report._inputs_hash(summary, {}, "mine") != before[summary]
+    assert report._inputs_hash(timing, {}, "mine") == before[timing]

@@ -46,13 +46,24 @@ def notebook_parameters(notebook: Path, profile: str) -> dict:
     return {**own, "profile": profile}
 
 
+def reads_every_profile(notebook: Path) -> bool:
+    """A notebook that compares profiles (the summary) says so in its metadata: ``"study": {"reads_every_profile": true}``."""
+    metadata = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    return bool(metadata.get("study", {}).get("reads_every_profile"))
+
+
 def _inputs_hash(notebook: Path, parameters: dict, profile: str) -> str:
+    from study.summary import profiles_with_results
+
     digest = hashlib.sha256()
     digest.update(notebook.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
-    # every table and summary of the profile's results (the per-case records are behind them)
-    for table in sorted(ResultsStore(profile).directory.glob("*.[cj]s*")):
-        digest.update(table.name.encode() + table.read_bytes())
+    # every table and summary of the results it reads (the per-case records are behind them); a notebook that
+    # compares profiles is stale when any of them changed
+    read = sorted({profile, *profiles_with_results()}) if reads_every_profile(notebook) else [profile]
+    for name in read:
+        for table in sorted(ResultsStore(name).directory.glob("*.[cj]s*")):
+            digest.update(f"{name}/{table.name}".encode() + table.read_bytes())
     for source in sorted((paths.root() / "src" / "study").rglob("*.py")):
         digest.update(source.read_bytes())
     return digest.hexdigest()
@@ -173,8 +184,9 @@ def build_report(profiles: list[str], force: bool = False) -> Path:
         raise StudyError(f"no notebooks in {paths.notebooks_dir()}. Fix: run from the project checkout")
     pages: dict[str, list[Path]] = {}
     failures: list[str] = []
-    for profile in profiles:
+    for profile in profiles:  # all measured before any notebook runs, so the summary compares every profile
         bench(profile, force=force)
+    for profile in profiles:
         for notebook in found:
             page, executed, error = render(notebook, profile, force=force)
             print(f"[{profile}] {notebook.stem}: {'executed' if executed else 'unchanged, kept'}"
