@@ -22,6 +22,16 @@ def test_pick_the_fastest_that_meets_every_constraint():
 def test_no_candidate_says_why():
     pick = _pick("m", "test", CANDIDATES, latency_budget=1, size_budget=20, max_drop=1.0, max_group_drop=2.0)
     assert pick["ship"] == "none" and "p50" in pick["reason"] and "> 1 ms" in pick["reason"]
+    assert "closest onnxruntime fp32" in pick["reason"]  # one broken constraint, and faster than executorch
+    listed_slowest_first = _pick("m", "test", CANDIDATES[::-1], latency_budget=1, size_budget=20, max_drop=1.0,
+                                 max_group_drop=2.0)
+    assert "closest onnxruntime fp32" in listed_slowest_first["reason"]  # not whichever was listed first
+
+
+def test_a_gain_is_not_shown_as_a_negative_drop():
+    gained = [{**CANDIDATES[1], "drop_pp": -0.0, "group_drop_pp": -0.4}]
+    pick = _pick("m", "test", gained, latency_budget=10, size_budget=20, max_drop=1.0, max_group_drop=2.0)
+    assert "accuracy drop 0.00 pp (worst group 0.00 pp)" in pick["reason"]
 
 
 def test_side_by_side_figure_takes_any_number_of_profiles(study_root):

@@ -85,6 +85,11 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
     return pd.DataFrame(rows)
 
 
+def _no_gain(drop_pp: float) -> float:
+    """A drop, with gains shown as 0 (and never as -0.00)."""
+    return max(drop_pp, 0.0) + 0.0
+
+
 def _pick(model: str, basis: str, candidates: list[dict], latency_budget: float, size_budget: float,
           max_drop: float, max_group_drop: float) -> dict:
     def problems(c):
@@ -101,15 +106,16 @@ def _pick(model: str, basis: str, candidates: list[dict], latency_budget: float,
 
     passing = sorted((c for c in candidates if not problems(c)), key=lambda c: (c["p50_ms"], c["size_mb"]))
     if not passing:
-        nearest = min(candidates, key=lambda c: len(problems(c)))
+        # fewest broken constraints, then the fastest and smallest: the one a reader would try to make fit
+        nearest = min(candidates, key=lambda c: (len(problems(c)), c["p50_ms"], c["size_mb"]))
         return {"model": model, "ship": "none", "variant": "", "p50_ms": None, "size_mb": None, "basis": basis,
                 "reason": f"no runtime meets every constraint; closest {nearest['runtime']} {nearest['variant']}: "
                           + "; ".join(problems(nearest))}
     best = passing[0]
     runner = passing[1] if len(passing) > 1 else None
     reason = (f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint: p50 "
-              f"{best['p50_ms']:.2f} ms, {best['size_mb']:.2f} MB, accuracy drop {max(best['drop_pp'], 0):.2f} pp "
-              f"(worst group {max(best['group_drop_pp'], 0):.2f} pp)")
+              f"{best['p50_ms']:.2f} ms, {best['size_mb']:.2f} MB, accuracy drop {_no_gain(best['drop_pp']):.2f} pp "
+              f"(worst group {_no_gain(best['group_drop_pp']):.2f} pp)")
     if runner:
         reason += f"; next {runner['runtime']} {runner['variant']} at {runner['p50_ms']:.2f} ms"
     return {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": round(best["p50_ms"], 3),
