@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from study.plots import RUNTIME_COLORS, _label, save
 
@@ -85,7 +86,8 @@ def exemplar_gallery(images: np.ndarray, labels, fp32_pred, quant_pred, groups, 
         return None
     cols = min(6, count)
     rows = -(-count // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
+    # constrained layout keeps each three-line title clear of the image above it
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.3 * rows), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for i in range(count):
@@ -95,7 +97,6 @@ def exemplar_gallery(images: np.ndarray, labels, fp32_pred, quant_pred, groups, 
         ax.set_title(f"{groups[i]}\ntrue {classes[labels[i]]}\nfp32 {classes[fp32_pred[i]]} → q {classes[quant_pred[i]]}",
                      fontsize=7, color="black" if quant_pred[i] == labels[i] else "#c62828")
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")
-    fig.tight_layout()
     return save(fig, profile, name)
 
 
@@ -117,15 +118,23 @@ def pareto(summary: pd.DataFrame, profile: str):
             colour = plt.get_cmap("viridis")(norm(row.p50_ms)) if norm and row.p50_ms == row.p50_ms else "#cccccc"
             ax.scatter(row.bytes / 1e3, 100 * row.acc, marker=markers.get(row.scheme, "o"), s=70, color=colour,
                        edgecolor=RUNTIME_COLORS.get(row.runtime, "black"), linewidth=1.6 if row.Index in front else 0.4)
-        for scheme, marker in markers.items():
-            if scheme in set(mine["scheme"]):
-                ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=scheme)
         ax.set_xscale("log")
+        # plain kB at 1-2-5 steps: the default 3x10^1 labels of a narrow log range run into each other
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("artifact size (kB, log scale)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{dataset} (thick edge: on the Pareto front)", fontsize=9, loc="left")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    # one key beside the panels, so it hides no point: marker = scheme, edge colour = runtime
+    from matplotlib.lines import Line2D
+
+    key = [Line2D([], [], ls="", marker=m, mfc="white", mec="black", label=s) for s, m in markers.items()
+           if s in set(ok["scheme"])]
+    key += [Line2D([], [], ls="", marker="o", mfc="white", mec=RUNTIME_COLORS.get(r, "black"), mew=2, label=_label(r))
+            for r in dict.fromkeys(ok["runtime"])]
+    fig.legend(handles=key, fontsize=8, frameon=False, loc="outside right")
     if norm:
         fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(),
                      label="p50 latency, batch 1 (ms)")
