@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from study.plots import RUNTIME_COLORS, _label, save
@@ -128,8 +129,6 @@ def pareto(summary: pd.DataFrame, profile: str):
         ax.set_title(f"{dataset} (thick edge: on the Pareto front)", fontsize=9, loc="left")
         ax.grid(alpha=0.3, which="both")
     # one key beside the panels, so it hides no point: marker = scheme, edge colour = runtime
-    from matplotlib.lines import Line2D
-
     key = [Line2D([], [], ls="", marker=m, mfc="white", mec="black", label=s) for s, m in markers.items()
            if s in set(ok["scheme"])]
     key += [Line2D([], [], ls="", marker="o", mfc="white", mec=RUNTIME_COLORS.get(r, "black"), mew=2, label=_label(r))
