@@ -7,11 +7,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILES ?= host-1t host
 PROFILE ?= host
+ONLY ?=
 FORCE ?=
 export FORCE
+# nbval compares the notebooks' committed outputs with a run against the committed results fixture
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help env test report bench convert validate lab notebooks lock clean distclean
+.PHONY: help env test report bench convert validate lab notebooks fixture lock clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,14 +31,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP) ## create .venv with Python 3.11 and install the pinned stack (when missing or the pins changed)
 
-test: $(STAMP) ## unit tests + nbval regression of every notebook against its committed `ci` outputs
-	$(PY) -m pytest tests notebooks --nbval --nbval-current-env
+test: $(STAMP) ## unit tests + nbval of every notebook against the committed results fixture (tests/fixtures)
+	$(PY) -m pytest tests notebooks $(NBVAL)
 
 report: $(STAMP) ## measure what is missing, run every notebook for each of PROFILES, write reports/index.html
 	$(PY) -m study report --profiles $(PROFILES)
 
-bench: $(STAMP) ## measure one profile (PROFILE=name) into results/<profile>/
-	$(PY) -m study bench --profile $(PROFILE)
+bench: $(STAMP) ## measure one profile (PROFILE=name, ONLY=convert,latency,energy,quantization) into results/<profile>/
+	$(PY) -m study bench --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
 convert: $(STAMP) ## export the models of one profile (PROFILE=name) into artifacts/
 	$(PY) -m study convert --profile $(PROFILE)
@@ -43,11 +46,14 @@ convert: $(STAMP) ## export the models of one profile (PROFILE=name) into artifa
 validate: $(STAMP) ## check every device profile in params/profiles against the schema
 	$(PY) -m study validate
 
-lab: $(STAMP) ## start JupyterLab on notebooks/ with the study's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP) ## start JupyterLab on notebooks/ with the study's kernel (prints the URL to open)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
-notebooks: $(STAMP) ## re-execute the notebooks in place with the `ci` profile (the outputs nbval compares against)
-	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+notebooks: $(STAMP) ## re-execute the notebooks in place against the committed fixture (the outputs nbval compares)
+	$(PY) -m study.fixture notebooks
+
+fixture: $(STAMP) ## measure the `ci` profile afresh into tests/fixtures/study, then re-execute the notebooks
+	$(PY) -m study.fixture regenerate
 
 lock: $(STAMP) ## re-resolve requirements.in and rewrite requirements.lock from the result
 	$(PY) -m pip install --quiet -r requirements.in

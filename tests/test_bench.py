@@ -31,16 +31,15 @@ def counting(monkeypatch, interrupt_at=None):
     return calls
 
 
-def test_every_case_measured_then_skipped(bench_root, monkeypatch):
-    write_profile(bench_root, "full")
-    table = bench("full", progress=False)
+def test_every_case_measured_then_skipped(tiny_study, monkeypatch):
+    table = pd.read_csv(ResultsStore("tiny").latency_csv)
     assert len(table) == 6  # 3 runtimes x 2 batch sizes
     assert (table["status"] == "ok").all(), table[["runtime", "batch", "error"]]
     assert (table["n_runs"] >= 5).all()
     assert (table["p50_ms"] > 0).all() and (table["ci_low_ms"] <= table["p50_ms"]).all()
     assert (table["rss_peak_mib"] >= table["rss_import_mib"]).all()
     assert set(table["measurement"]) == {"measured"}
-    store = ResultsStore("full")
+    store = ResultsStore("tiny")
     samples = pd.read_csv(store.samples_csv)
     assert set(samples["case_id"]) == set(table["case_id"])
     environment = json.loads(store.environment_json.read_text())
@@ -48,30 +47,31 @@ def test_every_case_measured_then_skipped(bench_root, monkeypatch):
         assert key in environment
     assert environment["versions"]["onnxruntime"]
 
+    run = [r for r in store.runs() if r.get("phases")][-1]  # each phase's time, the plan and its estimate
+    assert set(run["phases"]) == {"convert", "latency", "energy", "quantization"} and run["estimate_s"] > 0
+    assert run["plan"]["latency cases"] == 6
+
     calls = counting(monkeypatch)
-    again = bench("full", progress=False)
+    again = bench("tiny", progress=False)
     assert calls == []  # nothing re-measured
     pd.testing.assert_frame_equal(again, table)
 
-    forced = bench("full", force=True, progress=False)
-    assert len(calls) == 6 and len(forced) == 6
-
 
 def test_interrupted_run_resumes_without_duplicates(bench_root, monkeypatch):
-    write_profile(bench_root, "resume")
+    write_profile(bench_root, "resume", runtimes=["onnxruntime", "litert"])
     real = bench_module.measure_case
     calls = counting(monkeypatch, interrupt_at=3)
     with pytest.raises(KeyboardInterrupt):
-        bench("resume", progress=False)
+        bench("resume", progress=False, only="latency")
     store = ResultsStore("resume")
     partial = pd.read_csv(store.latency_csv)
     assert len(partial) == 2 and partial["case_id"].is_unique
 
     monkeypatch.setattr(bench_module, "measure_case", real)
     calls = counting(monkeypatch)
-    table = bench("resume", progress=False)
-    assert len(calls) == 4  # only the cases the interruption left unmeasured (3rd onwards)
-    assert len(table) == 6 and table["case_id"].is_unique
+    table = bench("resume", progress=False, only="latency")
+    assert len(calls) == 2  # only the cases the interruption left unmeasured (3rd onwards)
+    assert len(table) == 4 and table["case_id"].is_unique
     assert set(partial["case_id"]) <= set(table["case_id"])
 
 
@@ -84,6 +84,8 @@ def test_changed_budget_measures_again(bench_root, monkeypatch):
                           "max_seconds": 5, "target_ci": 0.0})
     table = bench("budget", progress=False)
     assert len(calls) == 1 and len(table) == 1 and table["n_runs"].iloc[0] >= 7
+    forced = bench("budget", force=True, progress=False, only="latency")
+    assert len(calls) == 2 and len(forced) == 1
 
 
 def test_truncated_artifact_is_reconverted(bench_root):
@@ -96,7 +98,7 @@ def test_truncated_artifact_is_reconverted(bench_root):
 
 def test_a_broken_runtime_is_a_recorded_failure(bench_root, monkeypatch):
     """A model file damaged behind the study's back: the runtime fails, the case is recorded, others go on."""
-    write_profile(bench_root, "broken", batch_sizes=[1])
+    write_profile(bench_root, "broken", batch_sizes=[1], energy=None)
     ensure_artifact("digits_cnn", "tflite")
     path = artifact_path("digits_cnn", "tflite")
     original = path.read_bytes()
@@ -147,10 +149,9 @@ def test_a_python_error_in_the_worker_is_its_first_line(bench_root):
     assert "\n" not in result["error"] and "nonexistent" in result["error"]
 
 
-def test_cases_are_pinned_and_threaded(bench_root):
-    write_profile(bench_root, "pinned", runtimes=["onnxruntime"], batch_sizes=[1])
-    table = bench("pinned", progress=False)
-    assert table["cpus"].astype(str).tolist() == ["0"] and table["threads"].tolist() == [1]
+def test_cases_are_pinned_and_threaded(tiny_study):
+    table = pd.read_csv(ResultsStore("tiny").latency_csv)
+    assert set(table["cpus"].astype(str)) == {"0"} and set(table["threads"]) == {1}
     assert os.environ.get("OMP_NUM_THREADS") is None  # set for the child only
 
 
@@ -166,3 +167,31 @@ def test_memory_is_the_case_process_own_not_its_parents(bench_root):
     del ballast
     assert result["status"] == "ok", result
     assert 0 < result["rss_import_mib"] <= result["rss_load_mib"] <= result["rss_peak_mib"] < 500
+
+
+def test_phases_can_be_chosen_and_absent_ones_are_not_measured(bench_root, capsys):
+    from study.bench import parse_phases
+    from study.errors import StudyError
+
+    with pytest.raises(StudyError, match="unknown phase 'latancy'.*Fix: name one or more of convert,latency"):
+        parse_phases("convert,latancy")
+    write_profile(bench_root, "phases", runtimes=["onnxruntime"], batch_sizes=[1], energy=None)
+    bench("phases", progress=False, only="convert,energy,quantization")
+    said = capsys.readouterr()
+    assert "energy: not measured for this profile" in said.out + said.err
+    assert "quantization: not measured for this profile" in said.out + said.err
+    store = ResultsStore("phases")
+    assert store.conversions_csv.exists() and not store.latency_csv.exists()
+    assert not (store.directory / "energy.csv").exists() and not (store.directory / "quant_summary.csv").exists()
+
+
+def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
+    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1])
+    monkeypatch.setattr(bench_module, "measure_cases", lambda *a, **k: pytest.fail("measured before the plan"))
+    import study.estimate as estimate
+
+    planned = estimate.plan(__import__("study.profiles", fromlist=["load_profile"]).load_profile("planned"),
+                            ("latency", "energy"))
+    assert planned.counts["latency cases"] == 1 and planned.counts["energy cases"] == 1
+    assert planned.seconds >= estimate.PROCESS_S
+    assert "1 latency cases" in planned.describe() and "estimated" in planned.describe()

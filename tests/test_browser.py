@@ -53,31 +53,10 @@ def inspect(page: Path) -> dict:
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
-@pytest.fixture(scope="module")
-def report(_shared_root):
-    """A complete report of the tiny profile, built the way `make report` builds one."""
-    import os
-
-    from conftest import write_profile
-
-    previous = os.environ.get("STUDY_ROOT")
-    os.environ["STUDY_ROOT"] = str(_shared_root)
-    try:
-        write_profile(_shared_root, "browser", runtimes=["torch_eager", "onnxruntime", "litert"], batch_sizes=[1])
-        from study.report import build_report
-
-        index = build_report(["browser"])
-    finally:
-        if previous is None:
-            os.environ.pop("STUDY_ROOT", None)
-        else:
-            os.environ["STUDY_ROOT"] = previous
-    return index
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium); .ci/run installs it")
-def test_every_report_page_renders_cleanly(report):
-    pages = [report, *sorted((report.parent / "browser").glob("*.html"))]
+def test_every_report_page_renders_cleanly(tiny_report):
+    report = tiny_report
+    pages = [report, *sorted((report.parent / "tiny").glob("*.html"))]
     assert len(pages) == 7  # the index and six notebooks
     for page in pages:
         found = inspect(page)

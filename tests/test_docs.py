@@ -1,11 +1,11 @@
 from conftest import REPO
-from study.results import schema_markdown
+from study.schema import schema_markdown
 
 
 def test_readme_schema_is_the_one_the_code_writes():
     readme = (REPO / "README.md").read_text()
-    section = readme.split("<!-- schema:start (python -m study.results) -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
-    assert section == schema_markdown(), "regenerate the README schema: python -m study.results"
+    section = readme.split("<!-- schema:start (python -m study.schema) -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
+    assert section == schema_markdown(), "regenerate the README schema: python -m study.schema"
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -173,33 +173,39 @@ def test_meter_energy_per_inference_gross_and_net(tmp_path):
         == pytest.approx(np.mean(gross) / 4, rel=1e-3)
 
 
-def test_energy_of_every_case_modelled_labelled_and_not_measured_twice(bench_root, monkeypatch):
+def test_energy_of_every_case_modelled_from_its_latency_case(tiny_study, monkeypatch):
+    """With the power model nothing more is run: the latency case's CPU time along its timed runs is the input."""
     import pandas as pd
 
     import study.energy_bench as energy_bench
-    from conftest import write_profile
     from study.bench import bench
 
-    write_profile(bench_root, "energy", runtimes=["onnxruntime", "litert"], batch_sizes=[1])
-    bench("energy", progress=False)
-    table = pd.read_csv(bench_root / "results" / "energy" / "energy.csv")
-    assert len(table) == 2 and (table["status"] == "ok").all(), table[["runtime", "error"]]
+    table = pd.read_csv(tiny_study / "results" / "tiny" / "energy.csv")
+    latency = pd.read_csv(tiny_study / "results" / "tiny" / "latency.csv")
+    assert len(table) == 6 and (table["status"] == "ok").all(), table[["runtime", "error"]]
+    assert set(table["latency_case_id"]) == set(latency["case_id"])
     assert (table["energy_source"] == "model").all() and (table["measurement"] == "modelled").all()
     assert table["power_model"].str.contains("idle_W=1.0").all()
+    assert (table["idle_watts"] == 1.0).all()  # the model's own idle power for one pinned CPU
     assert (table["net_mj_per_inference"] > 0).all()
     assert (table["net_mj_per_inference"] < table["gross_mj_per_inference"]).all()
     assert (table["gross_mj_per_inference_ci_low"] <= table["gross_mj_per_inference"]).all()
-    windows = pd.read_csv(bench_root / "results" / "energy" / "energy_windows.csv")
-    assert len(windows) == 2 * 3
-    assert all(phases == ["idle", "active", "active"] for phases in windows.groupby("case_id")["phase"].apply(list))
-    assert (windows.loc[windows["phase"] == "active", "wall_s"] >= 0.2).all()
-    logs = list((bench_root / "results" / "energy" / "logs").glob("energy-*.log"))
-    assert logs and "energy window 1 active: start" in logs[0].read_text()
+    windows = pd.read_csv(tiny_study / "results" / "tiny" / "energy_windows.csv")
+    assert len(windows) == 6 * 2 and set(windows["phase"]) == {"active"}
+    assert (windows["cpu_s"] > 0).all() and (windows["calls"] > 0).all()
 
-    calls = []
-    monkeypatch.setattr(energy_bench, "measure_energy_case", lambda *a: calls.append(a) or {})
-    bench("energy", progress=False)
-    assert calls == []
+    monkeypatch.setattr(energy_bench, "measure_energy_case", lambda *a: pytest.fail("ran a process for the model"))
+    bench("tiny", progress=False, only="energy")
+
+
+def test_windows_are_cut_from_cpu_checkpoints():
+    from study.energy import windows_from_checkpoints
+
+    # calls, wall s, cpu s, epoch s: 10 calls per second of wall time, CPU busy 80% of it
+    points = [[10 * t, t, 0.8 * t, 1000 + t] for t in range(11)]
+    windows = windows_from_checkpoints(points, 2, cpus=1, device_cpus=2)
+    assert [(w["calls"], w["wall_s"], w["cpu_s"]) for w in windows] == [(50, 5, 4.0), (50, 5, 4.0)]
+    assert windows_from_checkpoints(points[:2], 2, 1, 2) == []  # too few to cut: the case says so
 
 
 def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
@@ -215,6 +221,8 @@ def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
                           "power_model": {"idle_watts": 1.0, "active_watts": 4.0, "scope": "per_cpu",
                                           "source": "test"}})
     bench("metered", progress=False)
+    logs = list((bench_root / "results" / "metered" / "logs").glob("energy-*.log"))
+    assert logs and "energy window 1 active: start" in logs[0].read_text()  # where to cut the meter's log
     table = pd.read_csv(bench_root / "results" / "metered" / "energy.csv")
     assert table["status"].tolist() == ["failed"] and "not inside the meter's log" in table["error"][0]
     assert (table["measurement"] == "measured").all()

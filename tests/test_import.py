@@ -15,22 +15,19 @@ def _tree(folder):
 
 
 @pytest.fixture
-def exported(bench_root, tmp_path):
-    """A results folder 'measured on a Raspberry Pi': the tiny profile's, relabelled, then removed from here."""
-    from study.bench import bench
-
-    write_profile(bench_root, "device", runtimes=["onnxruntime", "litert"], batch_sizes=[1])
-    bench("device", progress=False)
+def exported(tiny_study, tmp_path):
+    """A results folder 'measured on a Raspberry Pi': the tiny study's, relabelled (nothing measured again)."""
+    write_profile(tiny_study, "device")
     folder = tmp_path / "from-the-pi" / "device"
-    shutil.copytree(bench_root / "results" / "device", folder)
-    shutil.rmtree(bench_root / "results" / "device")
+    shutil.copytree(tiny_study / "results" / "tiny", folder)
     env = json.loads((folder / "environment.json").read_text())
-    env.update(machine="raspberrypi", cpu_model="Cortex-A72", architecture="aarch64")
+    env.update(machine="raspberrypi", cpu_model="Cortex-A72", architecture="aarch64", profile="device")
     (folder / "environment.json").write_text(json.dumps(env))
-    return folder
+    yield folder
+    shutil.rmtree(tiny_study / "results" / "device", ignore_errors=True)
 
 
-def test_import_adds_the_rows_and_measures_nothing_here(bench_root, exported, monkeypatch):
+def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, monkeypatch):
     import study.bench as bench_module
     from study.importer import import_results, imported_profiles
     from study.plots import machine_of
@@ -39,7 +36,7 @@ def test_import_adds_the_rows_and_measures_nothing_here(bench_root, exported, mo
     assert "device" in imported_profiles()
     monkeypatch.setattr(bench_module, "measure_case", lambda *a, **k: pytest.fail("measured an imported profile"))
     table = bench_module.bench("device", progress=False)
-    assert len(table) == 2 and (table["status"] == "ok").all()
+    assert len(table) == 6 and (table["status"] == "ok").all()
     assert "raspberrypi (Cortex-A72, aarch64), imported" == machine_of("device")
     from study.report import write_index
 
@@ -47,16 +44,16 @@ def test_import_adds_the_rows_and_measures_nothing_here(bench_root, exported, mo
     assert "Imported: measured on raspberrypi (Cortex-A72)" in index and "<table" in index
 
 
-def test_import_refuses_to_overwrite_unless_replace(bench_root, exported):
+def test_import_refuses_to_overwrite_unless_replace(tiny_study, exported):
     from study.importer import import_results
 
     import_results(exported)
-    before = _tree(bench_root / "results" / "device")
+    before = _tree(tiny_study / "results" / "device")
     with pytest.raises(StudyError, match="exist here.*Fix: add --replace"):
         import_results(exported)
-    assert _tree(bench_root / "results" / "device") == before
+    assert _tree(tiny_study / "results" / "device") == before
     import_results(exported, replace=True)
-    assert (bench_root / "results" / "device" / "imported.json").exists()
+    assert (tiny_study / "results" / "device" / "imported.json").exists()
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -67,11 +64,11 @@ def test_import_refuses_to_overwrite_unless_replace(bench_root, exported):
     (lambda f: pd.read_csv(f / "latency.csv").drop(columns=["p50_ms"]).to_csv(f / "latency.csv", index=False),
      "lacks columns p50_ms"),
 ])
-def test_a_bad_or_partial_folder_is_one_error_and_changes_nothing(bench_root, exported, damage, message):
+def test_a_bad_or_partial_folder_is_one_error_and_changes_nothing(tiny_study, exported, damage, message):
     from study.importer import import_results
 
     damage(exported)
-    results = bench_root / "results"
+    results = tiny_study / "results"
     before = _tree(results)
     with pytest.raises(StudyError, match=f"{message}.*Fix:"):
         import_results(exported)

@@ -41,14 +41,11 @@ def test_every_quantizer_path_runs(model, tiny_folder, tmp_path):
     assert all(v["bytes"] < fp32[v["runtime"]]["bytes"] for v in quantized)  # int8 weights are smaller
 
 
-def test_profile_tables_and_claims(bench_root):
-    from conftest import write_profile
-    from study.bench import bench
-    from study.quant.bench import load_tables
+def test_profile_tables_and_claims(tiny_study):
+    from study.quant.tables import load_tables
+    from study.schema import LATENCY_COLUMNS
 
-    write_profile(bench_root, "quant", runtimes=["onnxruntime"], batch_sizes=[1])
-    bench("quant", progress=False)
-    tables = load_tables("quant")
+    tables = load_tables("tiny")
     summary = tables["summary"]
     assert set(summary["runtime"] + "/" + summary["scheme"]) == {k for k, v in VARIANTS.items() if "torch" in v.frameworks}
     assert (summary["status"] == "ok").all(), summary[["runtime", "scheme", "error"]]
@@ -58,3 +55,6 @@ def test_profile_tables_and_claims(bench_root):
     assert set(groups["group_by"]) == {"class", "ink"} and (groups["n"] > 0).all()
     assert set(tables["claims"]["verdict"]) <= {"supported", "contradicted", "not testable here"}
     assert len(tables["claims"]) == 4
+    timed = tables["latency"]  # every timed variant has latency.csv's columns, measured by the same engine
+    assert set(LATENCY_COLUMNS) <= set(timed.columns) and (timed["status"] == "ok").all()
+    assert timed["rss_peak_mib"].notna().all() and timed["first_ms"].notna().all()

@@ -6,13 +6,13 @@ from conftest import write_profile
 from study import report
 
 
-def test_report_builds_index_and_skips_unchanged_work(bench_root, monkeypatch):
-    write_profile(bench_root, "rep", runtimes=["onnxruntime", "litert"], batch_sizes=[1])
-    index = report.build_report(["rep"])
+def test_report_builds_index_and_skips_unchanged_work(tiny_study, tiny_report, monkeypatch):
+    index = tiny_report
     page = index.read_text()
-    assert "Profile <code>rep</code>" in page
-    links = re.findall(r"href='(rep/[^']+\.html)'", page)
-    assert links == [f"rep/{nb.stem}.html" for nb in report.notebooks()]
+    assert "Profile <code>tiny</code>" in page
+    assert "min of measuring over" in page  # when and how long the profile took to measure
+    links = re.findall(r"href='(tiny/[^']+\.html)'", page)
+    assert links == [f"tiny/{nb.stem}.html" for nb in report.notebooks()]
     assert len(links) >= 3
     import nbformat
 
@@ -23,7 +23,7 @@ def test_report_builds_index_and_skips_unchanged_work(bench_root, monkeypatch):
         executed_nb = nbformat.read(str(index.parent / link.replace(".html", ".ipynb")), as_version=4)
         assert not [o for c in executed_nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert "onnxruntime" in page and "litert" in page  # headline table
-    assert (bench_root / "figures" / "rep" / "latency_digits_cnn.png").exists()
+    assert (tiny_study / "figures" / "tiny" / "latency_digits_cnn.png").exists()
 
     executed = []
     real_render = report.render
@@ -34,7 +34,7 @@ def test_report_builds_index_and_skips_unchanged_work(bench_root, monkeypatch):
         return result
 
     monkeypatch.setattr(report, "render", spy)
-    report.build_report(["rep"])
+    report.build_report(["tiny"])
     assert executed and not any(executed)  # nothing changed: no notebook is executed again
 
 

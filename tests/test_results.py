@@ -6,7 +6,8 @@ import pytest
 
 from study import fsutil
 from study.errors import StudyError
-from study.results import LATENCY_COLUMNS, ResultsStore, load_latency
+from study.results import ResultsStore, load_latency
+from study.schema import LATENCY_COLUMNS
 
 
 def record(case_id, p50=1.0, samples=(1.0, 1.0, 1.0)):

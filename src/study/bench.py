@@ -1,8 +1,10 @@
-"""Measure a profile: every (model, runtime, threads, batch) case, each in a fresh subprocess.
+"""Measure a profile, phase by phase: convert, latency, energy, quantization (any subset with ``only``).
 
-A case's id hashes everything that determines its measurement; a case whose record exists is not
-measured again unless ``force``. Records are written one by one as cases finish, and the tables are
-rebuilt after each, so an interrupted run resumes where it stopped.
+Every timed thing is a ``Case`` measured in a fresh subprocess by the one engine (``study.engine``). A
+case's id hashes everything that determines its measurement; a case whose record exists is not measured
+again unless ``force``. Records are written one by one as cases finish and the tables are rebuilt after
+each, so an interrupted run resumes where it stopped. Before measuring, the plan is printed with an
+estimate of its duration; the run record keeps how long each phase took.
 """
 
 from __future__ import annotations
@@ -10,30 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from study import environment
+from study import environment, estimate, paths
 from study.convert import Artifact, artifact_batch, ensure_artifact, model_spec, not_applicable
-from study.energy import rapl_available
-from study.energy_bench import bench_energy
-from study.quant.bench import bench_quantization
 from study.errors import StudyError
 from study.flops import model_flops
 from study.fsutil import write_json_atomic
+from study.importer import imported
 from study.isolate import run_isolated
 from study.matrix import conversion_matrix
 from study.measure import HARNESS_VERSION, summarize
 from study.peak import METHOD as PEAK_METHOD
 from study.profiles import Profile, load_profile
-from study.importer import imported
 from study.results import ResultsStore, load_latency
 from study.runtimes import RUNTIMES
 
+PHASES = ("convert", "latency", "energy", "quantization")
 # Generous: a case is bounded by its timing budget; this only catches a hung runtime.
 CASE_TIMEOUT_PADDING_S = 300
 
@@ -50,66 +50,90 @@ class Case:
     runtime_version: str
     inputs: dict = field(hash=False)
     case_id: str = ""
+    precision: str = ""                   # the artifact format's own, unless a quantized variant says otherwise
+    scheme: str = ""                      # quantization scheme of a quantization-study variant
+    model_input: dict | None = field(default=None, hash=False)  # framework and shape, for a model not in the zoo
 
     @property
     def label(self) -> str:
-        return f"{self.model} / {self.runtime} / {self.threads}t / batch {self.batch}"
+        what = f"{self.model} {self.scheme}" if self.scheme else self.model
+        return f"{what} / {self.runtime} / {self.threads}t / batch {self.batch}"
+
+    @property
+    def variant(self) -> str:
+        return f"{self.artifact.format}-{self.scheme or self.precision or self.artifact.precision}"
 
 
-def _runtime_version(runtime: str) -> str:
+def runtime_version(runtime: str) -> str:
     found = environment.versions(RUNTIMES[runtime].packages)
     return " ".join(f"{name}=={version}" for name, version in found.items())
 
 
-def plan(profile: Profile, log=print) -> list[Case]:
-    """Every case of the profile, converting the artifacts they need first (each once)."""
-    cpus = profile.allowed_cpus()
-    timing = {
-        "warmup_runs": profile.timing.warmup_runs, "warmup_seconds": profile.timing.warmup_seconds,
-        "min_runs": profile.timing.min_runs, "min_seconds": profile.timing.min_seconds,
-        "max_seconds": profile.timing.max_seconds, "target_ci": profile.timing.target_ci,
-    }
-    cases = []
-    artifacts: dict[tuple, Artifact] = {}
+def timing_of(profile: Profile) -> dict:
+    return {key: getattr(profile.timing, key) for key in
+            ("warmup_runs", "warmup_seconds", "min_runs", "min_seconds", "max_seconds", "target_ci")}
+
+
+def make_case(model: str, runtime: str, threads: int, batch: int, cpus: tuple[int, ...], artifact: Artifact,
+              timing: dict, **extra) -> Case:
+    """A case whose id hashes every input that determines its measurement."""
+    version = runtime_version(runtime)
+    inputs = {"model": model, "runtime": runtime, "runtime_version": version, "threads": threads, "batch": batch,
+              "cpus": list(cpus), "timing": timing, "harness": HARNESS_VERSION,
+              "artifact": artifact.record.get("sha256") or f"unavailable:{artifact.record.get('inputs_key')}"}
+    if extra.get("scheme"):
+        inputs["scheme"] = extra["scheme"]
+    case_id = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    return Case(model, runtime, threads, batch, cpus, artifact, timing, version, inputs, case_id, **extra)
+
+
+def settings(profile: Profile, log=print):
+    """(model, runtime, format, batch, threads) of every latency case, without converting anything."""
     for model in profile.models:
         if model_spec(model, log=log)[0] is None:
             continue  # it failed to load: the conversion matrix records why
         for runtime in profile.runtimes:
-            version = _runtime_version(runtime)
             fmt = RUNTIMES[runtime].artifact_format
             if not_applicable(model, fmt):
                 continue  # e.g. PyTorch eager for a Keras model: not a case, not a failure
             for batch in profile.batch_sizes:
-                key = (model, fmt, artifact_batch(fmt, batch))
-                if key not in artifacts:
-                    artifacts[key] = ensure_artifact(model, fmt, batch, log=log)
-                artifact = artifacts[key]
                 for threads in profile.resolved_threads():
-                    inputs = {
-                        "model": model, "runtime": runtime, "runtime_version": version, "threads": threads,
-                        "batch": batch, "cpus": list(cpus), "timing": timing, "harness": HARNESS_VERSION,
-                        "artifact": artifact.record.get("sha256") or f"unavailable:{artifact.record.get('inputs_key')}",
-                    }
-                    case_id = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
-                    cases.append(Case(model, runtime, threads, batch, cpus, artifact, timing, version,
-                                      inputs, case_id))
+                    yield model, runtime, fmt, batch, threads
+
+
+def plan(profile: Profile, log=print) -> list[Case]:
+    """Every latency case of the profile, converting the artifacts they need first (each once)."""
+    cpus, timing = profile.allowed_cpus(), timing_of(profile)
+    artifacts: dict[tuple, Artifact] = {}
+    cases = []
+    for model, runtime, fmt, batch, threads in settings(profile, log=log):
+        key = (model, fmt, artifact_batch(fmt, batch))
+        if key not in artifacts:
+            artifacts[key] = ensure_artifact(model, fmt, batch, log=log)
+        cases.append(make_case(model, runtime, threads, batch, cpus, artifacts[key], timing))
     return cases
 
 
 def machine_peak(store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print) -> float | None:
-    """Attainable fp32 GFLOP/s with ``threads`` threads on ``cpus``, measured once per setting and kept."""
-    path = store.directory / "peak.json"
-    peaks = json.loads(path.read_text()) if path.exists() else {}
+    """Attainable fp32 GFLOP/s with ``threads`` threads on ``cpus``: measured once per machine and setting
+    (kept in the machine cache, shared by every profile and checkout), copied into the profile's peak.json."""
     key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}, {PEAK_METHOD}"
-    if key not in peaks:
+    cache = paths.machine_cache_dir() / "peak.json"
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if key not in cached:
         log(f"measuring the machine's GEMM peak with {key}")
         result = run_isolated({"kind": "gemm", "cpus": list(cpus), "threads": threads}, 600, threads=threads)
         if result["status"] != "ok":
             log(f"GEMM peak FAILED: {result['error']}")
             return None
-        peaks[key] = {**result, "measured_at": environment.utc_now()}
-        write_json_atomic(path, peaks)
-    return peaks[key]["gflops"]
+        cached[key] = {**result, "machine": environment.machine_name(), "cpu_model": environment.cpu_model(),
+                       "measured_at": environment.utc_now()}
+        write_json_atomic(cache, cached)
+    path = store.directory / "peak.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    if kept.get(key) != cached[key]:
+        write_json_atomic(path, {**kept, key: cached[key]})
+    return cached[key]["gflops"]
 
 
 NAIVE_RUNTIME = {"torch": "torch_eager", "keras": "tensorflow"}  # the runtime whose p50 the naive call is set beside
@@ -140,10 +164,11 @@ def naive_timings(profile: Profile, store: ResultsStore, log=print) -> pd.DataFr
     return pd.DataFrame(list(done.values()))
 
 
-def _row(profile: Profile, case: Case, result: dict, run_id: str, flops: int | None = None) -> dict:
+def latency_row(profile: str, case: Case, result: dict, run_id: str, flops: int | None = None) -> dict:
+    """One row of latency.csv (or of the quantized variants' table: the same columns)."""
     row = {
-        "profile": profile.name, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
-        "precision": case.artifact.precision, "variant": f"{case.artifact.format}-{case.artifact.precision}",
+        "profile": profile, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
+        "precision": case.precision or case.artifact.precision, "variant": case.variant,
         "artifact_status": case.artifact.record.get("status"),
         "runtime": case.runtime, "runtime_version": case.runtime_version,
         "threads": case.threads, "cpus": " ".join(map(str, case.cpus)), "batch": case.batch,
@@ -157,7 +182,7 @@ def _row(profile: Profile, case: Case, result: dict, run_id: str, flops: int | N
         row["n_warmup"] = len(result["warmup_ms"])
         for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib",
                     "native_lib_mib", "harness_overhead_ms"):
-            row[key] = result[key]
+            row[key] = result.get(key)
         if flops:
             row["gflop_per_inference"] = flops / 1e9
             row["gflops"] = flops * case.batch / (row["p50_ms"] / 1e3) / 1e9
@@ -168,11 +193,35 @@ def measure_case(case: Case, log_dir=None) -> dict:
     if not case.artifact.ok:
         return {"status": "failed",
                 "error": f"no {case.artifact.format} artifact: conversion failed: {case.artifact.record.get('error')}"}
-    spec = {"kind": "measure", "model": case.model, "runtime": case.runtime, "artifact": str(case.artifact.path),
-            "threads": case.threads, "batch": case.batch, "cpus": list(case.cpus), "timing": case.timing}
+    spec = {"kind": "measure", "scenario": "latency", "model": case.model, "runtime": case.runtime,
+            "artifact": str(case.artifact.path), "threads": case.threads, "batch": case.batch,
+            "cpus": list(case.cpus), "timing": case.timing, "model_input": case.model_input}
     timeout = 2 * case.timing["max_seconds"] + CASE_TIMEOUT_PADDING_S
     log_path = log_dir / f"{case.case_id}.log" if log_dir else None
     return run_isolated(spec, timeout, threads=case.threads, log_path=log_path)
+
+
+def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str, force: bool, progress: bool,
+                  say, after_each=None, flops: dict | None = None, desc: str = "measuring") -> list[str]:
+    """Measure every case not measured yet, one fresh process each, a record per case as it finishes."""
+    pending = [c for c in cases if force or store.get(c.case_id) is None]
+    for case in tqdm(pending, desc=f"{name}: {desc}", unit="case", disable=None if progress else True):
+        say(f"[{name}] measuring {case.label}")
+        result = measure_case(case, log_dir=store.directory / "logs")
+        row = latency_row(name, case, result, run_id, (flops or {}).get(case.model))
+        store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
+                   "native_libs": result.get("native_libs"), "cpu_checkpoints": result.get("cpu_checkpoints"),
+                   "cpus": result.get("cpus"), "device_cpus": result.get("device_cpus"),
+                   "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
+        if after_each:
+            after_each()
+        if result["status"] == "ok":
+            say(f"[{name}]   p50 {row['p50_ms']:.3f} ms [{row['ci_low_ms']:.3f}, {row['ci_high_ms']:.3f}] "
+                f"over {row['n_runs']} runs, peak RSS {row['rss_peak_mib']:.0f} MiB"
+                + ("  (high dispersion: CV > 10%)" if row["high_dispersion"] else ""))
+        else:
+            say(f"[{name}]   FAILED: {row['error']}")
+    return [c.case_id for c in pending]
 
 
 def convert_profile(profile_ref, log=None) -> pd.DataFrame:
@@ -186,23 +235,47 @@ def convert_profile(profile_ref, log=None) -> pd.DataFrame:
     return matrix
 
 
-def check_energy_source(profile: Profile) -> None:
-    """Fail before measuring anything when the profile's energy source cannot work on this machine."""
-    energy = profile.energy
-    if energy.source == "rapl" and not rapl_available(Path(energy.rapl_root)):
-        raise StudyError(f"{profile.path.name}: energy.source: rapl, but no readable RAPL counters under "
-                         f"{energy.rapl_root}. Fix: use source model (labelled modelled) or meter, or make "
-                         "energy_uj readable (root, or chmod on the powercap files)")
-    if energy.source == "meter" and not Path(energy.meter_csv).parent.is_dir():
-        raise StudyError(f"{profile.path.name}: energy.meter_csv: folder {Path(energy.meter_csv).parent} does not "
-                         "exist. Fix: point it where your meter's CSV will be saved")
+def parse_phases(only: str | list | tuple | None) -> tuple[str, ...]:
+    """``convert,latency`` or a list of phase names; every phase when empty. One clear error for a typo."""
+    if not only:
+        return PHASES
+    names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
+    unknown = [n for n in names if n not in PHASES]
+    if unknown or not names:
+        raise StudyError(f"--only: unknown phase {', '.join(map(repr, unknown)) or 'none given'}. Fix: name one or "
+                         f"more of {','.join(PHASES)}, separated by commas")
+    return tuple(p for p in PHASES if p in names)
 
 
-def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFrame:
-    """Measure every case of a profile not measured yet (all of them with ``force``); the latency table.
+def phases_for(profile: Profile, only=None, say=print) -> tuple[str, ...]:
+    """The phases to run: those asked for that the profile configures; modelled energy needs the latency cases."""
+    asked = parse_phases(only)
+    chosen = []
+    for phase in asked:
+        if phase == "energy" and profile.energy is None:
+            say(f"[{profile.name}] energy: not measured for this profile (it has no energy section)")
+        elif phase == "quantization" and profile.quantization is None:
+            say(f"[{profile.name}] quantization: not measured for this profile (it has no quantization section)")
+        else:
+            chosen.append(phase)
+    if "energy" in chosen and profile.energy.source == "model" and "latency" not in chosen:
+        say(f"[{profile.name}] modelled energy is computed from the latency cases' CPU time: measuring those too")
+        chosen.append("latency")
+    return tuple(p for p in PHASES if p in chosen)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def bench(profile_ref, force: bool = False, progress: bool = True, only=None) -> pd.DataFrame:
+    """Measure what is missing in the chosen phases (all with ``force``); the latency table, if there is one.
 
     ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
     (``python -m study convert --force`` redoes conversions)."""
+    from study.energy_bench import bench_energy, check_energy_source
+    from study.quant.run import bench_quantization
+
     profile = load_profile(profile_ref)
     store = ResultsStore(profile.name)
     say = tqdm.write
@@ -210,40 +283,52 @@ def bench(profile_ref, force: bool = False, progress: bool = True) -> pd.DataFra
     if origin:  # measured on another machine and imported: this machine must not add its own numbers
         say(f"[{profile.name}] imported from {origin['machine']} ({origin['cpu_model']}): nothing measured here")
         return load_latency(profile.name)
-    check_energy_source(profile)
+    phases = phases_for(profile, only, say=say)
+    if "energy" in phases:
+        check_energy_source(profile)
     log = lambda m: say(f"[{profile.name}] {m}")  # noqa: E731
-    convert_profile(profile, log=log)
-    say(f"[{profile.name}] planning cases (converting artifacts where needed)")
-    cases = plan(profile, log=log)
-    pending = [c for c in cases if force or store.get(c.case_id) is None]
-    say(f"[{profile.name}] {len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-    measured = []
-    # the machine's ceiling per thread count: measured once, applied when the tables are written
-    peaks = {threads: machine_peak(store, threads, profile.allowed_cpus(), log=log)
-             for threads in sorted({c.threads for c in cases})}
-    if pending:
-        store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
-    # disable=None: a bar on a terminal, plain log lines when output goes to a file or CI log
-    flops = {model: model_flops(model) for model in sorted({c.model for c in pending})}
-    for case in tqdm(pending, desc=f"{profile.name}: measuring", unit="case", disable=None if progress else True):
-        say(f"[{profile.name}] measuring {case.label}")
-        result = measure_case(case, log_dir=store.directory / "logs")
-        row = _row(profile, case, result, run_id, flops.get(case.model))
-        store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
-                   "native_libs": result.get("native_libs"),
-                   "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
-        measured.append(case.case_id)
-        store.write_tables([c.case_id for c in cases], peaks)
-        if result["status"] == "ok":
-            say(f"[{profile.name}]   p50 {row['p50_ms']:.2f} ms [{row['ci_low_ms']:.2f}, {row['ci_high_ms']:.2f}] "
-                f"over {row['n_runs']} runs, peak RSS {row['rss_peak_mib']:.0f} MiB"
-                + ("  (high dispersion: CV > 10%)" if row["high_dispersion"] else ""))
-        else:
-            say(f"[{profile.name}]   FAILED: {row['error']}")
-    measured += bench_energy(profile, cases, run_id, force=force, progress=progress)
-    measured += bench_quantization(profile, force=force, progress=progress)
-    naive_timings(profile, store, log=log)
-    if measured:
-        store.write_run(run_id, environment.collect(profile.name, profile.content_hash), measured)
-    return store.write_tables([c.case_id for c in cases], peaks)
+    planned = estimate.plan(profile, phases, force)
+    say(f"[{profile.name}] plan: {planned.describe()}")
+    run_id = new_run_id()
+    run = {"phases": {}, "plan": planned.counts, "estimate_s": planned.seconds, "started_at": environment.utc_now(),
+           "only": list(phases)}
+    measured: list[str] = []
+    cases: list[Case] = []
+    table = None
+
+    def record_run() -> None:
+        store.write_run(run_id, environment.collect(profile.name, profile.content_hash),
+                        measured, {**run, "measured_s": sum(run["phases"].values())})
+
+    for phase in phases:
+        started = time.perf_counter()
+        if phase == "convert":
+            convert_profile(profile, log=log)
+        elif phase == "latency":
+            log("planning cases (converting artifacts where needed)")
+            cases = plan(profile, log=log)
+            peaks = {threads: machine_peak(store, threads, profile.allowed_cpus(), log=log)
+                     for threads in sorted({c.threads for c in cases})}
+            pending = [c for c in cases if force or store.get(c.case_id) is None]
+            log(f"{len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
+            if pending:
+                record_run()
+            flops = {model: model_flops(model) for model in sorted({c.model for c in pending})}
+            ids = [c.case_id for c in cases]
+            measured += measure_cases(profile.name, store, cases, run_id, force, progress, say,
+                                      after_each=lambda: store.write_tables(ids, peaks), flops=flops)
+            naive_timings(profile, store, log=log)
+            table = store.write_tables(ids, peaks)
+        elif phase == "energy":
+            cases = cases or plan(profile, log=log)
+            measured += bench_energy(profile, cases, run_id, force=force, progress=progress)
+        elif phase == "quantization":
+            measured += bench_quantization(profile, run_id, force=force, progress=progress)
+        run["phases"][phase] = round(time.perf_counter() - started, 1)
+        log(f"{phase}: {run['phases'][phase]:.0f} s")
+    run["finished_at"] = environment.utc_now()
+    if measured or not store.environment_json.exists():
+        record_run()
+    if table is None:
+        table = load_latency(profile.name) if store.latency_csv.exists() else pd.DataFrame()
+    return table

@@ -45,12 +45,12 @@ def cmd_convert(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from study.bench import bench
+    from study.bench import bench, parse_phases
 
-    table = bench(args.profile, force=args.force)
-    failed = int((table["status"] != "ok").sum())
-    print(f"{len(table)} cases in results/{table['profile'].iloc[0] if len(table) else args.profile}/latency.csv, "
-          f"{failed} failed (recorded with their errors)")
+    parse_phases(args.only)  # a typo in --only is one error line before anything runs
+    table = bench(args.profile, force=args.force, only=args.only)
+    failed = int((table["status"] != "ok").sum()) if len(table) else 0
+    print(f"{len(table)} cases in results/{args.profile}/latency.csv, {failed} failed (recorded with their errors)")
     return 0
 
 
@@ -87,6 +87,9 @@ def parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure every case of a profile not measured yet")
     bench.add_argument("--profile", required=True, help="profile name or path")
     bench.add_argument("--force", action="store_true", default=_force_default(), help="measure again (or FORCE=1)")
+    bench.add_argument("--only", default=None, metavar="PHASES",
+                       help="comma-separated phases to run: convert,latency,energy,quantization (default: all "
+                            "that the profile configures)")
     bench.set_defaults(run=cmd_bench)
 
     import_ = commands.add_parser("import", help="merge a results folder measured on another machine")

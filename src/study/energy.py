@@ -197,6 +197,23 @@ def measure_windows(call, window_seconds: float, windows: int, source: str, rapl
     return recorded
 
 
+def windows_from_checkpoints(checkpoints: list, windows: int, cpus: int, device_cpus: int) -> list[dict]:
+    """Cut the CPU-time checkpoints taken along a case's timed runs into ``windows`` active windows of about
+    equal length: for the power model, which needs wall and CPU time, not long windows of their own."""
+    points = np.asarray(checkpoints, dtype=float)
+    if len(points) < windows + 1:
+        return []
+    bounds = np.linspace(points[0, 1], points[-1, 1], windows + 1)
+    cut = sorted({int(np.argmin(np.abs(points[:, 1] - b))) for b in bounds})
+    recorded = []
+    for index, (a, b) in enumerate(zip(cut, cut[1:]), start=1):
+        recorded.append({"phase": "active", "index": index, "calls": int(points[b, 0] - points[a, 0]),
+                         "wall_s": float(points[b, 1] - points[a, 1]), "cpu_s": float(points[b, 2] - points[a, 2]),
+                         "start_epoch": float(points[a, 3]), "end_epoch": float(points[b, 3]), "cpus": cpus,
+                         "device_cpus": device_cpus})
+    return [w for w in recorded if w["calls"] > 0]
+
+
 # --- per-case summary, in the parent -----------------------------------------------------------------
 
 def _mean_ci(values: list[float]) -> tuple[float, float, float]:
@@ -215,13 +232,20 @@ def summarize_windows(windows: list[dict], batch: int, source: str, power_model:
                       meter: tuple | None = None, clock_offset_s: float = 0.0) -> dict:
     """Gross and net (idle-subtracted) mJ per inference, inferences per joule and average W, with CIs.
 
-    One inference is one input: a batch-8 call counts 8. Net energy subtracts the idle window's power
-    times the active window's duration: what running the model adds over the device doing nothing.
+    One inference is one input: a batch-8 call counts 8. Net energy subtracts the idle power times the
+    active window's duration: what running the model adds over the device doing nothing. Measured sources
+    take the idle power from their idle window; the power model from its own idle term.
     """
     idle = [w for w in windows if w["phase"] == "idle"]
     active = [w for w in windows if w["phase"] == "active"]
     joules = {w["index"]: window_energy(source, w, power_model, meter, clock_offset_s) for w in windows}
-    idle_watts = sum(joules[w["index"]] for w in idle) / sum(w["wall_s"] for w in idle)
+    if idle:
+        idle_watts = sum(joules[w["index"]] for w in idle) / sum(w["wall_s"] for w in idle)
+    elif source == "model":  # the model's own idle power: nothing to measure while the device does nothing
+        idle_watts = modelled_watts(power_model["idle_watts"], power_model["active_watts"], power_model["scope"],
+                                    active[0]["cpus"], 0.0)
+    else:
+        raise StudyError("no idle window to subtract for a measured source. Fix: measure the case again")
     gross, net, per_joule, watts = [], [], [], []
     for w in active:
         inferences = w["calls"] * batch

@@ -1,9 +1,14 @@
-"""Energy per inference of every case of a profile: one subprocess per case, after its latency.
+"""Energy per inference of every case of a profile.
 
-Each case's process loads the artifact, warms up, then measures an idle window and repeated active
-windows (``study.energy.measure_windows``); its raw windows are the record (``results/<p>/energy/``).
-Joules are computed from the records when the tables are written, so a corrected power model or a
-meter CSV that arrives later never needs anything measured again.
+- ``model`` (the power model): nothing more is run. The latency case's process already recorded wall and
+  CPU time along its timed runs (``study.engine.CpuTime``); they are cut into ``windows`` active windows
+  and the power model is applied to them. Idle power is the model's own at zero utilisation.
+- ``rapl`` and ``meter``: a counter or a meter needs windows long enough to resolve, so each case gets a
+  second process: load, warm up, an idle window, then repeated active windows (``scenario: windows``);
+  its raw windows are the record (``results/<p>/energy/``).
+
+Joules are computed from the records when the tables are written, so a corrected power model or a meter
+CSV that arrives later never needs anything measured again.
 """
 
 from __future__ import annotations
@@ -14,66 +19,18 @@ import json
 import pandas as pd
 from tqdm import tqdm
 
+from pathlib import Path
+
 from study import environment
-from study.energy import MODEL_FORMULA, read_meter_csv, summarize_windows
+from study.energy import MODEL_FORMULA, rapl_available, read_meter_csv, summarize_windows, windows_from_checkpoints
 from study.errors import StudyError
-from study.fsutil import write_text_atomic
+from study.fsutil import csv_text, display_path, write_text_atomic
 from study.isolate import run_isolated
 from study.profiles import Profile
-from study.results import ResultsStore, _display, _to_csv
+from study.results import ResultsStore
+from study.schema import ENERGY_COLUMNS, WINDOW_COLUMNS
 
-ENERGY_VERSION = 1  # bump when the windowing changes: every energy case is measured again
-
-ENERGY_COLUMNS: dict[str, str] = {
-    "profile": "device profile",
-    "case_id": "hash of every input of the energy measurement (the latency case's inputs, the window settings)",
-    "latency_case_id": "the same setting's row in latency.csv",
-    "model": "model name",
-    "variant": "format and precision of the artifact",
-    "runtime": "inference runtime",
-    "threads": "intra-op threads",
-    "cpus": "CPU ids the case process was pinned to",
-    "batch": "inputs per inference call",
-    "status": "ok, or failed (see error)",
-    "error": "first line of the error of a failed case",
-    "energy_source": "rapl (powercap counters), meter (external meter CSV) or model (the profile's power model)",
-    "measurement": "measured (rapl, meter) or modelled (model): never pooled in one statistic",
-    "windows": "active windows measured (plus one idle window of the same length)",
-    "window_seconds": "minimum length of each window (s)",
-    "inferences": "inputs processed over all active windows",
-    "ms_per_call": "mean wall time per call during the active windows (ms)",
-    "cpu_utilisation": "process CPU time / (wall time x CPUs the power model counts), mean over active windows",
-    "avg_watts": "mean power over the active windows (W)",
-    "avg_watts_ci_low": "lower bound of the 95% t-interval of avg_watts across windows (W)",
-    "avg_watts_ci_high": "upper bound of the 95% t-interval of avg_watts across windows (W)",
-    "idle_watts": "power in the idle window (W)",
-    "gross_mj_per_inference": "energy of the active window per input, mean across windows (mJ)",
-    "gross_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ)",
-    "gross_mj_per_inference_ci_high": "upper bound of its 95% t-interval across windows (mJ)",
-    "net_mj_per_inference": "(active energy - idle power x active time) per input: what inference adds (mJ)",
-    "net_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ)",
-    "net_mj_per_inference_ci_high": "upper bound of its 95% t-interval across windows (mJ)",
-    "inferences_per_joule": "inputs per joule of gross energy, mean across windows",
-    "inferences_per_joule_ci_low": "lower bound of its 95% t-interval across windows",
-    "inferences_per_joule_ci_high": "upper bound of its 95% t-interval across windows",
-    "power_model": "the formula and cited source of a modelled number; empty when measured",
-    "machine": "host name of the machine that measured the case",
-    "run_id": "the run that measured the case",
-    "measured_at": "UTC time the case finished (ISO 8601)",
-}
-WINDOW_COLUMNS: dict[str, str] = {
-    "case_id": "the energy case, as in energy.csv",
-    "phase": "idle or active",
-    "index": "window number within the case (0 is the idle window)",
-    "calls": "inference calls completed in the window",
-    "wall_s": "window length (s)",
-    "cpu_s": "process CPU time in the window, all threads (s)",
-    "start_epoch": "window start, host clock (Unix epoch s): cut a meter's log here",
-    "end_epoch": "window end, host clock (Unix epoch s)",
-    "rapl_j": "joules between the RAPL readings at the window's bounds (rapl source only)",
-    "joules": "the window's energy from the profile's source (J)",
-}
-
+ENERGY_VERSION = 2  # bump when the windowing changes: every energy case is measured again
 
 def energy_cases(profile: Profile, cases: list) -> list[tuple]:
     """(latency case, energy case id, inputs) for every case at the profile's energy batch sizes."""
@@ -94,8 +51,9 @@ def measure_energy_case(profile: Profile, case, log_path) -> dict:
     if not case.artifact.ok:
         return {"status": "failed", "error": f"no {case.artifact.format} artifact: "
                                              f"conversion failed: {case.artifact.record.get('error')}"}
-    spec = {"kind": "energy", "model": case.model, "runtime": case.runtime, "artifact": str(case.artifact.path),
-            "threads": case.threads, "batch": case.batch, "cpus": list(case.cpus), "timing": case.timing,
+    spec = {"kind": "measure", "scenario": "windows", "trackers": [], "model": case.model, "runtime": case.runtime,
+            "artifact": str(case.artifact.path), "threads": case.threads, "batch": case.batch,
+            "cpus": list(case.cpus), "timing": case.timing, "model_input": case.model_input,
             "energy": {**profile.energy.settings(), "rapl_root": profile.energy.rapl_root}}
     budget = (profile.energy.windows + 1) * profile.energy.window_seconds + case.timing["max_seconds"]
     return run_isolated(spec, 2 * budget + 300, threads=case.threads, log_path=log_path)
@@ -103,9 +61,15 @@ def measure_energy_case(profile: Profile, case, log_path) -> dict:
 
 def bench_energy(profile: Profile, cases: list, run_id: str, force: bool = False, progress: bool = True,
                  say=tqdm.write) -> list[str]:
-    """Measure the energy of every planned case not measured yet, rewriting energy.csv after each; their ids."""
+    """Measure the energy of every planned case not measured yet, rewriting energy.csv after each; their ids.
+    With the power model nothing is measured here: the table is computed from the latency cases."""
     store = ResultsStore(profile.name, records="energy")
     planned = energy_cases(profile, cases)
+    if profile.energy.source == "model":
+        table = write_energy_tables(profile, [p[1] for p in planned], cases)
+        say(f"[{profile.name}] energy (modelled from each latency case's CPU time): {int((table['status'] == 'ok').sum())}"
+            f" of {len(table)} cases")
+        return []
     pending = [p for p in planned if force or store.get(p[1]) is None]
     label = f"{profile.energy.source} ({profile.energy.measurement})"
     say(f"[{profile.name}] energy, source {label}: {len(planned)} cases, {len(pending)} to measure, "
@@ -121,14 +85,14 @@ def bench_energy(profile: Profile, cases: list, run_id: str, force: bool = False
                              "runtime": case.runtime, "threads": case.threads, "batch": case.batch,
                              "cpus": " ".join(map(str, case.cpus))},
                    "machine": environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now()})
-        table = write_energy_tables(profile, [p[1] for p in planned])
+        table = write_energy_tables(profile, [p[1] for p in planned], cases)
         row = table[table["case_id"] == case_id].iloc[0]
         if row["status"] == "ok":
             say(f"[{profile.name}]   {row['gross_mj_per_inference']:.3f} mJ/inference gross, "
                 f"{row['net_mj_per_inference']:.3f} net, {row['avg_watts']:.2f} W ({row['measurement']})")
         else:
             say(f"[{profile.name}]   FAILED: {row['error']}")
-    write_energy_tables(profile, [p[1] for p in planned])
+    write_energy_tables(profile, [p[1] for p in planned], cases)
     return [p[1] for p in pending]
 
 
@@ -141,7 +105,33 @@ def _meter(profile: Profile):
         return None, str(problem)
 
 
-def write_energy_tables(profile: Profile, case_ids: list[str]) -> pd.DataFrame:
+def modelled_records(profile: Profile, cases: list) -> list[dict]:
+    """Energy records of the power model, made from the latency cases' CPU checkpoints (nothing is run)."""
+    latency = ResultsStore(profile.name)
+    records = []
+    for case, case_id, _ in energy_cases(profile, cases):
+        measured = latency.get(case.case_id)
+        if measured is None:
+            continue
+        record = {"case_id": case_id, "latency_case_id": case.case_id, "status": measured["status"],
+                  "error": measured["row"].get("error", ""),
+                  "label": {"model": case.model, "variant": case.variant, "runtime": case.runtime,
+                            "threads": case.threads, "batch": case.batch, "cpus": " ".join(map(str, case.cpus))},
+                  "machine": measured["row"]["machine"], "run_id": measured["row"]["run_id"],
+                  "measured_at": measured["row"]["measured_at"]}
+        if measured["status"] == "ok":
+            record["windows"] = windows_from_checkpoints(measured.get("cpu_checkpoints") or [],
+                                                         profile.energy.windows, measured.get("cpus") or len(case.cpus),
+                                                         measured.get("device_cpus") or len(case.cpus))
+            if not record["windows"]:
+                record.update(status="failed", error=f"the latency case recorded too few CPU-time checkpoints to "
+                                                     f"cut {profile.energy.windows} windows. Fix: python -m study "
+                                                     "bench --only latency --force, with a longer timing budget")
+        records.append(record)
+    return records
+
+
+def write_energy_tables(profile: Profile, case_ids: list[str], cases: list | None = None) -> pd.DataFrame:
     """energy.csv (one row per case) and energy_windows.csv (every raw window), rebuilt from the records."""
     store = ResultsStore(profile.name, records="energy")
     energy = profile.energy
@@ -150,11 +140,12 @@ def write_energy_tables(profile: Profile, case_ids: list[str]) -> pd.DataFrame:
     modelled = f"{MODEL_FORMULA}; idle_W={energy.power_model.idle_watts}, active_W=" \
                f"{energy.power_model.active_watts}, scope {energy.power_model.scope}; {energy.power_model.source}"
     rows, window_rows = [], []
-    for record in store.records(case_ids):
+    records = modelled_records(profile, cases or []) if energy.source == "model" else store.records(case_ids)
+    for record in records:
         row = {"profile": profile.name, "case_id": record["case_id"], "latency_case_id": record["latency_case_id"],
                **record["label"], "status": record["status"], "error": record.get("error", ""),
                "energy_source": energy.source, "measurement": energy.measurement, "windows": energy.windows,
-               "window_seconds": energy.window_seconds,
+               "window_seconds": energy.window_seconds if energy.source != "model" else None,
                "power_model": modelled if energy.source == "model" else "",
                "machine": record["machine"], "run_id": record["run_id"], "measured_at": record["measured_at"]}
         if record["status"] == "ok":
@@ -172,16 +163,17 @@ def write_energy_tables(profile: Profile, case_ids: list[str]) -> pd.DataFrame:
                              "joules": joules.get(w["index"])} for w in record["windows"]]
         rows.append(row)
     table = pd.DataFrame([{c: r.get(c) for c in ENERGY_COLUMNS} for r in rows], columns=list(ENERGY_COLUMNS))
-    write_text_atomic(store.directory / "energy.csv", _to_csv(table))
+    write_text_atomic(store.directory / "energy.csv", csv_text(table))
     write_text_atomic(store.directory / "energy_windows.csv",
-                      _to_csv(pd.DataFrame(window_rows, columns=list(WINDOW_COLUMNS))))
+                      csv_text(pd.DataFrame(window_rows, columns=list(WINDOW_COLUMNS))))
     return table
 
 
 def load_energy(profile: str) -> pd.DataFrame:
     path = ResultsStore(profile).directory / "energy.csv"
     if not path.exists():
-        raise StudyError(f"{_display(path)}: no energy results yet. Fix: python -m study bench --profile {profile}")
+        raise StudyError(f"{display_path(path)}: no energy results yet. Fix: python -m study bench --profile {profile} "
+                         "--only energy")
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
@@ -208,8 +200,8 @@ def source_statement(table: pd.DataFrame, profile: Profile) -> str:
     if sources == ["model"]:
         pm = energy.power_model
         return (f"Every energy number for profile '{profile.name}' is MODELLED, not measured: the profile's power model "
-                f"(idle {pm.idle_watts} W, active {pm.active_watts} W, scope {pm.scope}) applied to the CPU time each "
-                f"case's process used in its windows. Formula: {MODEL_FORMULA}. Source of the power model: {pm.source}")
+                f"(idle {pm.idle_watts} W, active {pm.active_watts} W, scope {pm.scope}) applied to the wall and CPU time "
+                f"each latency case's process recorded along its timed runs, cut into {energy.windows} windows. Formula: {MODEL_FORMULA}. Source of the power model: {pm.source}")
     if sources == ["rapl"]:
         return (f"Every energy number for profile '{profile.name}' is MEASURED with the Linux powercap (RAPL) counters "
                 f"under {energy.rapl_root}: package domains plus DRAM where present, read at each window's bounds.")
@@ -224,3 +216,15 @@ def with_latency(energy: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
     """Energy rows joined to the p50 of the same setting's latency case."""
     return energy.merge(latency[["case_id", "p50_ms", "ci_low_ms", "ci_high_ms"]],
                         left_on="latency_case_id", right_on="case_id", suffixes=("", "_latency"), how="left")
+
+
+def check_energy_source(profile: Profile) -> None:
+    """Fail before measuring anything when the profile's energy source cannot work on this machine."""
+    energy = profile.energy
+    if energy.source == "rapl" and not rapl_available(Path(energy.rapl_root)):
+        raise StudyError(f"{profile.path.name}: energy.source: rapl, but no readable RAPL counters under "
+                         f"{energy.rapl_root}. Fix: use source model (labelled modelled) or meter, or make "
+                         "energy_uj readable (root, or chmod on the powercap files)")
+    if energy.source == "meter" and not Path(energy.meter_csv).parent.is_dir():
+        raise StudyError(f"{profile.path.name}: energy.meter_csv: folder {Path(energy.meter_csv).parent} does not "
+                         "exist. Fix: point it where your meter's CSV will be saved")

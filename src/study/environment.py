@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 
 from study import paths
+from study.runtimes import RUNTIMES
 
 STACK = (
     "torch", "torchvision", "executorch", "torchao", "tensorflow-cpu", "keras", "ai-edge-litert",
@@ -25,6 +26,35 @@ def versions(distributions=STACK) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             found[name] = None
     return found
+
+
+def installed_bytes(distribution: str) -> int | None:
+    """Bytes of every file a distribution installed (its RECORD), without its dependencies."""
+    try:
+        files = metadata.files(distribution) or []
+    except metadata.PackageNotFoundError:
+        return None
+    total = 0
+    for file in files:
+        located = file.locate()
+        if located.is_file():
+            total += located.stat().st_size
+    return total
+
+
+def cpu_flags() -> list[str]:
+    """The instruction-set extensions that decide int8 and fp32 kernel speed (AVX2, AVX-512, VNNI, AMX; NEON on ARM)."""
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
+              "neon", "asimd", "asimddp", "sve", "i8mm")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith(("flags", "features")):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in wanted if flag in present]
+    except OSError:
+        pass
+    return []
 
 
 def cpu_model() -> str:
@@ -67,6 +97,9 @@ def collect(profile_name: str, profile_hash: str) -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": versions(),
+        "cpu_flags": cpu_flags(),
+        "installed_bytes": {name: installed_bytes(name) for name in sorted({p for e in RUNTIMES.values()
+                                                                             for p in e.packages})},
         "git_commit": git_commit(),
         "utc_time": utc_now(),
         "profile": profile_name,

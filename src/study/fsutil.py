@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -28,3 +29,20 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def csv_text(frame) -> str:
+    """A DataFrame as CSV text without its index, for ``write_text_atomic``."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def display_path(path: Path) -> str:
+    """A path as a user should read it in a message: relative to the study's root when inside it."""
+    from study import paths
+
+    try:
+        return str(Path(path).resolve().relative_to(paths.root()))
+    except ValueError:
+        return str(path)

@@ -19,10 +19,11 @@ import pandas as pd
 from study import paths
 from study.errors import StudyError
 from study.fsutil import write_json_atomic
-from study.results import LATENCY_COLUMNS, RECORD_KEYS, ResultsStore
+from study.results import RECORD_KEYS, ResultsStore
+from study.schema import LATENCY_COLUMNS
 
 ENVIRONMENT_KEYS = ("machine", "cpu_model", "architecture", "python", "versions", "utc_time", "profile")
-RECORD_DIRS = ("cases", "energy", "quant", "quant_speed")
+RECORD_DIRS = ("cases", "energy", "quant", "quant_latency")
 MARKER = "imported.json"
 
 

@@ -7,32 +7,16 @@ whether it still computes what the source model computes.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 
 from study.convert import ensure_artifact, model_spec
 from study.export import SOURCE_FORMATS, conversion_targets
+from study.fsutil import display_path
+from study.schema import CONVERSION_COLUMNS
 
-CONVERSION_COLUMNS: dict[str, str] = {
-    "model": "model name",
-    "framework": "source framework (torch or keras)",
-    "target": "artifact format (a source format row holds the source weights)",
-    "is_source": "True for the source weights themselves",
-    "status": "ok, mismatch (outputs differ beyond the thresholds), failed, or n/a (no route from this framework)",
-    "error": "first line of the error, or the threshold a mismatch broke",
-    "exporter": "which exporter produced it (e.g. dynamo or legacy for ONNX)",
-    "note": "anything the exporter had to work around",
-    "seconds": "conversion wall time (s)",
-    "bytes": "artifact size on disk (bytes; a directory's files summed)",
-    "compressed_bytes": "artifact size after DEFLATE level 6, roughly what an update downloads (bytes)",
-    "parameters": "parameter count of the source model",
-    "validated_with": "runtime that ran the artifact on the validation inputs",
-    "max_abs_diff": "largest absolute output difference from the source model",
-    "max_rel_diff": "max_abs_diff divided by the largest absolute reference output",
-    "cosine_min": "worst per-sample cosine similarity of outputs",
-    "top1_agreement": "share of validation samples with the same arg-max class",
-    "reference_informative": "whether the source outputs vary with the input enough to catch a wrong conversion",
-    "path": "artifact path",
-}
 
 
 def verdicts(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -60,25 +44,35 @@ def parity_table(matrix: pd.DataFrame) -> pd.DataFrame:
     return converted[columns].reset_index(drop=True)
 
 
-def conversion_matrix(models, log=print, force: bool = False) -> pd.DataFrame:
-    """Convert (or reuse) every model to every target at batch 1 and tabulate the records."""
+def _model_rows(model: str, log, force: bool) -> list[dict]:
+    spec, problem = model_spec(model, log=log)
+    if spec is None:  # a model that cannot even be loaded: one failed row, the others go on
+        return [{**dict.fromkeys(CONVERSION_COLUMNS), "model": model, "target": "source", "is_source": True,
+                 "status": "failed", "error": problem}]
+    framework = spec.framework
+    source = SOURCE_FORMATS[framework]
     rows = []
-    for model in models:
-        spec, problem = model_spec(model, log=log)
-        if spec is None:  # a model that cannot even be loaded: one failed row, the others go on
-            rows.append({**dict.fromkeys(CONVERSION_COLUMNS), "model": model, "target": "source", "is_source": True,
-                         "status": "failed", "error": problem})
-            continue
-        framework = spec.framework
-        source = SOURCE_FORMATS[framework]
-        for target in [source] + [f for f in conversion_targets() if f != source]:
-            artifact = ensure_artifact(model, target, 1, force=force and target != source, log=log)
-            record = artifact.record
-            row = {column: record.get(column) for column in CONVERSION_COLUMNS}
-            source_record = ensure_artifact(model, source, 1, log=log).record
-            row.update(model=model, framework=framework, target=target, is_source=target == source,
-                       status=record.get("status"), error=record.get("error", ""),
-                       parameters=source_record.get("parameters"),
-                       path=str(artifact.path) if artifact.ok else "")
-            rows.append(row)
-    return pd.DataFrame(rows, columns=list(CONVERSION_COLUMNS))
+    for target in [source] + [f for f in conversion_targets() if f != source]:
+        artifact = ensure_artifact(model, target, 1, force=force and target != source, log=log)
+        record = artifact.record
+        row = {column: record.get(column) for column in CONVERSION_COLUMNS}
+        source_record = ensure_artifact(model, source, 1, log=log).record
+        row.update(model=model, framework=framework, target=target, is_source=target == source,
+                   status=record.get("status"), error=record.get("error", ""),
+                   parameters=source_record.get("parameters"),
+                   path=display_path(artifact.path) if artifact.ok else "")
+        rows.append(row)
+    return rows
+
+
+def conversion_matrix(models, log=print, force: bool = False, jobs: int | None = None) -> pd.DataFrame:
+    """Convert (or reuse) every model to every target at batch 1 and tabulate the records.
+
+    Models convert side by side, one per CPU (``jobs``): a conversion is not a timing measurement, and the
+    conversion phase would otherwise dominate a first run. Each model's own targets convert in order, since
+    they all start from its source weights. ``seconds`` is therefore wall time on a busy machine."""
+    models = list(models)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(models) or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_model = list(pool.map(lambda m: _model_rows(m, log, force), models))
+    return pd.DataFrame([row for rows in per_model for row in rows], columns=list(CONVERSION_COLUMNS))

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 # Part of every case id: bump it when what a measurement means changes, so old records are re-measured.
-HARNESS_VERSION = 4
+HARNESS_VERSION = 5
 DISPERSION_WARNING_CV = 0.10  # torch.utils.benchmark warns when spread is this large
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -36,9 +36,10 @@ def median_ci_halfwidth(samples) -> float:
 
 
 def timed_runs(call: Callable[[], object], min_runs: int, min_seconds: float, max_seconds: float,
-               target_ci: float = 0.0) -> list[float]:
+               target_ci: float = 0.0, after_each: Callable[[], object] | None = None) -> list[float]:
     """Call until at least ``min_runs`` calls and ``min_seconds`` have passed and, when ``target_ci`` is set,
-    the median's 95% CI half-width is within ``target_ci`` of the median; ``max_seconds`` caps it all. ms each."""
+    the median's 95% CI half-width is within ``target_ci`` of the median; ``max_seconds`` caps it all. ms each.
+    ``after_each`` runs after every call, outside its timed interval (trackers observe there)."""
     samples: list[float] = []
     started = time.perf_counter()
     next_check = min_runs
@@ -46,6 +47,8 @@ def timed_runs(call: Callable[[], object], min_runs: int, min_seconds: float, ma
         begin = time.perf_counter_ns()
         call()
         samples.append((time.perf_counter_ns() - begin) / 1e6)
+        if after_each is not None:
+            after_each()
         elapsed = time.perf_counter() - started
         if elapsed >= max_seconds:
             return samples

@@ -66,3 +66,13 @@ def reports_dir() -> Path:
 
 def figures_dir(profile: str) -> Path:
     return root() / "figures" / profile
+
+
+def machine_cache_dir() -> Path:
+    """Measurements of the machine itself (the GEMM peak), shared by every profile and checkout on it:
+    ``STUDY_CACHE``, else ``$XDG_CACHE_HOME/edge-runtime-study``, one folder per host name."""
+    import socket
+
+    base = os.environ.get("STUDY_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edge-runtime-study")
+    return Path(base) / socket.gethostname()

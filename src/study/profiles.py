@@ -18,6 +18,7 @@ import yaml
 
 from study import paths
 from study.errors import StudyError
+from study.fsutil import display_path
 from study.models import MODELS
 from study.runtimes import RUNTIMES
 
@@ -72,10 +73,6 @@ class Quantization:
     epochs: int
 
 
-DEFAULT_QUANTIZATION = {"datasets": ("digits", "tones"),
-                        "models": ("mobilenet_small", "plain_cnn", "keras_mobilenet_small"), "seeds": 3, "epochs": 12}
-
-
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -87,8 +84,8 @@ class Profile:
     conversion_models: tuple[str, ...]
     runtimes: tuple[str, ...]
     timing: Timing
-    energy: Energy
-    quantization: Quantization
+    energy: Energy | None              # None: energy is not measured for this profile
+    quantization: Quantization | None  # None: the quantization study is not run for this profile
     path: Path
     content_hash: str
 
@@ -100,7 +97,7 @@ class Profile:
         missing = [cpu for cpu in self.cpu_affinity if cpu not in available]
         if missing:
             raise StudyError(
-                f"{_display(self.path)}: cpu_affinity: CPU {missing} not available on this machine "
+                f"{display_path(self.path)}: cpu_affinity: CPU {missing} not available on this machine "
                 f"(available: {available}). Fix: list CPUs from {available}, or write cpu_affinity: all"
             )
         return tuple(self.cpu_affinity)
@@ -251,7 +248,7 @@ POWER_MODEL_SCHEMA = {
 ENERGY_SCHEMA = {
     "source": _one_of(ENERGY_SOURCES, "energy source"),
     "power_model": _section(POWER_MODEL_SCHEMA),
-    "window_seconds": _number(0.01),   # each energy window runs at least this long (full profiles: >= 10 s)
+    "window_seconds": OptionalKey(_number(0.01), 10.0),  # rapl/meter: each window at least this long
     "windows": _int(2),                # repeated windows per case, for a CI
     "batch_sizes": OptionalKey(_list_of(_int(1), "[1]"), None),
     "rapl_root": OptionalKey(_text, "/sys/class/powercap"),
@@ -301,16 +298,9 @@ SCHEMA = {
     "conversion_models": _conversion_models,
     "runtimes": _list_of(_one_of(tuple(RUNTIMES), "runtime"), "[torch_eager, onnxruntime, litert]"),
     "timing": _section(TIMING_SCHEMA),
-    "energy": _section(ENERGY_SCHEMA),
-    "quantization": OptionalKey(_section(QUANTIZATION_SCHEMA), None),  # absent: DEFAULT_QUANTIZATION
+    "energy": OptionalKey(_section(ENERGY_SCHEMA), None),              # absent: energy is not measured
+    "quantization": OptionalKey(_section(QUANTIZATION_SCHEMA), None),  # absent: no quantization study
 }
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.root()))
-    except ValueError:
-        return str(path)
 
 
 def _validate_mapping(data: Any, schema: dict[str, Any], prefix: str, where: str) -> dict[str, Any]:
@@ -336,7 +326,7 @@ def _validate_mapping(data: Any, schema: dict[str, Any], prefix: str, where: str
         except _Invalid as invalid:
             raise StudyError(f"{where}: {field}: {invalid.message}. Fix: {invalid.fix}") from None
         nested = getattr(check, "schema", None)
-        cleaned[key] = _validate_mapping(value, nested, f"{field}.", where) if nested else value
+        cleaned[key] = _validate_mapping(value, nested, f"{field}.", where) if nested and value is not None else value
     return cleaned
 
 
@@ -351,7 +341,7 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
         return path_or_name
     candidate = Path(path_or_name)
     path = candidate if candidate.suffix in (".yaml", ".yml") or candidate.exists() else paths.profile_file(str(path_or_name))
-    where = _display(path)
+    where = display_path(path)
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in paths.profiles_dir().glob("*.yaml")))
         raise StudyError(f"{where}: no such profile. Fix: use one of: {known}, or give a path to a .yaml file")
@@ -368,18 +358,9 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
     if cleaned["name"] != path.stem:
         raise StudyError(f"{where}: name: '{cleaned['name']}' differs from the file name '{path.stem}'. "
                          f"Fix: write name: {path.stem} (results are stored under the name)")
-    power = cleaned["energy"]["power_model"]
-    if power["active_watts"] < power["idle_watts"]:
-        raise StudyError(f"{where}: energy.power_model.active_watts: {power['active_watts']} is below idle_watts "
-                         f"{power['idle_watts']}. Fix: active power must be at least idle power")
     energy = cleaned["energy"]
-    if energy["source"] == "meter" and not energy["meter_csv"]:
-        raise StudyError(f"{where}: energy.meter_csv: missing for source meter. Fix: give the path of the CSV "
-                         "(timestamp,watts) your meter records while the study runs")
-    unknown_batch = sorted(set(energy["batch_sizes"] or ()) - set(cleaned["batch_sizes"]))
-    if unknown_batch:
-        raise StudyError(f"{where}: energy.batch_sizes: {unknown_batch} not in batch_sizes. Fix: list batch sizes "
-                         f"from {list(cleaned['batch_sizes'])}")
+    if energy is not None:
+        _check_energy(energy, cleaned["batch_sizes"], where)
     timing = cleaned["timing"]
     if timing["max_seconds"] < timing["min_seconds"]:
         raise StudyError(f"{where}: timing.max_seconds: {timing['max_seconds']} is below min_seconds "
@@ -394,11 +375,25 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
         conversion_models=cleaned["conversion_models"],
         runtimes=cleaned["runtimes"],
         timing=Timing(**timing),
-        energy=Energy(**{**energy, "power_model": PowerModel(**power)}),
-        quantization=Quantization(**(cleaned["quantization"] or DEFAULT_QUANTIZATION)),
+        energy=Energy(**{**energy, "power_model": PowerModel(**energy["power_model"])}) if energy else None,
+        quantization=Quantization(**cleaned["quantization"]) if cleaned["quantization"] else None,
         path=path,
         content_hash=_content_hash(cleaned),
     )
+
+
+def _check_energy(energy: dict, batch_sizes: tuple, where: str) -> None:
+    power = energy["power_model"]
+    if power["active_watts"] < power["idle_watts"]:
+        raise StudyError(f"{where}: energy.power_model.active_watts: {power['active_watts']} is below idle_watts "
+                         f"{power['idle_watts']}. Fix: active power must be at least idle power")
+    if energy["source"] == "meter" and not energy["meter_csv"]:
+        raise StudyError(f"{where}: energy.meter_csv: missing for source meter. Fix: give the path of the CSV "
+                         "(timestamp,watts) your meter records while the study runs")
+    unknown_batch = sorted(set(energy["batch_sizes"] or ()) - set(batch_sizes))
+    if unknown_batch:
+        raise StudyError(f"{where}: energy.batch_sizes: {unknown_batch} not in batch_sizes. Fix: list batch sizes "
+                         f"from {list(batch_sizes)}")
 
 
 def profile_names() -> list[str]:

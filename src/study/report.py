@@ -136,6 +136,22 @@ def _claims(profile: str) -> str:
         f"{n} {html.escape(v)}" for v, n in counts.items()) + " (table in the summary notebook).</p>")
 
 
+def _measuring_time(profile: str) -> str:
+    """When the profile was last measured here and how long measuring it took, phase by phase, over its runs."""
+    runs = [r for r in ResultsStore(profile).runs() if r.get("phases")]
+    if not runs:
+        return ""
+    phases: dict[str, float] = {}
+    for run in runs:
+        for phase, seconds in run["phases"].items():
+            phases[phase] = phases.get(phase, 0.0) + seconds
+    total = sum(phases.values())
+    last = max(r.get("finished_at") or r.get("utc_time", "") for r in runs)
+    split = ", ".join(f"{phase} {seconds / 60:.1f}" for phase, seconds in phases.items())
+    return (f"<p class=env>Measured here, last on {html.escape(str(last))}: {total / 60:.1f} min of measuring over "
+            f"{len(runs)} run(s) (minutes per phase: {html.escape(split)}).</p>")
+
+
 def _origin(profile: str) -> str:
     from study.importer import imported
 
@@ -155,7 +171,8 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
                            for p in pages.get(profile, []))
         sections.append(f"<h2>Profile <code>{html.escape(profile)}</code></h2>"
                         f"<p>{html.escape(load_profile(profile).description)}</p>"
-                        f"{_origin(profile)}{_environment(profile)}{_headline(profile)}{_claims(profile)}"
+                        f"{_origin(profile)}{_environment(profile)}{_measuring_time(profile)}{_headline(profile)}"
+                        f"{_claims(profile)}"
                         f"<p>Notebooks: {links}</p>")
     problems = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Edge runtime study</title>

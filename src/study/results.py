@@ -9,7 +9,6 @@ its id is a hash of everything that determines the measurement.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -17,62 +16,9 @@ import pandas as pd
 
 from study import paths
 from study.errors import StudyError
-from study.fsutil import write_json_atomic, write_text_atomic
+from study.fsutil import csv_text, display_path, write_json_atomic, write_text_atomic
+from study.schema import LATENCY_COLUMNS, SAMPLE_COLUMNS
 
-# The columns of latency.csv, in order, with their meaning and unit (the README shows this table).
-LATENCY_COLUMNS: dict[str, str] = {
-    "profile": "device profile the case was measured under",
-    "case_id": "hash of every input that determines the measurement (model, artifact, runtime and version, threads, CPUs, batch, timing budget)",
-    "model": "model name from the zoo",
-    "variant": "format and precision of the artifact, e.g. tflite-fp32",
-    "format": "artifact format the runtime loads (torch, torchscript, executorch, onnx, tflite, savedmodel)",
-    "precision": "numeric precision of the artifact (fp32)",
-    "artifact_status": "validation verdict of the artifact: ok, or mismatch (its outputs differ from the source model's)",
-    "runtime": "inference runtime",
-    "runtime_version": "version of the runtime's distribution(s)",
-    "threads": "intra-op threads (inter-op threads fixed at 1)",
-    "cpus": "CPU ids the case process was pinned to, space-separated",
-    "batch": "inputs per inference call",
-    "status": "ok, or failed (see error)",
-    "error": "first line of the error of a failed case",
-    "n_runs": "timed runs after warm-up",
-    "n_warmup": "warm-up runs",
-    "import_ms": "time to import the runtime in a fresh process (ms)",
-    "load_ms": "time to load the artifact and prepare it for the batch (ms)",
-    "first_ms": "first (cold) inference after load (ms)",
-    "mean_ms": "mean steady-state latency (ms)",
-    "std_ms": "standard deviation of steady-state latency (ms)",
-    "cv": "coefficient of variation std/mean (unitless)",
-    "p50_ms": "median steady-state latency (ms)",
-    "p90_ms": "90th percentile latency (ms)",
-    "p99_ms": "99th percentile latency (ms)",
-    "min_ms": "fastest timed run (ms)",
-    "ci_low_ms": "lower bound of the bootstrap 95% CI of p50 (ms)",
-    "ci_high_ms": "upper bound of the bootstrap 95% CI of p50 (ms)",
-    "throughput_ips": "inferences per second at p50: batch * 1000 / p50_ms",
-    "gflop_per_inference": "FLOPs of one batch-1 inference, counted on the model's ONNX graph (GFLOP; see study/flops.py)",
-    "gflops": "achieved throughput at p50: gflop_per_inference * batch / p50 (GFLOP/s)",
-    "peak_gflops": "the machine's fp32 GEMM throughput with the same threads and CPUs (GFLOP/s, results/<profile>/peak.json)",
-    "pct_peak": "gflops as a percentage of peak_gflops",
-    "high_dispersion": "True when cv > 0.10: treat the numbers with care",
-    "rss_import_mib": "peak resident memory after importing the runtime (MiB)",
-    "rss_load_mib": "peak resident memory after loading the artifact (MiB)",
-    "rss_peak_mib": "peak resident memory after all inferences (MiB)",
-    "harness_overhead_ms": "median time of the same timing loop around a no-op call, measured in the case process (ms)",
-    "native_lib_mib": "size on disk of the shared libraries the runtime mapped to load and run the model (MiB)",
-    "artifact_bytes": "size of the artifact file (bytes)",
-    "artifact_sha256": "content hash of the artifact measured",
-    "machine": "host name of the machine that measured the case",
-    "run_id": "the run that measured the case (results/<profile>/runs/<run_id>.json has its environment)",
-    "measured_at": "UTC time the case finished (ISO 8601)",
-    "measurement": "measured (every number in this table is measured on the machine named)",
-}
-SAMPLE_COLUMNS: dict[str, str] = {
-    "case_id": "the case, as in latency.csv",
-    "phase": "warmup or timed",
-    "index": "run number within the phase, from 0",
-    "latency_ms": "wall-clock time of one inference call (ms)",
-}
 RECORD_KEYS = ("case_id", "status", "inputs")
 
 
@@ -98,7 +44,7 @@ class ResultsStore:
         return self._read_record(path)
 
     def _read_record(self, path: Path) -> dict:
-        shown = _display(path)
+        shown = display_path(path)
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -142,44 +88,42 @@ class ResultsStore:
             for index, value in enumerate(r.get(key) or [])
         ]
         samples = pd.DataFrame(sample_rows, columns=list(SAMPLE_COLUMNS))
-        write_text_atomic(self.latency_csv, _to_csv(table))
-        write_text_atomic(self.samples_csv, _to_csv(samples))
+        write_text_atomic(self.latency_csv, csv_text(table))
+        write_text_atomic(self.samples_csv, csv_text(samples))
         return table
 
     def write_conversions(self, matrix: pd.DataFrame) -> None:
-        write_text_atomic(self.conversions_csv, _to_csv(matrix))
+        write_text_atomic(self.conversions_csv, csv_text(matrix))
 
-    def write_run(self, run_id: str, environment: dict, measured: list[str]) -> None:
-        write_json_atomic(self.runs_dir / f"{run_id}.json", {**environment, "measured_cases": measured})
+    def write_run(self, run_id: str, environment: dict, measured: list[str], run: dict | None = None) -> None:
+        """``runs/<run_id>.json``: the environment, the cases measured, and the run's plan and phase times."""
+        write_json_atomic(self.runs_dir / f"{run_id}.json", {**environment, **(run or {}), "measured_cases": measured})
         write_json_atomic(self.environment_json, {**environment, "run_id": run_id})
 
-
-def _to_csv(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue()
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.root()))
-    except ValueError:
-        return str(path)
+    def runs(self) -> list[dict]:
+        """Every run record of the profile, oldest first."""
+        found = []
+        for path in sorted(self.runs_dir.glob("*.json")):
+            try:
+                found.append({"run_id": path.stem, **json.loads(path.read_text())})
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # a damaged run record loses only its own timing line
+        return found
 
 
 def load_latency(profile: str) -> pd.DataFrame:
     """The tidy latency table of a profile, for notebooks; a clear error when it was never measured."""
     store = ResultsStore(profile)
     if not store.latency_csv.exists():
-        raise StudyError(f"{_display(store.latency_csv)}: no results yet. Fix: python -m study bench --profile {profile}")
+        raise StudyError(f"{display_path(store.latency_csv)}: no results yet. Fix: python -m study bench --profile {profile}")
     try:
         table = pd.read_csv(store.latency_csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise StudyError(f"{_display(store.latency_csv)}: unreadable ({type(exc).__name__}). Fix: python -m study "
+        raise StudyError(f"{display_path(store.latency_csv)}: unreadable ({type(exc).__name__}). Fix: python -m study "
                          f"bench --profile {profile} rebuilds it from the case records") from None
     missing = [c for c in LATENCY_COLUMNS if c not in table.columns]
     if missing:
-        raise StudyError(f"{_display(store.latency_csv)}: lacks columns {', '.join(missing)}. Fix: python -m study "
+        raise StudyError(f"{display_path(store.latency_csv)}: lacks columns {', '.join(missing)}. Fix: python -m study "
                          f"bench --profile {profile} rebuilds it from the case records")
     return table
 
@@ -187,7 +131,7 @@ def load_latency(profile: str) -> pd.DataFrame:
 def load_conversions(profile: str) -> pd.DataFrame:
     store = ResultsStore(profile)
     if not store.conversions_csv.exists():
-        raise StudyError(f"{_display(store.conversions_csv)}: no conversion matrix yet. Fix: python -m study bench "
+        raise StudyError(f"{display_path(store.conversions_csv)}: no conversion matrix yet. Fix: python -m study bench "
                          f"--profile {profile}")
     return pd.read_csv(store.conversions_csv, keep_default_na=False, na_values=[""])
 
@@ -225,28 +169,6 @@ def startup_and_memory(table: pd.DataFrame) -> pd.DataFrame:
 def failures(table: pd.DataFrame) -> pd.DataFrame:
     """Every case that failed, with the first line of its error."""
     return table.loc[table["status"] != "ok", SHORT_KEY + ["error"]].reset_index(drop=True)
-
-
-def schema_markdown() -> str:
-    """The README's results-schema tables, generated from the column definitions so they cannot drift."""
-    from study.energy_bench import ENERGY_COLUMNS, WINDOW_COLUMNS
-    from study.matrix import CONVERSION_COLUMNS
-
-    def table(columns: dict[str, str]) -> str:
-        return "| column | meaning (unit) |\n| --- | --- |\n" + "".join(f"| `{k}` | {v} |\n" for k, v in columns.items())
-
-    return ("`results/<profile>/latency.csv`, one row per case of the profile's current plan:\n\n"
-            + table(LATENCY_COLUMNS)
-            + "\n`results/<profile>/samples.csv`, every raw latency sample:\n\n" + table(SAMPLE_COLUMNS)
-            + "\n`results/<profile>/conversions.csv`, the conversion matrix, one row per (model, target):\n\n"
-            + table(CONVERSION_COLUMNS)
-            + "\n`results/<profile>/energy.csv`, energy per inference, one row per case at the energy batch sizes:\n\n"
-            + table(ENERGY_COLUMNS)
-            + "\n`results/<profile>/energy_windows.csv`, every raw energy window:\n\n" + table(WINDOW_COLUMNS))
-
-
-if __name__ == "__main__":  # python -m study.results > schema, pasted between the README's schema markers
-    print(schema_markdown(), end="")
 
 
 def load_naive(profile: str) -> pd.DataFrame:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
-
 import pandas as pd
 
 from study.runtimes import RUNTIMES
@@ -28,20 +26,6 @@ def by_format(sizes: pd.DataFrame, value: str) -> pd.DataFrame:
         index=list(dict.fromkeys(sizes["model"]))).round(3)
 
 
-def installed_bytes(distribution: str) -> int | None:
-    """Bytes of every file a distribution installed (its RECORD), without its dependencies."""
-    try:
-        files = metadata.files(distribution) or []
-    except metadata.PackageNotFoundError:
-        return None
-    total = 0
-    for file in files:
-        located = file.locate()
-        if located.is_file():
-            total += located.stat().st_size
-    return total
-
-
 def source_files(sizes: pd.DataFrame) -> pd.DataFrame:
     """The first article's comparison: a Keras model file against a PyTorch state_dict of the same network."""
     sources = sizes[sizes["target"].isin(["keras", "torch"])]
@@ -61,15 +45,22 @@ def reading(footprint: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def runtime_footprint(latency: pd.DataFrame | None = None) -> pd.DataFrame:
+def runtime_footprint(profile: str, latency: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per runtime: installed size of its distributions, and the native libraries it mapped to run a model.
 
-    The second is measured in each case process (/proc/self/maps after the first inference, minus what
-    was mapped before the runtime was imported); the median over the profile's cases is shown.
+    The first is recorded with the profile's environment when it was measured (environment.json); the
+    second is measured in each case process (/proc/self/maps after the first inference, minus what was
+    mapped before the runtime was imported); the median over the profile's cases is shown.
     """
+    import json
+
+    from study.results import ResultsStore
+
+    env_file = ResultsStore(profile).environment_json
+    recorded = json.loads(env_file.read_text()).get("installed_bytes", {}) if env_file.exists() else {}
     rows = []
     for name, entry in RUNTIMES.items():
-        installed = {dist: installed_bytes(dist) for dist in entry.packages}
+        installed = {dist: recorded.get(dist) for dist in entry.packages}
         row = {"runtime": name, "distributions": " + ".join(entry.packages),
                "installed_mib": sum(v or 0 for v in installed.values()) / 2**20}
         if latency is not None and "native_lib_mib" in latency:

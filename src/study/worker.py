@@ -22,74 +22,10 @@ def first_line(exc: BaseException) -> str:
 
 
 def measure(spec: dict) -> dict:
-    from study.measure import harness_overhead_ms, mapped_libraries, peak_rss_mib, timed_runs
-    from study.models import get_model
-    from study.registry import resolve
-    from study.runtimes import RUNTIMES
+    """A timed case or an energy case: the one measurement loop (study.engine)."""
+    from study.engine import run
 
-    model = get_model(spec["model"])
-    inputs = model.example_input(batch=spec["batch"])
-    timing = spec["timing"]
-    libraries_before = mapped_libraries()
-
-    started = time.perf_counter()
-    backend_class = resolve(RUNTIMES[spec["runtime"]].backend)
-    import_ms = (time.perf_counter() - started) * 1e3
-    rss_import = peak_rss_mib()
-
-    backend = backend_class(threads=spec["threads"])
-    started = time.perf_counter()
-    backend.load(Path(spec["artifact"]), model, spec["batch"])
-    load_ms = (time.perf_counter() - started) * 1e3
-    rss_load = peak_rss_mib()
-
-    started = time.perf_counter()
-    output = backend.predict(inputs)
-    first_ms = (time.perf_counter() - started) * 1e3
-    # what the runtime added to the process to run this model: its share of an app's native footprint
-    runtime_libraries = sorted(mapped_libraries() - libraries_before)
-    native_bytes = sum(os.path.getsize(p) for p in runtime_libraries if os.path.exists(p))
-
-    call = lambda: backend.predict(inputs)  # noqa: E731
-    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
-    samples = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"],
-                         timing.get("target_ci", 0.0))
-    return {
-        "status": "ok",
-        "import_ms": import_ms,
-        "load_ms": load_ms,
-        "first_ms": first_ms,
-        "warmup_ms": warmup,
-        "samples_ms": samples,
-        "rss_import_mib": rss_import,
-        "rss_load_mib": rss_load,
-        "rss_peak_mib": peak_rss_mib(),
-        "harness_overhead_ms": harness_overhead_ms(),
-        "output_shape": list(getattr(output, "shape", ())),
-        "native_lib_mib": native_bytes / 2**20,
-        "native_libs": runtime_libraries,
-    }
-
-
-def energy(spec: dict) -> dict:
-    """Load, warm up, then an idle window and repeated active windows (study.energy.measure_windows)."""
-    from study.energy import measure_windows
-    from study.measure import timed_runs
-    from study.models import get_model
-    from study.registry import resolve
-    from study.runtimes import RUNTIMES
-
-    model = get_model(spec["model"])
-    inputs = model.example_input(batch=spec["batch"])
-    backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=spec["threads"])
-    backend.load(Path(spec["artifact"]), model, spec["batch"])
-    call = lambda: backend.predict(inputs)  # noqa: E731
-    timing = spec["timing"]
-    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
-    settings = spec["energy"]
-    windows = measure_windows(call, settings["window_seconds"], settings["windows"], settings["source"],
-                              settings.get("rapl_root"))
-    return {"status": "ok", "warmup_ms": warmup, "windows": windows}
+    return run(spec)
 
 
 def convert(spec: dict) -> dict:
@@ -176,14 +112,8 @@ def quant_build(spec: dict) -> dict:
     return {"status": "ok", "record": record}
 
 
-def quant_speed(spec: dict) -> dict:
-    from study.quant.build import speed
-
-    return speed(spec)
-
-
-KINDS = {"measure": measure, "energy": energy, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm,
-         "naive": naive, "quant_build": quant_build, "quant_speed": quant_speed}
+KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "naive": naive,
+         "quant_build": quant_build}
 
 
 def main(argv: list[str]) -> int:

@@ -91,22 +91,4 @@ def build(dataset: str, model_name: str, seed: int, epochs: int, directory: Path
     return record
 
 
-def speed(spec: dict) -> dict:
-    """Steady-state latency of one variant at batch 1, with the inference-time harness."""
-    from study.measure import peak_rss_mib, timed_runs
-    from study.registry import resolve
-    from study.runtimes import RUNTIMES
-
-    shape = model_spec("variant", spec["framework"], spec["channels"])
-    backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=spec["threads"])
-    backend.load(Path(spec["artifact"]), shape, 1)
-    inputs = shape.example_input(batch=1)
-    call = lambda: backend.predict(inputs)  # noqa: E731
-    timing = spec["timing"]
-    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
-    samples = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"],
-                         timing.get("target_ci", 0.0))
-    return {"status": "ok", "warmup_ms": warmup, "samples_ms": samples, "rss_peak_mib": peak_rss_mib()}
-
-
 assert all(v.twin in VARIANTS for v in VARIANTS.values())  # every variant has its fp32 twin in the registry

@@ -1,0 +1,104 @@
+"""What a ``bench`` run will do and about how long it will take, said before anything is measured.
+
+Counts come from the profile and what is already on disk (artifact records, case records); durations
+from the profile's timing budget plus fixed costs per unit of work seen on a 2-core VM (below). The run
+record keeps the estimate beside the measured phase times, so a wrong constant shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from study.profiles import Profile
+
+# Seconds per unit of work outside the timing budget, seen on a 2-core VM (AMD EPYC, 2026-11):
+PROCESS_S = 6.0            # a fresh case process: interpreter, one framework's import, load, first call
+CONVERSION_S = 25.0        # one conversion plus its validation run (ImageNet-size model; tiny ones are faster)
+QUANT_BUILD_S = 60.0       # train one small model, make and evaluate every variant
+NAIVE_S = 10.0             # the article's single timed call, in its own process
+
+
+@dataclass
+class Plan:
+    counts: dict
+    seconds: float
+
+    def describe(self) -> str:
+        parts = [f"{n} {what}" for what, n in self.counts.items() if n]
+        minutes = self.seconds / 60
+        when = "nothing to measure" if not parts else ", ".join(parts)
+        return f"{when}; estimated {minutes:.0f} min" if parts else when
+
+
+def _artifact_done(model: str, fmt: str, batch: int) -> dict | None:
+    from study.convert import artifact_path
+
+    record_file = artifact_path(model, fmt, batch).with_name(artifact_path(model, fmt, batch).name + ".json")
+    try:
+        return json.loads(record_file.read_text()) if record_file.exists() else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def latency_case_seconds(timing: dict) -> float:
+    """A case's expected time from its budget: start-up, warm-up, the minimum timed time, the no-op loop."""
+    return PROCESS_S + max(timing["warmup_seconds"], 0.2) + max(timing["min_seconds"], 0.5) + 0.3
+
+
+def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan:
+    from study.bench import make_case, settings, timing_of
+    from study.convert import Artifact, artifact_batch, model_spec
+    from study.export import SOURCE_FORMATS, conversion_targets
+    from study.results import ResultsStore
+
+    quiet = lambda message: None  # noqa: E731
+    counts = {"conversions": 0, "latency cases": 0, "energy cases": 0, "quantization builds": 0}
+    seconds = 0.0
+    wanted: set[tuple] = set()
+    if "convert" in phases:
+        for model in dict.fromkeys(profile.conversion_models + profile.models):
+            spec, _ = model_spec(model, log=quiet)
+            if spec is not None:
+                wanted |= {(model, fmt, None) for fmt in [SOURCE_FORMATS[spec.framework], *conversion_targets()]}
+    cases = 0
+    if "latency" in phases:
+        store, timing, cpus = ResultsStore(profile.name), timing_of(profile), profile.allowed_cpus()
+        for model, runtime, fmt, batch, threads in settings(profile, log=quiet):
+            wanted.add((model, fmt, artifact_batch(fmt, batch)))
+            record = _artifact_done(model, fmt, batch)
+            if record is not None and not force:
+                case = make_case(model, runtime, threads, batch, cpus, Artifact(model, fmt, batch, None, record),
+                                 timing)
+                if store.get(case.case_id) is not None:
+                    continue
+            cases += 1
+        counts["latency cases"] = cases
+        seconds += cases * latency_case_seconds(timing) + (NAIVE_S * len(profile.models) if cases else 0)
+    from study.export import FORMATS
+
+    for model, fmt, batch in wanted:
+        spec, _ = model_spec(model, log=quiet)
+        if spec is not None and FORMATS[fmt].exporter_for(spec.framework) and _artifact_done(model, fmt, batch or 1) \
+                is None:
+            counts["conversions"] += 1
+    seconds += counts["conversions"] * CONVERSION_S
+    if "energy" in phases and profile.energy is not None:
+        energy = profile.energy
+        batches = energy.batch_sizes or profile.batch_sizes
+        n = sum(1 for s in settings(profile, log=quiet) if s[3] in batches)
+        if energy.source == "model":
+            counts["energy cases"] = n  # computed from the latency cases' CPU time: no extra process
+        else:
+            store = ResultsStore(profile.name, records="energy")
+            counts["energy cases"] = n if force or not any(store.cases_dir.glob("*.json")) else 0
+            seconds += counts["energy cases"] * (PROCESS_S + (energy.windows + 1) * energy.window_seconds)
+    if "quantization" in phases and profile.quantization is not None:
+        from study.quant.plan import jobs
+        from study.results import ResultsStore as Store
+
+        store = Store(profile.name, records="quant")
+        pending = [j for j in jobs(profile) if force or store.get(j["id"]) is None]
+        counts["quantization builds"] = len(pending)
+        seconds += len(pending) * QUANT_BUILD_S
+    return Plan(counts, seconds)

@@ -1,0 +1,89 @@
+"""What a notebook reads: a profile's stored results, never a measurement.
+
+``study bench`` measures; notebooks open ``results/<profile>/`` (and the artifact records behind the
+conversion matrix) through these helpers. A profile never measured stops the notebook with one line and
+the command to run; a phase the profile does not configure reads as "not measured for this profile".
+"""
+
+from __future__ import annotations
+
+from study import paths
+from study.profiles import Profile, load_profile
+
+PHASE_FILES = {"convert": "conversions.csv", "latency": "latency.csv", "energy": "energy.csv",
+               "quantization": "quant_summary.csv"}
+
+
+class NotMeasured(Exception):
+    """Shown by IPython as its one line, without a traceback: the reader needs the command, not the stack."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+def profile_of(profile: str) -> Profile:
+    return load_profile(profile)
+
+
+def configured(profile: str, phase: str) -> bool:
+    """Whether the profile measures ``phase`` at all (energy and quantization are optional sections)."""
+    device = load_profile(profile)
+    return {"energy": device.energy is not None, "quantization": device.quantization is not None}.get(phase, True)
+
+
+def require(profile: str, *phases: str) -> Profile:
+    """The profile, after checking that every configured phase among ``phases`` has been measured."""
+    device = load_profile(profile)
+    directory = paths.results_dir(profile)
+    missing = [p for p in phases if configured(profile, p) and not (directory / PHASE_FILES[p]).exists()]
+    if missing:
+        which = ",".join(missing)
+        raise NotMeasured(f"profile '{profile}' has no {which} results in results/{profile}/. Measure first: "
+                          f"python -m study bench --profile {profile} --only {which}")
+    return device
+
+
+def not_measured(profile: str, phase: str):
+    """The sentence a report shows where a profile does not measure a phase."""
+    from IPython.display import Markdown
+
+    return Markdown(f"*{phase.capitalize()}: not measured for this profile (`{profile}` has no `{phase}` section; "
+                    f"add one to params/profiles/{profile}.yaml to measure it).*")
+
+
+class Off:
+    """Stands for the tables of a phase the profile does not measure: every view of it says so."""
+
+    def __init__(self, profile: str, phase: str):
+        self.profile, self.phase = profile, phase
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def load(profile: str, phase: str):
+    """A phase's tables (energy: energy.csv; quantization: every quant_*.csv), or ``Off`` where not configured."""
+    if not configured(profile, phase):
+        return Off(profile, phase)
+    require(profile, phase)
+    if phase == "energy":
+        from study.energy_bench import load_energy
+
+        return load_energy(profile)
+    if phase == "quantization":
+        from study.quant.tables import load_tables
+
+        return load_tables(profile)
+    raise ValueError(f"no loader for phase {phase!r}")
+
+
+def show(view, tables, *args, **kwargs):
+    """``view(tables, ...)``, or the "not measured for this profile" line when the phase is off."""
+    if isinstance(tables, Off):
+        return not_measured(tables.profile, tables.phase)
+    return view(tables, *args, **kwargs)
+
+
+def measured(tables) -> bool:
+    """Whether a phase's tables were loaded (not ``Off``)."""
+    return not isinstance(tables, Off)

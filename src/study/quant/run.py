@@ -1,0 +1,133 @@
+"""Running the quantization study of a profile: the builds, then every variant's latency, then the tables.
+
+- ``results/<p>/quant/<id>.json``: one (dataset, model, seed): the trained model's test predictions and
+  those of every variant in its runtime (or the variant's error). A build is cached beside its artifacts
+  (``artifacts/quant/<id>/build.json``), so the profiles of one machine share it. Builds are not timed, so
+  they run side by side, one per CPU.
+- ``results/<p>/quant_latency/<id>.json``: one variant (first dataset, seed 0) timed as a latency case by
+  the one measurement engine: the same fields and columns as ``latency.csv``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from study import environment, paths
+from study.fsutil import write_json_atomic, write_text_atomic
+from study.isolate import run_isolated
+from study.profiles import Profile
+from study.quant.plan import jobs
+from study.results import ResultsStore
+
+BUILD_TIMEOUT_S = 3600
+
+
+def _build(profile: Profile, job: dict, force: bool, store: ResultsStore) -> dict:
+    i = job["inputs"]
+    directory = paths.artifacts_dir() / "quant" / job["id"]
+    cached = directory / "build.json"
+    if cached.exists() and not force:  # built for another profile of this machine: same inputs, same record
+        return json.loads(cached.read_text())
+    spec = {"kind": "quant_build", "dataset": i["dataset"], "model": i["model"], "seed": i["seed"],
+            "epochs": i["epochs"], "threads": 1, "directory": str(directory)}
+    result = run_isolated(spec, BUILD_TIMEOUT_S, threads=1,
+                          log_path=store.directory / "logs" / f"quant-{job['id']}.log")
+    if result["status"] == "ok":
+        write_json_atomic(cached, result)
+    return result
+
+
+def run_builds(profile: Profile, planned: list[dict], force: bool, progress: bool, say) -> list[str]:
+    """Train, quantize and evaluate every build not recorded yet, one per CPU at a time."""
+    store = ResultsStore(profile.name, records="quant")
+    pending = [j for j in planned if force or store.get(j["id"]) is None]
+    say(f"[{profile.name}] quantization: {len(planned)} (dataset, model, seed) builds, {len(pending)} to run")
+    bar = tqdm(total=len(pending), desc=f"{profile.name}: quantization builds", unit="build",
+               disable=None if progress else True)
+
+    def one(job: dict) -> None:
+        i = job["inputs"]
+        say(f"[{profile.name}] training {i['model']} on {i['dataset']} (seed {i['seed']}), then every variant")
+        result = _build(profile, job, force, store)
+        store.put({"case_id": job["id"], "status": result["status"], "inputs": i, "error": result.get("error", ""),
+                   "build": result.get("record"), "machine": environment.machine_name(),
+                   "measured_at": environment.utc_now()})
+        built = result.get("record") or {}
+        failed = [k for k, v in built.get("variants", {}).items() if v["status"] != "ok"]
+        say(f"[{profile.name}]   {i['model']} on {i['dataset']} (seed {i['seed']}): {result['status']}"
+            + (f": {result.get('error')}" if result["status"] != "ok" else
+               f", {len(built.get('variants', {})) - len(failed)} variants ok" + (f", failed: {failed}" if failed else "")))
+        bar.update()
+
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        list(pool.map(one, pending))
+    bar.close()
+    return [j["id"] for j in pending]
+
+
+def _channels(build: dict) -> int:
+    return 1 if build["dataset"] == "digits" else 3
+
+
+def variant_cases(profile: Profile, planned: list[dict]) -> list:
+    """A latency case for every variant of the first dataset's seed-0 builds (speed does not depend on weights)."""
+    from study.bench import make_case, timing_of
+    from study.convert import Artifact
+    from study.quant.build import input_shape
+    from study.runtimes import RUNTIMES
+
+    builds = ResultsStore(profile.name, records="quant")
+    threads, cpus = min(profile.resolved_threads()), profile.allowed_cpus()
+    cases = []
+    for job in planned:
+        i = job["inputs"]
+        if i["seed"] != 0 or i["dataset"] != profile.quantization.datasets[0]:
+            continue
+        build = ((builds.get(job["id"]) or {}).get("build")) or {}
+        for key, variant in build.get("variants", {}).items():
+            path = Path(variant["path"])
+            if variant["status"] != "ok" or not path.exists():
+                continue
+            record = {"status": "ok", "bytes": variant["bytes"], "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            artifact = Artifact(i["model"], RUNTIMES[variant["runtime"]].artifact_format, None, path, record)
+            shape = input_shape(build["framework"], _channels(build))
+            cases.append(make_case(i["model"], variant["runtime"], threads, 1, cpus, artifact, timing_of(profile),
+                                   precision=variant["precision"], scheme=variant["scheme"],
+                                   model_input={"framework": build["framework"], "shape": list(shape)}))
+    return cases
+
+
+def bench_quantization(profile: Profile, run_id: str, force: bool = False, progress: bool = True,
+                       say=tqdm.write) -> list[str]:
+    """Builds, then variant latencies, then the tables (only when a record or the table code changed)."""
+    from study.bench import measure_cases
+    from study.quant import tables
+
+    planned = jobs(profile)
+    measured = run_builds(profile, planned, force, progress, say)
+    cases = variant_cases(profile, planned)
+    store = ResultsStore(profile.name, records="quant_latency")
+    measured += measure_cases(profile.name, store, cases, run_id, force, progress, say, desc="variant latency")
+    key = _tables_key(profile, planned, [c.case_id for c in cases])
+    key_file = ResultsStore(profile.name).directory / "quant_tables.key"
+    if measured or not key_file.exists() or key_file.read_text() != key:
+        tables.write_tables(profile, [c.case_id for c in cases])  # the bootstraps take a while
+        write_text_atomic(key_file, key)
+    return measured
+
+
+def _tables_key(profile: Profile, planned: list[dict], latency_ids: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name in ("tables.py", "metrics.py", "verdicts.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    digest.update(json.dumps([sorted(j["id"] for j in planned), sorted(latency_ids)]).encode())
+    for directory in ("quant", "quant_latency"):
+        for record in sorted((ResultsStore(profile.name).directory / directory).glob("*.json")):
+            digest.update(f"{record.name}:{record.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()

@@ -1,0 +1,236 @@
+"""The quantization study's tables, rebuilt from the records (builds and variant latencies), and the views
+the notebook shows: per (variant, seed, group) accuracy changes, per-variant summary, the article's claims.
+
+- ``quant_groups.csv`` (per variant, seed, group), ``quant_summary.csv`` (per variant), ``quant_latency.csv``
+  (every timed variant, the columns of latency.csv), ``quant_claims.csv``, ``quant_overview.csv`` (what was
+  trained) and ``quant_exemplars.csv`` (compression-identified exemplars) are all a notebook reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from study.errors import StudyError
+from study.fsutil import csv_text, display_path, write_text_atomic
+from study.profiles import Profile
+from study.quant import metrics
+from study.quant.plan import jobs
+from study.quant.quantizers import VARIANTS
+from study.quant.verdicts import article_claims
+from study.results import ResultsStore
+from study.schema import LATENCY_COLUMNS
+
+GROUP_COLUMNS = ["dataset", "model", "framework", "runtime", "scheme", "precision", "seed", "group_by", "group", "n",
+                 "acc_fp32", "acc", "acc_ci_low", "acc_ci_high", "delta", "delta_ci_low", "delta_ci_high",
+                 "flip_rate"]
+
+
+def _builds(profile: Profile) -> list[dict]:
+    store = ResultsStore(profile.name, records="quant")
+    wanted = {j["id"] for j in jobs(profile)}
+    return [r for r in store.records() if r["case_id"] in wanted]
+
+
+def group_rows(profile: Profile) -> pd.DataFrame:
+    rows = []
+    for record in _builds(profile):
+        build = record.get("build")
+        if record["status"] != "ok" or not build:
+            continue
+        for key, variant in build["variants"].items():
+            twin = build["variants"].get(VARIANTS[key].twin, {})
+            if variant["status"] != "ok" or twin.get("status") != "ok":
+                continue
+            for group_by, groups in build["groups"].items():
+                for row in metrics.group_table(build["labels"], twin["predictions"], variant["predictions"], groups):
+                    rows.append({"dataset": build["dataset"], "model": build["model"],
+                                 "framework": build["framework"], "runtime": variant["runtime"],
+                                 "scheme": variant["scheme"], "precision": variant["precision"],
+                                 "seed": build["seed"], "group_by": group_by, **row})
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS)
+
+
+LATENCY_TABLE_COLUMNS = [*LATENCY_COLUMNS, "scheme"]
+
+
+def speeds(profile: Profile, latency_ids: list[str] | None = None) -> pd.DataFrame:
+    """Every timed variant of the plan: latency.csv's columns, plus the quantization scheme."""
+    store = ResultsStore(profile.name, records="quant_latency")
+    rows = [{**r["row"], "scheme": r["inputs"].get("scheme")} for r in store.records(latency_ids)]
+    return pd.DataFrame([{c: r.get(c) for c in LATENCY_TABLE_COLUMNS} for r in rows], columns=LATENCY_TABLE_COLUMNS)
+
+
+def attribute(group_by: list[str]) -> str:
+    """The appearance attribute of a dataset (ink, tone, group), else class."""
+    others = [g for g in group_by if g != "class"]
+    return others[0] if others else "class"
+
+
+def summary_rows(profile: Profile, groups: pd.DataFrame, speed: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, model, variant): means over seeds, worst group, gap, CIEs, Welch, size, speed."""
+    rows = []
+    builds = [r for r in _builds(profile) if r["status"] == "ok" and r.get("build")]
+    keys = sorted({(b["build"]["dataset"], b["build"]["model"], k) for b in builds for k in b["build"]["variants"]})
+    for dataset, model, key in keys:
+        population = [b["build"] for b in builds if b["build"]["dataset"] == dataset and b["build"]["model"] == model]
+        variant = VARIANTS[key]
+        entries = [(p, p["variants"].get(key, {}), p["variants"].get(variant.twin, {})) for p in population]
+        ok = [(p, e, t) for p, e, t in entries if e.get("status") == "ok" and t.get("status") == "ok"]
+        row = {"dataset": dataset, "model": model, "runtime": variant.runtime, "scheme": variant.scheme,
+               "precision": variant.precision, "seeds": len(ok), "status": "ok" if ok else "failed",
+               "error": next((e.get("error") for _, e, _ in entries if e.get("status") != "ok"), "")}
+        if ok:
+            labels = np.asarray(ok[0][0]["labels"])
+            acc_fp = [float(np.mean(np.asarray(t["predictions"]) == labels)) for _, _, t in ok]
+            acc_q = [float(np.mean(np.asarray(e["predictions"]) == labels)) for _, e, _ in ok]
+            by = attribute(list(ok[0][0]["groups"]))
+            sub = groups[(groups["dataset"] == dataset) & (groups["model"] == model) & (groups["runtime"] ==
+                         variant.runtime) & (groups["scheme"] == variant.scheme) & (groups["group_by"] == by)
+                         & (groups["group"] != "all")]
+            per_group = sub.groupby("group")[["acc_fp32", "acc", "delta", "delta_ci_high"]].mean()
+            worst = per_group["delta"].idxmin() if len(per_group) else ""
+            group_names = np.asarray(ok[0][0]["groups"][by])
+            worst_mask = group_names == worst
+            t, p = metrics.welch(acc_fp, acc_q)
+            tw, pw = metrics.welch([float(np.mean(np.asarray(t_["predictions"])[worst_mask] == labels[worst_mask]))
+                                    for _, _, t_ in ok],
+                                   [float(np.mean(np.asarray(e["predictions"])[worst_mask] == labels[worst_mask]))
+                                    for _, e, _ in ok]) if worst else (float("nan"), float("nan"))
+            cies = metrics.compression_identified([t["predictions"] for _, _, t in ok],
+                                                  [e["predictions"] for _, e, _ in ok])
+            sizes = [(e["bytes"], t["bytes"]) for _, e, t in ok]
+            row.update({"group_by": by, "acc_fp32": np.mean(acc_fp), "acc": np.mean(acc_q),
+                        "delta_pp": 100 * (np.mean(acc_q) - np.mean(acc_fp)), "worst_group": worst,
+                        "worst_group_delta_pp": 100 * per_group["delta"].min() if len(per_group) else np.nan,
+                        "worst_group_delta_ci_high_pp": 100 * per_group.loc[worst, "delta_ci_high"] if worst else np.nan,
+                        "gap_fp32_pp": 100 * metrics.gap(per_group["acc_fp32"].to_dict()),
+                        "gap_pp": 100 * metrics.gap(per_group["acc"].to_dict()),
+                        "flip_rate": float(np.mean([metrics.flip_rate(e["predictions"], t["predictions"])
+                                                    for _, e, t in ok])),
+                        "cie_count": len(cies), "welch_t": t, "welch_p": p, "welch_p_worst_group": pw,
+                        "bytes_fp32": sizes[0][1], "bytes": sizes[0][0],
+                        "size_reduction_pct": 100 * (1 - sizes[0][0] / sizes[0][1])})
+            mine = speed[(speed["model"] == model) & (speed["runtime"] == variant.runtime)]
+            p50 = mine.loc[mine["scheme"] == variant.scheme, "p50_ms"]
+            p50_fp = mine.loc[mine["scheme"] == "fp32", "p50_ms"]
+            if len(p50) and len(p50_fp):
+                row.update({"p50_ms": float(p50.iloc[0]), "p50_fp32_ms": float(p50_fp.iloc[0]),
+                            "speedup": float(p50_fp.iloc[0] / p50.iloc[0])})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+SUMMARY_COLUMNS = ["dataset", "model", "runtime", "scheme", "precision", "seeds", "status", "error", "group_by",
+                   "acc_fp32", "acc", "delta_pp", "worst_group", "worst_group_delta_pp", "worst_group_delta_ci_high_pp", "gap_fp32_pp", "gap_pp",
+                   "flip_rate", "cie_count", "welch_t", "welch_p", "welch_p_worst_group", "bytes_fp32", "bytes",
+                   "size_reduction_pct", "p50_ms", "p50_fp32_ms", "speedup"]
+
+
+TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars")
+
+
+def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Every table the notebook reads, rebuilt from the records."""
+    directory = ResultsStore(profile.name).directory
+    groups = group_rows(profile)
+    speed = speeds(profile, latency_ids)
+    summary = summary_rows(profile, groups, speed)
+    made = {"groups": groups, "summary": summary, "latency": speed, "claims": article_claims(summary),
+            "overview": overview(profile), "exemplars": exemplars(profile, summary)}
+    for name, table in made.items():
+        write_text_atomic(directory / f"quant_{name}.csv", csv_text(table))
+    return made
+
+
+def load_tables(profile: str) -> dict[str, pd.DataFrame]:
+    directory = ResultsStore(profile).directory
+    path = directory / "quant_summary.csv"
+    if not path.exists():
+        raise StudyError(f"{display_path(path)}: no quantization results yet. Fix: python -m study bench --profile "
+                         f"{profile} --only quantization")
+    return {name: pd.read_csv(directory / f"quant_{name}.csv", keep_default_na=False, na_values=[""])
+            for name in TABLES}
+
+
+# --- views for the notebook -------------------------------------------------------------------------
+
+def overview(profile: Profile) -> pd.DataFrame:
+    """What was trained: dataset, model, seeds, training groups, fp32 accuracy in the source framework."""
+    rows = []
+    for record in _builds(profile):
+        build = record.get("build")
+        if not build:
+            rows.append({"dataset": record["inputs"]["dataset"], "model": record["inputs"]["model"],
+                         "seed": record["inputs"]["seed"], "status": record["status"], "error": record.get("error")})
+            continue
+        labels = np.asarray(build["labels"])
+        rows.append({"dataset": build["dataset"], "model": build["model"], "framework": build["framework"],
+                     "seed": build["seed"], "status": record["status"], "train_s": round(build["train_s"], 1),
+                     "source_accuracy": round(float(np.mean(np.asarray(build["source_predictions"]) == labels)), 4),
+                     "training groups": "; ".join(f"{k}: " + ", ".join(f"{g} {n}" for g, n in v.items())
+                                                  for k, v in build["train_groups"].items() if k != "class"),
+                     "test images": len(labels)})
+    return pd.DataFrame(rows)
+
+
+def summary_view(summary: pd.DataFrame) -> pd.DataFrame:
+    columns = ["dataset", "model", "runtime", "scheme", "seeds", "acc_fp32", "acc", "delta_pp", "worst_group",
+               "worst_group_delta_pp", "gap_fp32_pp", "gap_pp", "flip_rate", "cie_count", "welch_p",
+               "size_reduction_pct", "speedup"]
+    ok = summary[summary["status"] == "ok"]
+    return ok[[c for c in columns if c in ok]].round(4).reset_index(drop=True)
+
+
+def failures(summary: pd.DataFrame) -> pd.DataFrame:
+    if "status" not in summary:
+        return pd.DataFrame(columns=["dataset", "model", "runtime", "scheme", "error"])
+    return summary.loc[summary["status"] != "ok", ["dataset", "model", "runtime", "scheme", "error"]] \
+        .reset_index(drop=True)
+
+
+EXEMPLAR_COLUMNS = ["dataset", "model", "variant", "seeds", "index", "label", "fp32_pred", "quant_pred", "group"]
+
+
+def exemplars(profile: Profile, summary: pd.DataFrame) -> pd.DataFrame:
+    """The compression-identified exemplars of the int8 variant with the most of them: test-split indices,
+    labels and modal predictions over seeds (the notebook draws their images)."""
+    int8 = summary[(summary["status"] == "ok") & (summary["precision"] == "int8")] if len(summary) else summary
+    if not len(int8) or int8["cie_count"].max() == 0:
+        return pd.DataFrame(columns=EXEMPLAR_COLUMNS)
+    top = int8.loc[int8["cie_count"].idxmax()]
+    key = f"{top['runtime']}/{top['scheme']}"
+    population = [r["build"] for r in _builds(profile) if r["status"] == "ok" and r.get("build")
+                  and r["build"]["dataset"] == top["dataset"] and r["build"]["model"] == top["model"]]
+    ok = [p for p in population if p["variants"].get(key, {}).get("status") == "ok"
+          and p["variants"][VARIANTS[key].twin].get("status") == "ok"]
+    fp32 = metrics.modal([p["variants"][VARIANTS[key].twin]["predictions"] for p in ok])
+    quant = metrics.modal([p["variants"][key]["predictions"] for p in ok])
+    index = np.flatnonzero(fp32 != quant)
+    labels, groups = np.asarray(ok[0]["labels"]), np.asarray(ok[0]["groups"][top["group_by"]])
+    return pd.DataFrame({"dataset": top["dataset"], "model": top["model"], "variant": key, "seeds": len(ok),
+                         "index": index, "label": labels[index], "fp32_pred": fp32[index],
+                         "quant_pred": quant[index], "group": groups[index]}, columns=EXEMPLAR_COLUMNS)
+
+
+def exemplar_images(profile: Profile, found: pd.DataFrame) -> dict | None:
+    """What the exemplar gallery draws: the images behind ``quant_exemplars.csv`` (the dataset is read, not
+    trained on), with their labels and predictions."""
+    from study.quant import datasets
+
+    if not len(found):
+        return None
+    name = found["dataset"].iloc[0]
+    refs = {datasets.load(d).name: d for d in profile.quantization.datasets} if profile.quantization else {}
+    if name not in refs:
+        return None
+    data = datasets.load(refs[name])
+    index = found["index"].to_numpy()
+    return {"images": data.x_test[index], "labels": found["label"].to_numpy(),
+            "fp32_pred": found["fp32_pred"].to_numpy(), "quant_pred": found["quant_pred"].to_numpy(),
+            "groups": found["group"].to_numpy(), "classes": data.classes,
+            "title": f"{len(found)} compression-identified exemplars: {name} / {found['model'].iloc[0]} / "
+                     f"{found['variant'].iloc[0]} (modal prediction over {found['seeds'].iloc[0]} seed(s); red: the "
+                     "quantized model is wrong)"}

@@ -1,0 +1,150 @@
+"""Every column the study writes, with its meaning and unit: one place, so tables, the importer and the
+README's schema section (``python -m study.schema``) cannot drift apart."""
+
+from __future__ import annotations
+
+# The columns of latency.csv, in order, with their meaning and unit (the README shows this table).
+LATENCY_COLUMNS: dict[str, str] = {
+    "profile": "device profile the case was measured under",
+    "case_id": "hash of every input that determines the measurement (model, artifact, runtime and version, threads, CPUs, batch, timing budget)",
+    "model": "model name from the zoo",
+    "variant": "format and precision of the artifact, e.g. tflite-fp32",
+    "format": "artifact format the runtime loads (torch, torchscript, executorch, onnx, tflite, savedmodel)",
+    "precision": "numeric precision of the artifact (fp32; fp16 or int8 for quantized variants)",
+    "artifact_status": "validation verdict of the artifact: ok, or mismatch (its outputs differ from the source model's)",
+    "runtime": "inference runtime",
+    "runtime_version": "version of the runtime's distribution(s)",
+    "threads": "intra-op threads (inter-op threads fixed at 1)",
+    "cpus": "CPU ids the case process was pinned to, space-separated",
+    "batch": "inputs per inference call",
+    "status": "ok, or failed (see error)",
+    "error": "first line of the error of a failed case",
+    "n_runs": "timed runs after warm-up",
+    "n_warmup": "warm-up runs",
+    "import_ms": "time to import the runtime in a fresh process (ms)",
+    "load_ms": "time to load the artifact and prepare it for the batch (ms)",
+    "first_ms": "first (cold) inference after load (ms)",
+    "mean_ms": "mean steady-state latency (ms)",
+    "std_ms": "standard deviation of steady-state latency (ms)",
+    "cv": "coefficient of variation std/mean (unitless)",
+    "p50_ms": "median steady-state latency (ms)",
+    "p90_ms": "90th percentile latency (ms)",
+    "p99_ms": "99th percentile latency (ms)",
+    "min_ms": "fastest timed run (ms)",
+    "ci_low_ms": "lower bound of the bootstrap 95% CI of p50 (ms)",
+    "ci_high_ms": "upper bound of the bootstrap 95% CI of p50 (ms)",
+    "throughput_ips": "inferences per second at p50: batch * 1000 / p50_ms",
+    "gflop_per_inference": "FLOPs of one batch-1 inference, counted on the model's ONNX graph (GFLOP; see study/flops.py)",
+    "gflops": "achieved throughput at p50: gflop_per_inference * batch / p50 (GFLOP/s)",
+    "peak_gflops": "the machine's fp32 GEMM throughput with the same threads and CPUs (GFLOP/s, results/<profile>/peak.json)",
+    "pct_peak": "gflops as a percentage of peak_gflops",
+    "high_dispersion": "True when cv > 0.10: treat the numbers with care",
+    "rss_import_mib": "peak resident memory after importing the runtime (MiB)",
+    "rss_load_mib": "peak resident memory after loading the artifact (MiB)",
+    "rss_peak_mib": "peak resident memory after all inferences (MiB)",
+    "harness_overhead_ms": "median time of the same timing loop around a no-op call, measured in the case process (ms)",
+    "native_lib_mib": "size on disk of the shared libraries the runtime mapped to load and run the model (MiB)",
+    "artifact_bytes": "size of the artifact file (bytes)",
+    "artifact_sha256": "content hash of the artifact measured",
+    "machine": "host name of the machine that measured the case",
+    "run_id": "the run that measured the case (results/<profile>/runs/<run_id>.json has its environment)",
+    "measured_at": "UTC time the case finished (ISO 8601)",
+    "measurement": "measured (every number in this table is measured on the machine named)",
+}
+SAMPLE_COLUMNS: dict[str, str] = {
+    "case_id": "the case, as in latency.csv",
+    "phase": "warmup or timed",
+    "index": "run number within the phase, from 0",
+    "latency_ms": "wall-clock time of one inference call (ms)",
+}
+CONVERSION_COLUMNS: dict[str, str] = {
+    "model": "model name",
+    "framework": "source framework (torch or keras)",
+    "target": "artifact format (a source format row holds the source weights)",
+    "is_source": "True for the source weights themselves",
+    "status": "ok, mismatch (outputs differ beyond the thresholds), failed, or n/a (no route from this framework)",
+    "error": "first line of the error, or the threshold a mismatch broke",
+    "exporter": "which exporter produced it (e.g. dynamo or legacy for ONNX)",
+    "note": "anything the exporter had to work around",
+    "seconds": "conversion wall time (s; conversions of different models run side by side, one per CPU)",
+    "bytes": "artifact size on disk (bytes; a directory's files summed)",
+    "compressed_bytes": "artifact size after DEFLATE level 6, roughly what an update downloads (bytes)",
+    "parameters": "parameter count of the source model",
+    "validated_with": "runtime that ran the artifact on the validation inputs",
+    "max_abs_diff": "largest absolute output difference from the source model",
+    "max_rel_diff": "max_abs_diff divided by the largest absolute reference output",
+    "cosine_min": "worst per-sample cosine similarity of outputs",
+    "top1_agreement": "share of validation samples with the same arg-max class",
+    "reference_informative": "whether the source outputs vary with the input enough to catch a wrong conversion",
+    "path": "artifact path",
+}
+
+ENERGY_COLUMNS: dict[str, str] = {
+    "profile": "device profile",
+    "case_id": "hash of every input of the energy measurement (the latency case's inputs, the window settings)",
+    "latency_case_id": "the same setting's row in latency.csv (for the model, the case whose CPU time it uses)",
+    "model": "model name",
+    "variant": "format and precision of the artifact",
+    "runtime": "inference runtime",
+    "threads": "intra-op threads",
+    "cpus": "CPU ids the case process was pinned to",
+    "batch": "inputs per inference call",
+    "status": "ok, or failed (see error)",
+    "error": "first line of the error of a failed case",
+    "energy_source": "rapl (powercap counters), meter (external meter CSV) or model (the profile's power model)",
+    "measurement": "measured (rapl, meter) or modelled (model): never pooled in one statistic",
+    "windows": "active windows: segments of the latency case's timed runs (model), or windows of their own after one idle window (rapl, meter)",
+    "window_seconds": "minimum length of each window of its own (rapl, meter; s); empty for the model",
+    "inferences": "inputs processed over all active windows",
+    "ms_per_call": "mean wall time per call during the active windows (ms)",
+    "cpu_utilisation": "process CPU time / (wall time x CPUs the power model counts), mean over active windows",
+    "avg_watts": "mean power over the active windows (W)",
+    "avg_watts_ci_low": "lower bound of the 95% t-interval of avg_watts across windows (W)",
+    "avg_watts_ci_high": "upper bound of the 95% t-interval of avg_watts across windows (W)",
+    "idle_watts": "idle power: the idle window's (rapl, meter) or the power model's at zero utilisation (W)",
+    "gross_mj_per_inference": "energy of the active window per input, mean across windows (mJ)",
+    "gross_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ)",
+    "gross_mj_per_inference_ci_high": "upper bound of its 95% t-interval across windows (mJ)",
+    "net_mj_per_inference": "(active energy - idle power x active time) per input: what inference adds (mJ)",
+    "net_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ)",
+    "net_mj_per_inference_ci_high": "upper bound of its 95% t-interval across windows (mJ)",
+    "inferences_per_joule": "inputs per joule of gross energy, mean across windows",
+    "inferences_per_joule_ci_low": "lower bound of its 95% t-interval across windows",
+    "inferences_per_joule_ci_high": "upper bound of its 95% t-interval across windows",
+    "power_model": "the formula and cited source of a modelled number; empty when measured",
+    "machine": "host name of the machine that measured the case",
+    "run_id": "the run that measured the case",
+    "measured_at": "UTC time the case finished (ISO 8601)",
+}
+WINDOW_COLUMNS: dict[str, str] = {
+    "case_id": "the energy case, as in energy.csv",
+    "phase": "idle or active",
+    "index": "window number within the case (0 is the idle window, measured sources only)",
+    "calls": "inference calls completed in the window",
+    "wall_s": "window length (s)",
+    "cpu_s": "process CPU time in the window, all threads (s)",
+    "start_epoch": "window start, host clock (Unix epoch s): cut a meter's log here",
+    "end_epoch": "window end, host clock (Unix epoch s)",
+    "rapl_j": "joules between the RAPL readings at the window's bounds (rapl source only)",
+    "joules": "the window's energy from the profile's source (J)",
+}
+
+
+def schema_markdown() -> str:
+    """The README's results-schema tables, generated from the column definitions so they cannot drift."""
+    def table(columns: dict[str, str]) -> str:
+        return "| column | meaning (unit) |\n| --- | --- |\n" + "".join(f"| `{k}` | {v} |\n" for k, v in columns.items())
+
+    return ("`results/<profile>/latency.csv`, one row per case of the profile's current plan (the quantization "
+            "study's timed variants, `quant_latency.csv`, have the same columns plus `scheme`):\n\n"
+            + table(LATENCY_COLUMNS)
+            + "\n`results/<profile>/samples.csv`, every raw latency sample:\n\n" + table(SAMPLE_COLUMNS)
+            + "\n`results/<profile>/conversions.csv`, the conversion matrix, one row per (model, target):\n\n"
+            + table(CONVERSION_COLUMNS)
+            + "\n`results/<profile>/energy.csv`, energy per inference, one row per case at the energy batch sizes:\n\n"
+            + table(ENERGY_COLUMNS)
+            + "\n`results/<profile>/energy_windows.csv`, every raw energy window:\n\n" + table(WINDOW_COLUMNS))
+
+
+if __name__ == "__main__":  # python -m study.schema > schema, pasted between the README's schema markers
+    print(schema_markdown(), end="")
