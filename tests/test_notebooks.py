@@ -75,10 +75,11 @@ def test_nbval_fails_on_a_changed_verdict_or_column(tmp_path):
     flipped = scratch_copy()
     claims = flipped / "results" / "ci" / "quant_claims.csv"
     table = pd.read_csv(claims)
-    table.loc[0, "verdict"] = "supported" if table.loc[0, "verdict"] != "supported" else "contradicted"
+    new = "supported" if table.loc[0, "verdict"] != "supported" else "contradicted"
+    table.loc[0, "verdict"] = new
     table.to_csv(claims, index=False)
     code, output = _nbval(flipped, summary)
-    assert code != 0 and "1 failed" in output, output[-3000:]
+    assert code != 0 and "05_summary.ipynb::Cell" in output and new in output, output[-3000:]
 
     changed = scratch_copy()
     conversions = changed / "results" / "ci" / "conversions.csv"
@@ -86,4 +87,4 @@ def test_nbval_fails_on_a_changed_verdict_or_column(tmp_path):
     table.loc[table.index[table["status"] == "ok"][-1], "status"] = "failed"  # one cell of the status column
     table.to_csv(conversions, index=False)
     code, output = _nbval(changed, REPO / "notebooks" / "00_conversion.ipynb")
-    assert code != 0 and "failed" in output, output[-3000:]
+    assert code != 0 and "00_conversion.ipynb::Cell" in output, output[-3000:]

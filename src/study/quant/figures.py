@@ -94,7 +94,7 @@ def exemplar_gallery(images: np.ndarray, labels, fp32_pred, quant_pred, groups, 
     for i in range(count):
         ax = axes.flat[i]
         image = np.transpose(images[i], (1, 2, 0)) * 0.5 + 0.5
-        ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+        ax.imshow(np.clip(image.squeeze(), 0, 1), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
         ax.set_title(f"{groups[i]}\ntrue {classes[labels[i]]}\nfp32 {classes[fp32_pred[i]]} → q {classes[quant_pred[i]]}",
                      fontsize=7, color="black" if quant_pred[i] == labels[i] else "#c62828")
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")
