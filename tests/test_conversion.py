@@ -8,7 +8,7 @@ import pytest
 from conftest import write_profile
 from study import paths
 from study.bench import bench, convert_profile
-from study.convert import _validate, artifact_path, ensure_artifact
+from study.convert import validate_artifact, artifact_path, ensure_artifact
 from study.matrix import conversion_matrix
 from study.runtimes import RUNTIMES
 from study.validation import THRESHOLDS, informative, parity, run_in_chunks, verdict
@@ -132,7 +132,7 @@ def test_a_perturbed_artifact_is_flagged_mismatch(bench_root, tmp_path):
     largest.CopyFrom(numpy_helper.from_array(weights, largest.name))
     perturbed = tmp_path / "perturbed.onnx"
     onnx.save(model, str(perturbed))
-    result = _validate("digits_cnn", "onnx", perturbed, None, "perturbed-test")
+    result = validate_artifact("digits_cnn", "onnx", perturbed, None, "perturbed-test")
     assert result["status"] == "mismatch", result
     assert result["error"].startswith("max relative difference")
 

@@ -136,14 +136,13 @@ def _validation_inputs(model: str) -> Path:
     """The model's fixed validation inputs, written once and then only read."""
     inputs = validation_dir(model) / "inputs.npy"
     if not inputs.exists():
-        from study.fsutil import write_bytes_atomic
-        from study.worker import _npy_bytes
+        from study.fsutil import npy_bytes, write_bytes_atomic
 
-        write_bytes_atomic(inputs, _npy_bytes(get_model(model).validation_inputs(VALIDATION_SAMPLES)))
+        write_bytes_atomic(inputs, npy_bytes(get_model(model).validation_inputs(VALIDATION_SAMPLES)))
     return inputs
 
 
-def _validate(model: str, fmt: str, path: Path, batch: int | None, log_stem: str) -> dict:
+def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_stem: str) -> dict:
     runtime = runtime_for_format(fmt)
     spec = {"kind": "validate", "model": model, "runtime": runtime, "artifact": str(path), "batch": batch or 1,
             "inputs": str(_validation_inputs(model)), "reference": str(validation_dir(model) / "reference.npy")}
@@ -234,7 +233,7 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
     if result["status"] == "ok":
         record.update(bytes=artifact_bytes(path), compressed_bytes=compressed_bytes(path), sha256=file_sha256(path))
         if not is_source:
-            record.update(_validate(model, fmt, path, fixed, path.stem))
+            record.update(validate_artifact(model, fmt, path, fixed, path.stem))
     if record["status"] == "ok":
         log(f"converted {what}: {record['bytes'] / 1e6:.1f} MB in {record['seconds']:.1f} s"
             + (f", parity max rel diff {record['max_rel_diff']:.1e}" if "max_rel_diff" in record else ""))

@@ -8,15 +8,18 @@ record keeps the estimate beside the measured phase times, so a wrong constant s
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 from study.profiles import Profile
 
-# Seconds per unit of work outside the timing budget, seen on a 2-core VM (AMD EPYC, 2026-11):
-PROCESS_S = 6.0            # a fresh case process: interpreter, one framework's import, load, first call
-CONVERSION_S = 25.0        # one conversion plus its validation run (ImageNet-size model; tiny ones are faster)
-QUANT_BUILD_S = 60.0       # train one small model, make and evaluate every variant
-NAIVE_S = 10.0             # the article's single timed call, in its own process
+# Seconds per unit of work outside the timing budget, seen on a 2-core VM (AMD EPYC, 2026-11: the whole zoo's 57
+# conversions took 314 s two at a time; 18 quantization builds and their 21 timed variants 428 s):
+PROCESS_S = 5.0            # a fresh case process: interpreter, one framework's import, load, first call
+CONVERSION_S = 11.0        # one conversion plus its validation run, per worker (conversions run one per CPU)
+QUANT_BUILD_S = 40.0       # train one small model, make and evaluate every variant, per worker (one per CPU)
+VARIANTS_PER_MODEL = 7     # timed variants of one quantization-study model (seed 0 of the first dataset)
+NAIVE_S = 8.0              # the article's single timed call, in its own process
 
 
 @dataclass
@@ -48,6 +51,8 @@ def latency_case_seconds(timing: dict) -> float:
 
 def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan:
     from study.bench import make_case, settings, timing_of
+
+    workers = max(1, os.cpu_count() or 1)
     from study.convert import Artifact, artifact_batch, model_spec
     from study.export import SOURCE_FORMATS, conversion_targets
     from study.results import ResultsStore
@@ -82,7 +87,7 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
         if spec is not None and FORMATS[fmt].exporter_for(spec.framework) and _artifact_done(model, fmt, batch or 1) \
                 is None:
             counts["conversions"] += 1
-    seconds += counts["conversions"] * CONVERSION_S
+    seconds += counts["conversions"] * CONVERSION_S / workers
     if "energy" in phases and profile.energy is not None:
         energy = profile.energy
         batches = energy.batch_sizes or profile.batch_sizes
@@ -100,5 +105,7 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
         store = Store(profile.name, records="quant")
         pending = [j for j in jobs(profile) if force or store.get(j["id"]) is None]
         counts["quantization builds"] = len(pending)
-        seconds += len(pending) * QUANT_BUILD_S
+        timed = sum(1 for j in pending if j["inputs"]["seed"] == 0
+                    and j["inputs"]["dataset"] == profile.quantization.datasets[0]) * VARIANTS_PER_MODEL
+        seconds += len(pending) * QUANT_BUILD_S / workers + timed * latency_case_seconds(timing_of(profile))
     return Plan(counts, seconds)

@@ -46,3 +46,12 @@ def display_path(path: Path) -> str:
         return str(Path(path).resolve().relative_to(paths.root()))
     except ValueError:
         return str(path)
+
+
+def npy_bytes(array) -> bytes:
+    """An array as .npy bytes (no pickle), for ``write_bytes_atomic``."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()

@@ -156,7 +156,7 @@ def model_sizes(sizes: pd.DataFrame, profile: str):
     return save(fig, profile, "model_sizes")
 
 
-def _label(runtime: str) -> str:
+def runtime_label(runtime: str) -> str:
     return RUNTIME_LABELS.get(runtime, runtime)
 
 
@@ -175,7 +175,7 @@ def latency_vs_threads(table: pd.DataFrame, profile: str):
         for runtime, group in ok[ok["model"] == model].groupby("runtime"):
             group = group.sort_values("threads")
             ax.errorbar(group["threads"], group["p50_ms"], yerr=[group["p50_ms"] - group["ci_low_ms"],
-                        group["ci_high_ms"] - group["p50_ms"]], marker="o", capsize=3, label=_label(runtime),
+                        group["ci_high_ms"] - group["p50_ms"]], marker="o", capsize=3, label=runtime_label(runtime),
                         color=RUNTIME_COLORS.get(runtime))
         ax.set_xticks(sorted(ok["threads"].unique()))
         ax.set_yscale("log")
@@ -195,7 +195,7 @@ def memory_split(table: pd.DataFrame, profile: str):
     """Peak resident memory of each case's process, split into import, load and inference (batch 1)."""
     ok = table[(table["status"] == "ok") & (table["batch"] == table["batch"].min())]
     ok = ok[ok["threads"] == ok["threads"].max()].sort_values(["model", "rss_peak_mib"])
-    labels = [f"{m} · {_label(r)}" for m, r in zip(ok["model"], ok["runtime"])]
+    labels = [f"{m} · {runtime_label(r)}" for m, r in zip(ok["model"], ok["runtime"])]
     imported = ok["rss_import_mib"].to_numpy()
     loaded = (ok["rss_load_mib"] - ok["rss_import_mib"]).clip(lower=0).to_numpy()
     inferred = (ok["rss_peak_mib"] - ok["rss_load_mib"]).clip(lower=0).to_numpy()
@@ -237,7 +237,7 @@ def energy_per_inference(energy: pd.DataFrame, profile: str):
                              layout="constrained", gridspec_kw={"height_ratios": counts or [1]})
     for ax, model in zip(axes[:, 0], models):
         rows = ok[ok["model"] == model].sort_values(["threads", "gross_mj_per_inference"], ascending=[True, False])
-        labels = [f"{_label(r.runtime)} · {r.threads}t" for r in rows.itertuples()]
+        labels = [f"{runtime_label(r.runtime)} · {r.threads}t" for r in rows.itertuples()]
         y = np.arange(len(rows))
         for column, color, label in (("gross_mj_per_inference", "#b0bec5", "gross"),
                                      ("net_mj_per_inference", "#2e7d32", "net (idle subtracted)")):
@@ -278,7 +278,7 @@ def energy_vs_latency(joined: pd.DataFrame, profile: str):
 def _log_axes_with_legend(ax, runtimes, markers: dict, xlabel: str, ylabel: str) -> None:
     """Log-log axes with a legend of runtime colours and model markers, outside on the right."""
     for runtime in dict.fromkeys(runtimes):
-        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=_label(runtime))
+        ax.scatter([], [], color=RUNTIME_COLORS.get(runtime), label=runtime_label(runtime))
     for model, marker in markers.items():
         ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=model)
     ax.set_xscale("log")
@@ -307,7 +307,7 @@ def cross_profile(side: pd.DataFrame):
             ax.barh(np.arange(len(runtimes)) + (i - (len(profiles) - 1) / 2) * width, part["p50_ms_min_threads"],
                     height=width, color=colours[profile], label=f"{profile} ({part['machine'].dropna().iloc[0]})"
                     if part["machine"].notna().any() else profile)
-        ax.set_yticks(range(len(runtimes)), [_label(r) for r in runtimes], fontsize=8)
+        ax.set_yticks(range(len(runtimes)), [runtime_label(r) for r in runtimes], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(left=0)
         ax.set_xlabel("p50 latency, batch 1, fewest threads (ms)")

@@ -68,7 +68,7 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
             for r in conversions.itertuples():
                 parity[(r.model, r.target)] = r.status
         for model, part in ok.groupby("model"):
-            rows.append(_pick(model, "fp32 (zoo model, validated against its source)", [
+            rows.append(pick_runtime(model, "fp32 (zoo model, validated against its source)", [
                 {"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "size_mb": r.artifact_bytes / 1e6,
                  "drop_pp": 0.0 if r.artifact_status == "ok" else float("inf"), "group_drop_pp": 0.0,
                  "rss_mib": r.rss_peak_mib} for r in part.itertuples()],
@@ -77,7 +77,7 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
     if len(quant):
         good = quant[(quant["status"] == "ok") & quant["p50_ms"].notna()] if "p50_ms" in quant else quant.iloc[0:0]
         for (dataset, model), part in good.groupby(["dataset", "model"]):
-            rows.append(_pick(f"{model} on {dataset}", "quantization study (accuracy measured, mean over seeds)", [
+            rows.append(pick_runtime(f"{model} on {dataset}", "quantization study (accuracy measured, mean over seeds)", [
                 {"runtime": r.runtime, "variant": r.scheme, "p50_ms": r.p50_ms, "size_mb": r.bytes / 1e6,
                  "drop_pp": -r.delta_pp, "group_drop_pp": -r.worst_group_delta_pp, "rss_mib": float("nan")}
                 for r in part.itertuples()], latency_budget_ms, size_budget_mb, max_accuracy_drop_pp,
@@ -90,7 +90,7 @@ def _no_gain(drop_pp: float) -> float:
     return max(drop_pp, 0.0) + 0.0
 
 
-def _pick(model: str, basis: str, candidates: list[dict], latency_budget: float, size_budget: float,
+def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget: float, size_budget: float,
           max_drop: float, max_group_drop: float) -> dict:
     def problems(c):
         found = []

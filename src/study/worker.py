@@ -50,23 +50,13 @@ def convert(spec: dict) -> dict:
     if spec.get("reference"):
         import numpy as np
 
-        from study.fsutil import write_bytes_atomic
+        from study.fsutil import npy_bytes, write_bytes_atomic
         from study.models import SOURCE_RUNNERS
 
         inputs = np.load(spec["inputs"], allow_pickle=False)
         outputs = resolve(SOURCE_RUNNERS[model.framework])(model, destination, inputs)
-        write_bytes_atomic(Path(spec["reference"]), _npy_bytes(outputs))
+        write_bytes_atomic(Path(spec["reference"]), npy_bytes(outputs))
     return {"status": "ok", "seconds": seconds, **info}
-
-
-def _npy_bytes(array) -> bytes:
-    import io
-
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 def validate(spec: dict) -> dict:

@@ -8,11 +8,11 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from study.plots import RUNTIME_COLORS, _label, save
+from study.plots import RUNTIME_COLORS, runtime_label, save
 
 
 def variant_label(runtime: str, scheme: str) -> str:
-    return f"{_label(runtime)} · {scheme}"
+    return f"{runtime_label(runtime)} · {scheme}"
 
 
 def delta_by_group(groups: pd.DataFrame, summary: pd.DataFrame, dataset: str, profile: str):
@@ -131,7 +131,7 @@ def pareto(summary: pd.DataFrame, profile: str):
     # one key beside the panels, so it hides no point: marker = scheme, edge colour = runtime
     key = [Line2D([], [], ls="", marker=m, mfc="white", mec="black", label=s) for s, m in markers.items()
            if s in set(ok["scheme"])]
-    key += [Line2D([], [], ls="", marker="o", mfc="white", mec=RUNTIME_COLORS.get(r, "black"), mew=2, label=_label(r))
+    key += [Line2D([], [], ls="", marker="o", mfc="white", mec=RUNTIME_COLORS.get(r, "black"), mew=2, label=runtime_label(r))
             for r in dict.fromkeys(ok["runtime"])]
     fig.legend(handles=key, fontsize=8, frameon=False, loc="outside right")
     if norm:
