@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import study.bench as bench_module
-from conftest import write_profile
+from helpers import write_profile
 from study.bench import bench
 from study.convert import artifact_path, ensure_artifact, file_sha256
 from study.isolate import run_isolated

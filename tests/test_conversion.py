@@ -5,11 +5,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import write_profile
+from helpers import write_profile
 from study import paths
 from study.bench import bench, convert_profile
-from study.convert import validate_artifact, artifact_path, ensure_artifact
-from study.matrix import conversion_matrix
+from study.convert import artifact_path, conversion_matrix, ensure_artifact, validate_artifact
 from study.runtimes import RUNTIMES
 from study.validation import THRESHOLDS, informative, parity, run_in_chunks, verdict
 

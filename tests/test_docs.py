@@ -1,4 +1,4 @@
-from conftest import REPO
+from helpers import REPO
 from study.schema import schema_markdown
 
 

@@ -211,7 +211,7 @@ def test_windows_are_cut_from_cpu_checkpoints():
 def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
     import pandas as pd
 
-    from conftest import write_profile
+    from helpers import write_profile
     from study.bench import bench
 
     meter = bench_root / "meter.csv"
@@ -231,7 +231,7 @@ def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
 
 
 def test_rapl_profile_on_a_machine_without_counters_stops_before_measuring(study_root):
-    from conftest import write_profile
+    from helpers import write_profile
     from study.bench import bench
 
     write_profile(study_root, "rapl", energy={"source": "rapl", "rapl_root": str(study_root / "none"),

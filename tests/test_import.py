@@ -6,7 +6,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import write_profile
+from helpers import write_profile
 from study.errors import StudyError
 
 
@@ -27,7 +27,7 @@ def exported(tiny_study, tmp_path):
     shutil.rmtree(tiny_study / "results" / "device", ignore_errors=True)
 
 
-def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, monkeypatch):
+def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, monkeypatch, tmp_path):
     import study.bench as bench_module
     from study.importer import import_results, imported_profiles
     from study.plots import machine_of
@@ -38,7 +38,10 @@ def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, mo
     table = bench_module.bench("device", progress=False)
     assert len(table) == 6 and (table["status"] == "ok").all()
     assert "raspberrypi (Cortex-A72, aarch64), imported" == machine_of("device")
+    from study import paths
     from study.report import write_index
+
+    monkeypatch.setattr(paths, "reports_dir", lambda: tmp_path / "reports")  # the shared report stays as built
 
     index = write_index(["device"], {}, []).read_text()  # make report adds imported profiles to its list
     assert "Imported: measured on raspberrypi (Cortex-A72)" in index and "<table" in index

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MEASURING = re.compile(r"\bbench\(|convert_profile|bench_energy|bench_quantization|study\.bench\b|from study import "
@@ -32,7 +32,7 @@ def test_at_most_a_fifth_of_cells_ignore_their_output():
 
 
 def test_a_profile_never_measured_is_one_line_with_the_command(study_root):
-    from conftest import write_profile
+    from helpers import write_profile
     from study import notebook
 
     write_profile(study_root, "fresh")
@@ -43,7 +43,7 @@ def test_a_profile_never_measured_is_one_line_with_the_command(study_root):
 
 
 def test_a_phase_the_profile_leaves_out_reads_not_measured(study_root):
-    from conftest import write_profile
+    from helpers import write_profile
     from study import notebook
 
     write_profile(study_root, "lean", energy=None)
@@ -88,3 +88,20 @@ def test_nbval_fails_on_a_changed_verdict_or_column(tmp_path):
     table.to_csv(conversions, index=False)
     code, output = _nbval(changed, REPO / "notebooks" / "00_conversion.ipynb")
     assert code != 0 and "00_conversion.ipynb::Cell" in output, output[-3000:]
+
+
+MEASURING_MODULES = {"study.bench", "study.convert", "study.isolate", "study.engine", "study.energy_bench",
+                     "study.quant.run", "study.quant.build", "study.worker", "study.estimate", "study.naive",
+                     "study.peak", "study.quant.nets"}
+
+
+def test_no_notebook_imports_the_measuring_code():
+    """Every import line of every notebook, run in a fresh interpreter: no measuring module comes along."""
+    imports = sorted({line.strip() for nb in NOTEBOOKS for cell in code_cells(nb)
+                      for line in "".join(cell["source"]).splitlines()
+                      if line.startswith(("import ", "from ")) and "study" in line})
+    assert imports
+    probe = "\n".join(imports) + "\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('study')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True)
+    modules = set(eval(loaded.stdout.strip().splitlines()[-1]))  # a printed list of names
+    assert "study.notebook" in modules and not modules & MEASURING_MODULES, sorted(modules & MEASURING_MODULES)

@@ -4,7 +4,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, TINY_PROFILE, write_profile
+from helpers import REPO, TINY_PROFILE, write_profile
 from study.errors import StudyError
 from study.profiles import load_profile, profile_names
 

@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import write_profile
+from helpers import write_profile
 from study import report
 
 
@@ -52,7 +52,7 @@ def test_report_validates_every_profile_before_measuring(bench_root):
 def test_only_a_notebook_that_compares_profiles_goes_stale_when_another_profile_changes(study_root):
     import shutil
 
-    from conftest import REPO
+    from helpers import REPO
 
     shutil.copytree(REPO / "notebooks", study_root / "notebooks")
     for name in ("mine", "other"):

@@ -20,13 +20,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from study import environment, estimate, paths
-from study.convert import Artifact, artifact_batch, ensure_artifact, model_spec, not_applicable
+from study.convert import Artifact, artifact_batch, conversion_matrix, ensure_artifact, model_spec, not_applicable
 from study.errors import StudyError
 from study.flops import model_flops
 from study.fsutil import write_json_atomic
 from study.importer import imported
 from study.isolate import run_isolated
-from study.matrix import conversion_matrix
 from study.measure import HARNESS_VERSION, summarize
 from study.peak import METHOD as PEAK_METHOD
 from study.profiles import Profile, load_profile

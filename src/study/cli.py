@@ -25,7 +25,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from study.matrix import conversion_matrix
+    from study.convert import conversion_matrix
     from study.models import check_model_ref
     from study.profiles import load_profile
 

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from study import environment, paths
-from study.export import FORMATS, SOURCE_FORMATS
-from study.fsutil import write_json_atomic
+from study.export import FORMATS, SOURCE_FORMATS, conversion_targets
+from study.fsutil import display_path, write_json_atomic
 from study.isolate import run_isolated
 from study.models import MODELS, ModelSpec, byo, get_model
 from study.runtimes import runtime_for_format
+from study.schema import CONVERSION_COLUMNS
 from study.validation import VALIDATION_SAMPLES, verdict
 
 CONVERSION_TIMEOUT_S = 1800
@@ -245,3 +249,37 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
 
 def reference_outputs(model: str) -> np.ndarray:
     return np.load(validation_dir(model) / "reference.npy", allow_pickle=False)
+
+
+def _model_rows(model: str, log, force: bool) -> list[dict]:
+    spec, problem = model_spec(model, log=log)
+    if spec is None:  # a model that cannot even be loaded: one failed row, the others go on
+        return [{**dict.fromkeys(CONVERSION_COLUMNS), "model": model, "target": "source", "is_source": True,
+                 "status": "failed", "error": problem}]
+    framework = spec.framework
+    source = SOURCE_FORMATS[framework]
+    rows = []
+    for target in [source] + [f for f in conversion_targets() if f != source]:
+        artifact = ensure_artifact(model, target, 1, force=force and target != source, log=log)
+        record = artifact.record
+        row = {column: record.get(column) for column in CONVERSION_COLUMNS}
+        source_record = ensure_artifact(model, source, 1, log=log).record
+        row.update(model=model, framework=framework, target=target, is_source=target == source,
+                   status=record.get("status"), error=record.get("error", ""),
+                   parameters=source_record.get("parameters"),
+                   path=display_path(artifact.path) if artifact.ok else "")
+        rows.append(row)
+    return rows
+
+
+def conversion_matrix(models, log=print, force: bool = False, jobs: int | None = None) -> pd.DataFrame:
+    """Convert (or reuse) every model to every target at batch 1 and tabulate the records.
+
+    Models convert side by side, one per CPU (``jobs``): a conversion is not a timing measurement, and the
+    conversion phase would otherwise dominate a first run. Each model's own targets convert in order, since
+    they all start from its source weights. ``seconds`` is therefore wall time on a busy machine."""
+    models = list(models)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(models) or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_model = list(pool.map(lambda m: _model_rows(m, log, force), models))
+    return pd.DataFrame([row for rows in per_model for row in rows], columns=list(CONVERSION_COLUMNS))

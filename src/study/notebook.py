@@ -67,7 +67,7 @@ def load(profile: str, phase: str):
         return Off(profile, phase)
     require(profile, phase)
     if phase == "energy":
-        from study.energy_bench import load_energy
+        from study.energy_tables import load_energy
 
         return load_energy(profile)
     if phase == "quantization":

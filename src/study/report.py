@@ -147,7 +147,9 @@ def _measuring_time(profile: str) -> str:
             phases[phase] = phases.get(phase, 0.0) + seconds
     total = sum(phases.values())
     last = max(r.get("finished_at") or r.get("utc_time", "") for r in runs)
-    split = ", ".join(f"{phase} {seconds / 60:.1f}" for phase, seconds in phases.items())
+    from study.bench import PHASES
+
+    split = ", ".join(f"{phase} {phases[phase] / 60:.1f}" for phase in PHASES if phase in phases)
     return (f"<p class=env>Measured here, last on {html.escape(str(last))}: {total / 60:.1f} min of measuring over "
             f"{len(runs)} run(s) (minutes per phase: {html.escape(split)}).</p>")
 
