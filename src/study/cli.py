@@ -39,9 +39,13 @@ def cmd_convert(args) -> int:
     shown = matrix[["model", "target", "status", "bytes", "seconds", "max_rel_diff", "error"]].copy()
     shown["error"] = shown["error"].fillna("").astype(str).str.slice(0, 90)
     print(shown.to_string(index=False, na_rep=""))
-    counts = matrix.loc[~matrix["is_source"].astype(bool), "status"].value_counts().to_dict()
-    print("conversions: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    return 0
+    sources = matrix["is_source"].astype(bool)
+    counts = matrix.loc[~sources, "status"].value_counts().to_dict()
+    unloadable = int((sources & (matrix["status"] == "failed")).sum())
+    failed = unloadable + counts.get("failed", 0)
+    print(f"models: {len(models)}, {unloadable} could not be loaded; conversions: "
+          + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"))
+    return 1 if failed else 0  # scripts can rely on it: every other model was still converted and recorded
 
 
 def cmd_bench(args) -> int:
@@ -50,8 +54,24 @@ def cmd_bench(args) -> int:
     parse_phases(args.only)  # a typo in --only is one error line before anything runs
     table = bench(args.profile, force=args.force, only=args.only)
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
-    print(f"{len(table)} cases in results/{args.profile}/latency.csv, {failed} failed (recorded with their errors)")
-    return 0
+    unloadable = _unloadable_models(args.profile)
+    print(f"{len(table)} cases in results/{args.profile}/latency.csv, {failed} failed (recorded with their errors); "
+          f"{unloadable} model(s) could not be loaded")
+    return 1 if failed or unloadable else 0  # after recording everything else
+
+
+def _unloadable_models(profile_ref: str) -> int:
+    """Models of the profile whose source could not be loaded (the conversion matrix's failed source rows)."""
+    import pandas as pd
+
+    from study.profiles import load_profile
+    from study.results import ResultsStore
+
+    path = ResultsStore(load_profile(profile_ref).name).conversions_csv
+    if not path.exists():
+        return 0
+    matrix = pd.read_csv(path, keep_default_na=False)
+    return int(((matrix["is_source"].astype(str) == "True") & (matrix["status"] == "failed")).sum())
 
 
 def cmd_import(args) -> int:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 # framework -> its source format; a user's model file is its own source
 SOURCE_FORMATS = {"torch": "torch", "keras": "keras", "onnx": "onnx", "tflite": "tflite", "executorch": "executorch"}
-SOURCE_ONLY = ("torch", "keras")  # formats that are only ever sources, never conversion targets
 
 
 @dataclass(frozen=True)
@@ -31,26 +30,30 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "torch": Format(".pt", {"torch": "study.export.torch_state:export"}, ("torch", "torchvision"),
-                    description="PyTorch state_dict (the source weights)"),
+    "torch": Format(".pt", {"torch": "study.export.torch_state:export", "onnx": "study.export.onnx_torch:export"},
+                    ("torch", "torchvision", "onnx2torch"),
+                    description="PyTorch state_dict (the source weights, or an ONNX file's through onnx2torch)"),
     "keras": Format(".keras", {"keras": "study.export.keras_source:export"}, ("tensorflow-cpu", "keras"),
                     description="Keras v3 file (the source weights)"),
-    "torchscript": Format(".ptl", {"torch": "study.export.torchscript:export"}, ("torch",),
-                          description="TorchScript for the lite interpreter (PyTorch Mobile)"),
-    "executorch": Format(".pte", {"torch": "study.export.executorch:export",
-                                  "executorch": "study.export.model_file:export"}, ("torch", "executorch", "torchao"),
+    # an ONNX file reaches the PyTorch routes through onnx2torch (torch_state.load_source converts it)
+    "torchscript": Format(".ptl", {"torch": "study.export.torchscript:export", "onnx": "study.export.torchscript:export"},
+                          ("torch", "onnx2torch"), description="TorchScript for the lite interpreter (PyTorch Mobile)"),
+    "executorch": Format(".pte", {"torch": "study.export.executorch:export", "onnx": "study.export.executorch:export",
+                                  "executorch": "study.export.model_file:export"},
+                         ("torch", "executorch", "torchao", "onnx2torch"),
                          static_batch=True, description="ExecuTorch program lowered to XNNPACK"),
     "onnx": Format(".onnx", {"torch": "study.export.onnx:export", "keras": "study.export.keras_onnx:export",
-                             "onnx": "study.export.model_file:export"},
+                             "tflite": "study.export.tflite_onnx:export", "onnx": "study.export.model_file:export"},
                    ("torch", "onnx", "onnxscript", "tensorflow-cpu", "tf2onnx"), description="ONNX"),
     "tflite": Format(".tflite", {"torch": "study.export.tflite:export", "keras": "study.export.keras_tflite:export",
-                                 "tflite": "study.export.model_file:export"},
-                     ("torch", "litert-torch", "tensorflow-cpu"), static_batch=True, description="TFLite flatbuffer"),
+                                 "onnx": "study.export.tflite:export", "tflite": "study.export.model_file:export"},
+                     ("torch", "litert-torch", "tensorflow-cpu", "onnx2torch"), static_batch=True,
+                     description="TFLite flatbuffer"),
     "savedmodel": Format("", {"keras": "study.export.keras_savedmodel:export"}, ("tensorflow-cpu", "keras"),
                          description="TensorFlow SavedModel"),
 }
 
 
 def conversion_targets() -> list[str]:
-    """Every format a model can be converted to: the columns of the conversion matrix."""
-    return [name for name in FORMATS if name not in SOURCE_ONLY]
+    """Every format some framework converts to (not only its own source): the columns of the conversion matrix."""
+    return [name for name, fmt in FORMATS.items() if any(framework != name for framework in fmt.exporters)]

@@ -16,7 +16,12 @@ def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int
 
 
 def load_source(model: ModelSpec, weights: Path) -> torch.nn.Module:
-    """The model with the saved source weights, as every exporter starts from it."""
+    """The model with the saved source weights, as every exporter starts from it; a user's ONNX file (its own
+    source) as onnx2torch converts it, so every PyTorch route serves it too."""
+    if model.framework == "onnx":
+        from study.export import onnx_torch
+
+        return onnx_torch.module(model, weights)
     module = model.define()
     module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return module.eval()

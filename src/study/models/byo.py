@@ -158,7 +158,8 @@ def spec(ref: str):
         raise StudyError(f"model '{ref}': {probed.get('error')}")
     framework = probed["framework"]
     if kind(ref) == "file":
-        define = (lambda: _load_torchscript(ref)) if framework == "torch" else None
+        define = {"torch": lambda: _load_torchscript(ref),
+                  "onnx": lambda: _onnx_module(ref, tuple(probed["input_shape"]))}.get(framework)
         description = f"your {Path(split_ref(ref)[0]).suffix} file {split_ref(ref)[0]}"
     else:
         define = lambda: _call_factory(ref)[0]  # noqa: E731
@@ -172,3 +173,12 @@ def _load_torchscript(ref: str):
 
     torch.manual_seed(0)
     return torch.jit.load(str(file_path(ref)), map_location="cpu").eval()
+
+
+def _onnx_module(ref: str, input_shape: tuple[int, ...]):
+    """The architecture of a user's ONNX file as a PyTorch module (PyTorch eager loads its state_dict into it)."""
+    from study.export import onnx_torch
+    from study.models import ModelSpec
+
+    shape_only = ModelSpec(ref, "onnx", input_shape, "", lambda: None)
+    return onnx_torch.module(shape_only, file_path(ref))
