@@ -161,7 +161,9 @@ def test_byo_file_flows_through_validation_size_and_latency(factories, tmp_path)
     source = matrix[matrix["is_source"].astype(bool)].iloc[0]
     assert source["target"] == "onnx" and source["status"] == "ok" and source["bytes"] == user_file.stat().st_size
     table = bench("byo-file", progress=False)
-    assert table["runtime"].tolist() == ["onnxruntime"] and table["status"].tolist() == ["ok"]
+    # ONNX Runtime runs the file; LiteRT its conversion through onnx2torch and litert-torch
+    assert table["runtime"].tolist() == ["onnxruntime", "litert"] and table["status"].tolist() == ["ok", "ok"]
+    assert (matrix.set_index("target").loc[["torch", "tflite"], "status"] == "ok").all()
 
 
 def test_bad_models_are_recorded_and_the_rest_goes_on(factories, tmp_path):

@@ -16,8 +16,10 @@ def small_cnn_onnx(path):
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                               torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(),
                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 10)).eval()
-    torch.onnx.export(net, (torch.randn(1, 3, 32, 32),), str(path), input_names=["image"], output_names=["logits"],
-                      dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    # torch's default exporter (dynamo): Reshape marked allowzero, opset 20, a free batch dimension
+    program = torch.onnx.export(net, (torch.randn(1, 3, 32, 32),), input_names=["image"], output_names=["logits"],
+                                dynamic_shapes=({0: torch.export.Dim("batch")},))
+    program.save(str(path))
     return path
 
 
@@ -90,3 +92,53 @@ def test_a_tflite_file_reaches_onnx_runtime(bench_root, tmp_path):
     assert matrix.loc["tflite", "is_source"] and matrix.loc["tflite", "status"] == "ok"
     assert matrix.loc["onnx", "status"] == "ok", matrix.loc["onnx", "error"]
     assert matrix.loc["onnx", "validated_with"] == "onnxruntime" and matrix.loc["onnx", "max_rel_diff"] < 1e-4
+
+
+def stateful_onnx(path):
+    """A model with several inputs and outputs, one of them boolean and one an integer: a sequence step with its
+    state, a mask and a shift, returning class logits and the new state."""
+    import torch
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp, self.rec = torch.nn.Linear(16, 32), torch.nn.Linear(32, 32)
+            self.head = torch.nn.Linear(32, 10)
+
+        def forward(self, x, state, mask, shift):
+            y = torch.tanh(0.1 * (self.inp(x) + self.rec(state).unsqueeze(1) + shift.float().unsqueeze(-1)))
+            y = torch.where(mask.unsqueeze(-1), y, torch.zeros_like(y))
+            new_state = y.mean(dim=1)
+            return self.head(new_state), new_state
+
+    torch.manual_seed(0)
+    example = (torch.randn(1, 8, 16), torch.randn(1, 32), torch.ones(1, 8, dtype=torch.bool),
+               torch.zeros(1, 1, dtype=torch.int64))
+    torch.onnx.export(Step().eval(), example, str(path), input_names=["x", "state", "mask", "shift"],
+                      output_names=["logits", "new_state"], dynamo=False)
+    return path
+
+
+def test_a_model_with_several_inputs_and_outputs(bench_root, tmp_path):
+    """Input specs come from the file (names, shapes, dtypes), inputs are generated of each dtype, every output is
+    compared; ONNX Runtime runs the file and PyTorch (through onnx2torch) and TorchScript run its conversions."""
+    from study.convert import conversion_matrix, model_spec
+
+    ref = str(stateful_onnx(tmp_path / "step.onnx"))
+    matrix = conversion_matrix([ref]).set_index("target")
+    spec, _ = model_spec(ref)
+    assert [(i["name"], i["dtype"]) for i in spec.inputs] == [("x", "float32"), ("state", "float32"),
+                                                               ("mask", "bool"), ("shift", "int64")]
+    example = spec.example_input()
+    assert example[2].dtype == bool and example[3].dtype == "int64" and example[0].shape == (1, 8, 16)
+    assert matrix.loc["onnx", "status"] == "ok"  # the user's file, run in ONNX Runtime: the reference
+    for target in ("torch", "torchscript", "executorch", "tflite"):
+        assert matrix.loc[target, "status"] == "ok", (target, matrix.loc[target, "error"])
+        assert matrix.loc[target, "max_rel_diff"] < 1e-4
+    from study.bench import bench
+
+    write_profile(bench_root, "stateful", models=[ref], conversion_models=[ref], batch_sizes=[1], energy=None,
+                  runtimes=["onnxruntime", "torch_eager", "litert"])
+    timed = bench("stateful", progress=False, only="latency")
+    assert sorted(timed["runtime"]) == ["litert", "onnxruntime", "torch_eager"]
+    assert (timed["status"] == "ok").all(), timed[["runtime", "error"]]

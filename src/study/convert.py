@@ -248,7 +248,9 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
 
 
 def reference_outputs(model: str) -> np.ndarray:
-    return np.load(validation_dir(model) / "reference.npy", allow_pickle=False)
+    from study.fsutil import load_arrays
+
+    return load_arrays(validation_dir(model) / "reference.npy")
 
 
 def _model_rows(model: str, log, force: bool) -> list[dict]:

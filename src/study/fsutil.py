@@ -49,9 +49,23 @@ def display_path(path: Path) -> str:
 
 
 def npy_bytes(array) -> bytes:
-    """An array as .npy bytes (no pickle), for ``write_bytes_atomic``."""
+    """An array as .npy bytes, or a tuple of arrays (several inputs or outputs) as .npz bytes; no pickle."""
     import numpy as np
 
     buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
+    if isinstance(array, tuple):
+        np.savez(buffer, *array)
+    else:
+        np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
+
+
+def load_arrays(path: Path):
+    """What ``npy_bytes`` wrote: an array, or a tuple of arrays in their order (never unpickled)."""
+    import numpy as np
+
+    loaded = np.load(path, allow_pickle=False)
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        return tuple(loaded[f"arr_{i}"] for i in range(len(loaded.files)))

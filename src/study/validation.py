@@ -26,8 +26,21 @@ class Thresholds:
 THRESHOLDS = {"fp32": Thresholds(max_rel_diff=1e-3, min_cosine=0.9999, min_top1=0.96)}
 
 
-def parity(outputs: np.ndarray, reference: np.ndarray) -> dict:
-    """Agreement of an artifact's outputs with the reference outputs (same shape, one row per sample)."""
+def parity(outputs, reference) -> dict:
+    """Agreement of an artifact's outputs with the reference outputs (same shape, one row per sample). A model
+    with several outputs is compared on every one: the worst difference and cosine of any, top-1 of the first."""
+    if isinstance(reference, tuple):
+        if not isinstance(outputs, tuple) or len(outputs) != len(reference):
+            raise ValueError(f"{len(outputs) if isinstance(outputs, tuple) else 1} outputs, the reference has "
+                             f"{len(reference)}")
+        each = [_parity(o, r) for o, r in zip(outputs, reference)]
+        return {"max_abs_diff": max(e["max_abs_diff"] for e in each),
+                "max_rel_diff": max(e["max_rel_diff"] for e in each),
+                "cosine_min": min(e["cosine_min"] for e in each), "top1_agreement": each[0]["top1_agreement"]}
+    return _parity(outputs, reference)
+
+
+def _parity(outputs: np.ndarray, reference: np.ndarray) -> dict:
     outputs = np.asarray(outputs, dtype=np.float64).reshape(len(reference), -1)
     reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
     if outputs.shape != reference.shape:
@@ -44,11 +57,13 @@ def parity(outputs: np.ndarray, reference: np.ndarray) -> dict:
     }
 
 
-def informative(reference: np.ndarray) -> dict:
+def informative(reference) -> dict:
     """Whether the reference can catch a wrong conversion: outputs that vary with the input.
 
-    A near-uniform output (what a random-init ImageNet network gives) agrees with anything.
+    A near-uniform output (what a random-init ImageNet network gives) agrees with anything. Of several outputs,
+    the first is judged.
     """
+    reference = reference[0] if isinstance(reference, tuple) else reference
     flat = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
     distinct = int(len(np.unique(flat.argmax(axis=1))))
     spread = float(np.std(flat, axis=0).mean() / (np.abs(flat).mean() or 1.0))
@@ -68,8 +83,14 @@ def verdict(metrics: dict, precision: str = "fp32") -> tuple[str, str]:
     return "ok", ""
 
 
-def run_in_chunks(predict, inputs: np.ndarray, batch: int) -> np.ndarray:
-    """Outputs for every input through an artifact fixed at ``batch``, padding the last chunk."""
+def run_in_chunks(predict, inputs, batch: int):
+    """Outputs for every input through an artifact fixed at ``batch``, padding the last chunk. Several inputs
+    (a tuple of arrays, samples stacked first) run one sample at a time; several outputs come back as a tuple."""
+    if isinstance(inputs, tuple):
+        results = [predict(tuple(np.ascontiguousarray(a[i]) for a in inputs)) for i in range(len(inputs[0]))]
+        if isinstance(results[0], tuple):
+            return tuple(np.stack([np.asarray(r[k]) for r in results]) for k in range(len(results[0])))
+        return np.stack([np.asarray(r) for r in results])
     outputs = []
     for start in range(0, len(inputs), batch):
         chunk = inputs[start:start + batch]

@@ -48,20 +48,17 @@ def convert(spec: dict) -> dict:
         shutil.rmtree(destination)
     os.replace(partial, destination)  # a half-written artifact never takes the real name
     if spec.get("reference"):
-        import numpy as np
-
-        from study.fsutil import npy_bytes, write_bytes_atomic
+        from study.fsutil import load_arrays, npy_bytes, write_bytes_atomic
         from study.models import SOURCE_RUNNERS
 
-        inputs = np.load(spec["inputs"], allow_pickle=False)
+        inputs = load_arrays(Path(spec["inputs"]))
         outputs = resolve(SOURCE_RUNNERS[model.framework])(model, destination, inputs)
         write_bytes_atomic(Path(spec["reference"]), npy_bytes(outputs))
     return {"status": "ok", "seconds": seconds, **info}
 
 
 def validate(spec: dict) -> dict:
-    import numpy as np
-
+    from study.fsutil import load_arrays
     from study.models import get_model
     from study.registry import resolve
     from study.runtimes import RUNTIMES
@@ -70,8 +67,8 @@ def validate(spec: dict) -> dict:
     model = get_model(spec["model"])
     backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=1)
     backend.load(Path(spec["artifact"]), model, spec["batch"])
-    inputs = np.load(spec["inputs"], allow_pickle=False)
-    reference = np.load(spec["reference"], allow_pickle=False)
+    inputs = load_arrays(Path(spec["inputs"]))
+    reference = load_arrays(Path(spec["reference"]))
     outputs = run_in_chunks(backend.predict, inputs, spec["batch"])
     return {"status": "ok", **parity(outputs, reference), **informative(reference)}
 

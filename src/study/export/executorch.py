@@ -14,7 +14,7 @@ from study.models import ModelSpec
 
 def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
     module = load_source(model, weights)
-    example = (torch.from_numpy(model.example_input(batch=batch)),)
+    example = model.torch_example(batch)
     program = to_edge_transform_and_lower(torch.export.export(module, example),
                                           partitioner=[XnnpackPartitioner()]).to_executorch()
     destination.write_bytes(program.buffer)

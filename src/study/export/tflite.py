@@ -13,6 +13,6 @@ from study.models import ModelSpec
 
 def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
     module = load_source(model, weights)
-    example = (torch.from_numpy(model.example_input(batch=batch)),)
+    example = model.torch_example(batch)
     litert_torch.convert(module, example).export(str(destination))
     return {"exporter": "litert_torch.convert"}

@@ -17,7 +17,7 @@ from study.models import ModelSpec
 
 def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
     module = load_source(model, weights)
-    example = torch.from_numpy(model.example_input(batch=batch))
+    example = model.torch_example(batch)
     with torch.no_grad():
         traced = torch.jit.trace(module, example)
     try:

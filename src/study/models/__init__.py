@@ -32,6 +32,13 @@ class ModelSpec:
     define: Callable[[], Any]          # the architecture, with deterministic (seeded) initial weights
     train: Callable[[Any], Any] | None = None  # fits the defined model on data that ships or is generated
     validation_data: str | None = None  # "module:function(count)" giving real inputs for the validation suite
+    # A model with several inputs, or inputs that are not float32 (an LSTM with its state, a VAD with a sample
+    # rate, a mask): each input's name, full shape at batch 1 and dtype. Empty: one float32 input, input_shape.
+    inputs: tuple[dict, ...] = ()
+
+    @property
+    def several_inputs(self) -> bool:
+        return bool(self.inputs)
 
     def build(self):
         """The model as the study measures it: defined, then trained or calibrated when it has a recipe."""
@@ -39,16 +46,49 @@ class ModelSpec:
         return self.train(module) if self.train is not None else module
 
     def validation_inputs(self, count: int):
-        """The fixed inputs every artifact of this model is checked on (real data where the model has it)."""
+        """The fixed inputs every artifact of this model is checked on (real data where the model has it).
+        A model with several inputs gets a tuple of arrays, one per input, with the samples stacked first."""
         if self.validation_data is not None:
             return resolve(self.validation_data)(count)
+        if self.several_inputs:
+            import numpy as np
+
+            samples = [self.example_input(batch=1, seed=1234 + i) for i in range(count)]
+            return tuple(np.stack([sample[k] for sample in samples]) for k in range(len(self.inputs)))
         return self.example_input(batch=count, seed=1234)
 
     def example_input(self, batch: int = 1, seed: int = 0):
-        """A fixed, seeded float32 input batch (numpy), the same in every process."""
+        """A fixed, seeded input batch (numpy), the same in every process: one float32 array, or for a model with
+        several inputs a tuple with one array per input, each of its dtype and a range that dtype allows."""
         import numpy as np
 
-        return np.random.default_rng(seed).standard_normal((batch, *self.input_shape), dtype=np.float32)
+        rng = np.random.default_rng(seed)
+        if not self.several_inputs:
+            return rng.standard_normal((batch, *self.input_shape), dtype=np.float32)
+        if batch != 1:
+            raise ValueError(f"{self.name} has several inputs with shapes of their own: it runs at batch 1 only")
+        return tuple(generated_input(rng, spec["shape"], spec["dtype"]) for spec in self.inputs)
+
+    def torch_example(self, batch: int = 1) -> tuple:
+        """The example input as a tuple of tensors: the positional arguments of a traced or exported module."""
+        import torch
+
+        example = self.example_input(batch=batch)
+        return tuple(torch.from_numpy(a) for a in example) if self.several_inputs else (torch.from_numpy(example),)
+
+
+def generated_input(rng, shape, dtype: str):
+    """Seeded values of a dtype: floats standard normal, integers in [0, 10), booleans fair coin flips."""
+    import numpy as np
+
+    kind = np.dtype(dtype).kind
+    if kind == "f":
+        return np.asarray(rng.standard_normal(shape), dtype=dtype)
+    if kind in "iu":
+        return np.asarray(rng.integers(0, 10, size=shape), dtype=dtype)
+    if kind == "b":
+        return np.asarray(rng.random(shape) < 0.5)
+    raise ValueError(f"no generator for inputs of dtype {dtype}")
 
 
 # How to run a model from its saved source weights, per framework (the validation suite's reference).

@@ -19,5 +19,22 @@ class Backend(ABC):
         """Make the artifact ready to run on inputs of shape (batch, *model.input_shape)."""
 
     @abstractmethod
-    def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Run one inference and return the output as a numpy array (materialised, not lazy)."""
+    def predict(self, inputs):
+        """Run one inference and return the output as a numpy array (materialised, not lazy). A model with several
+        inputs takes a tuple of arrays; one with several outputs returns a tuple of arrays."""
+
+
+def arguments(inputs) -> tuple:
+    """The inputs as a tuple of arrays, whether the model has one input or several."""
+    return inputs if isinstance(inputs, tuple) else (inputs,)
+
+
+def result(outputs) -> "np.ndarray | tuple":
+    """One output as an array, several as a tuple of arrays."""
+    outputs = [np.asarray(o) for o in outputs]
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def tensors_out(output):
+    """A PyTorch module's output (a tensor, or a tuple or list of them) as ``result`` gives it."""
+    return result(t.numpy() for t in output) if isinstance(output, (tuple, list)) else output.numpy()

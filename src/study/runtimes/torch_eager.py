@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torchvision  # noqa: F401  (imported here so its cost counts as the runtime's import time)
 
 from study.models import ModelSpec
-from study.runtimes.base import Backend
+from study.runtimes.base import Backend, tensors_out
 
 
 class TorchEager(Backend):
@@ -21,6 +20,8 @@ class TorchEager(Backend):
         self.module.load_state_dict(torch.load(artifact, map_location="cpu", weights_only=True))
         self.module.eval()
 
-    def predict(self, inputs: np.ndarray) -> np.ndarray:
+    def predict(self, inputs):
         with torch.inference_mode():
-            return self.module(torch.from_numpy(inputs)).numpy()
+            if not isinstance(inputs, tuple):  # the common case: one input
+                return tensors_out(self.module(torch.from_numpy(inputs)))
+            return tensors_out(self.module(*(torch.from_numpy(a) for a in inputs)))

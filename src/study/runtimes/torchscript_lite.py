@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.jit.mobile import _load_for_lite_interpreter
 
 from study.models import ModelSpec
-from study.runtimes.base import Backend
+from study.runtimes.base import Backend, tensors_out
 
 
 class TorchScriptLite(Backend):
@@ -18,6 +17,8 @@ class TorchScriptLite(Backend):
         torch.set_num_interop_threads(1)
         self.program = _load_for_lite_interpreter(str(artifact))
 
-    def predict(self, inputs: np.ndarray) -> np.ndarray:
+    def predict(self, inputs):
         with torch.inference_mode():
-            return self.program(torch.from_numpy(inputs)).numpy()
+            if not isinstance(inputs, tuple):  # the common case: one input
+                return tensors_out(self.program(torch.from_numpy(inputs)))
+            return tensors_out(self.program(*(torch.from_numpy(a) for a in inputs)))
