@@ -13,11 +13,12 @@ import pandas as pd
 
 
 def verdicts(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Model x target verdicts, conversion targets only, in the matrix's order."""
+    """Model x target verdicts in the matrix's order; a model's own format (its source) reads ``source``."""
     from study.export import conversion_targets
 
-    targets = matrix[~matrix["is_source"].astype(bool)]
-    return targets.pivot(index="model", columns="target", values="status").reindex(
+    cells = matrix.assign(status=matrix["status"].where(~matrix["is_source"].astype(bool) |
+                                                         (matrix["status"] == "failed"), "source"))
+    return cells.pivot(index="model", columns="target", values="status").reindex(
         index=list(dict.fromkeys(matrix["model"])), columns=conversion_targets()).fillna("")
 
 

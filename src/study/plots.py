@@ -114,6 +114,9 @@ def conversion_heatmap(matrix: pd.DataFrame, profile: str):
         j = targets.index(row.target)
         grid[i, j] = statuses.index(row.status if row.status in statuses else "failed")
         labels[i][j] = human_bytes(float(row.bytes)) if row.status == "ok" else str(row.status)
+    for row in matrix[matrix["is_source"].astype(bool) & (matrix["status"] != "failed")].itertuples():
+        if row.target in targets:  # the model's own format (a PyTorch state_dict, your ONNX file): not a conversion
+            labels[models.index(row.model)][targets.index(row.target)] = "source"
     fig, ax = plt.subplots(figsize=(1.5 + 1.35 * len(targets), 0.8 + 0.45 * len(models)))
     ax.imshow(grid, cmap=ListedColormap([STATUS_COLORS[s] for s in statuses]), vmin=0, vmax=len(statuses) - 1,
               aspect="auto")
