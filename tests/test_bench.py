@@ -187,12 +187,22 @@ def test_phases_can_be_chosen_and_absent_ones_are_not_measured(bench_root, capsy
 
 
 def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
-    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1])
-    monkeypatch.setattr(bench_module, "measure_cases", lambda *a, **k: pytest.fail("measured before the plan"))
     import study.estimate as estimate
+    from study.profiles import load_profile
 
-    planned = estimate.plan(__import__("study.profiles", fromlist=["load_profile"]).load_profile("planned"),
-                            ("latency", "energy"))
+    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1])
+    planned = estimate.plan(load_profile("planned"), ("latency", "energy"))
     assert planned.counts["latency cases"] == 1 and planned.counts["energy cases"] == 1
-    assert planned.seconds >= estimate.PROCESS_S
-    assert "1 latency cases" in planned.describe() and "estimated" in planned.describe()
+    assert planned.seconds >= estimate.PROCESS_S and "1 latency cases" in planned.describe()
+
+    class Measuring(Exception):
+        pass
+
+    def first_measurement(*args, **kwargs):
+        said = capsys.readouterr()
+        assert "plan: " in said.out + said.err and "estimated" in said.out + said.err
+        raise Measuring
+
+    monkeypatch.setattr(bench_module, "measure_cases", first_measurement)
+    with pytest.raises(Measuring):
+        bench("planned", progress=False, only="latency")

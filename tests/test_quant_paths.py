@@ -1,7 +1,6 @@
 """Every quantizer path makes a runnable artifact on a tiny model; the profile's tables come from them."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from study.quant.quantizers import VARIANTS

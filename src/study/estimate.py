@@ -29,9 +29,7 @@ class Plan:
 
     def describe(self) -> str:
         parts = [f"{n} {what}" for what, n in self.counts.items() if n]
-        minutes = self.seconds / 60
-        when = "nothing to measure" if not parts else ", ".join(parts)
-        return f"{when}; estimated {minutes:.0f} min" if parts else when
+        return f"{', '.join(parts)}; estimated {self.seconds / 60:.0f} min" if parts else "nothing to measure"
 
 
 def _artifact_done(model: str, fmt: str, batch: int) -> dict | None:
@@ -51,12 +49,13 @@ def latency_case_seconds(timing: dict) -> float:
 
 def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan:
     from study.bench import make_case, settings, timing_of
-
-    workers = max(1, os.cpu_count() or 1)
     from study.convert import Artifact, artifact_batch, model_spec
-    from study.export import SOURCE_FORMATS, conversion_targets
+    from study.export import FORMATS, SOURCE_FORMATS, conversion_targets
+    from study.quant.plan import jobs
     from study.results import ResultsStore
 
+    workers = max(1, os.cpu_count() or 1)
+    timing = timing_of(profile)
     quiet = lambda message: None  # noqa: E731
     counts = {"conversions": 0, "latency cases": 0, "energy cases": 0, "quantization builds": 0}
     seconds = 0.0
@@ -68,7 +67,7 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
                 wanted |= {(model, fmt, None) for fmt in [SOURCE_FORMATS[spec.framework], *conversion_targets()]}
     cases = 0
     if "latency" in phases:
-        store, timing, cpus = ResultsStore(profile.name), timing_of(profile), profile.allowed_cpus()
+        store, cpus = ResultsStore(profile.name), profile.allowed_cpus()
         for model, runtime, fmt, batch, threads in settings(profile, log=quiet):
             wanted.add((model, fmt, artifact_batch(fmt, batch)))
             record = _artifact_done(model, fmt, batch)
@@ -80,8 +79,6 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
             cases += 1
         counts["latency cases"] = cases
         seconds += cases * latency_case_seconds(timing) + (NAIVE_S * len(profile.models) if cases else 0)
-    from study.export import FORMATS
-
     for model, fmt, batch in wanted:
         spec, _ = model_spec(model, log=quiet)
         if spec is not None and FORMATS[fmt].exporter_for(spec.framework) and _artifact_done(model, fmt, batch or 1) \
@@ -95,17 +92,14 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
         if energy.source == "model":
             counts["energy cases"] = n  # computed from the latency cases' CPU time: no extra process
         else:
-            store = ResultsStore(profile.name, records="energy")
-            counts["energy cases"] = n if force or not any(store.cases_dir.glob("*.json")) else 0
+            recorded = len(list(ResultsStore(profile.name, records="energy").cases_dir.glob("*.json")))
+            counts["energy cases"] = n if force else max(0, n - recorded)
             seconds += counts["energy cases"] * (PROCESS_S + (energy.windows + 1) * energy.window_seconds)
     if "quantization" in phases and profile.quantization is not None:
-        from study.quant.plan import jobs
-        from study.results import ResultsStore as Store
-
-        store = Store(profile.name, records="quant")
+        store = ResultsStore(profile.name, records="quant")
         pending = [j for j in jobs(profile) if force or store.get(j["id"]) is None]
         counts["quantization builds"] = len(pending)
         timed = sum(1 for j in pending if j["inputs"]["seed"] == 0
                     and j["inputs"]["dataset"] == profile.quantization.datasets[0]) * VARIANTS_PER_MODEL
-        seconds += len(pending) * QUANT_BUILD_S / workers + timed * latency_case_seconds(timing_of(profile))
+        seconds += len(pending) * QUANT_BUILD_S / workers + timed * latency_case_seconds(timing)
     return Plan(counts, seconds)

@@ -38,7 +38,7 @@ def cross_profile(profiles: list[str]) -> pd.DataFrame:
         for (model, runtime), part in ok.groupby(["model", "runtime"]):
             low, high = part.loc[part["threads"].idxmin()], part.loc[part["threads"].idxmax()]
             row = {"profile": profile, "machine": _machine(profile), "model": model, "runtime": runtime,
-                   f"p50_ms_min_threads": low["p50_ms"], "min_threads": int(low["threads"]),
+                   "p50_ms_min_threads": low["p50_ms"], "min_threads": int(low["threads"]),
                    "p50_ms_max_threads": high["p50_ms"], "max_threads": int(high["threads"]),
                    "rss_peak_mib": low["rss_peak_mib"], "artifact_mb": low["artifact_bytes"] / 1e6}
             if len(energy):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import litert_torch
-import torch
 
 from study.export.torch_state import load_source
 from study.models import ModelSpec

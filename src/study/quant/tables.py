@@ -8,7 +8,6 @@ the notebook shows: per (variant, seed, group) accuracy changes, per-variant sum
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
