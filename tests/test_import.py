@@ -16,13 +16,20 @@ def _tree(folder):
 
 @pytest.fixture
 def exported(tiny_study, tmp_path):
-    """A results folder 'measured on a Raspberry Pi': the tiny study's, relabelled (nothing measured again)."""
-    write_profile(tiny_study, "device")
+    """A results folder 'measured on a Raspberry Pi' under a profile that exists only there: the tiny study's,
+    relabelled (nothing measured again). Its profile travels in the folder, as bench writes it."""
+    from study.profiles import load_profile
+
     folder = tmp_path / "from-the-pi" / "device"
     shutil.copytree(tiny_study / "results" / "tiny", folder)
+    assert (folder / "profile.yaml").is_file()  # bench keeps the profile it measured with beside the results
+    device_yaml = write_profile(tmp_path / "on-the-pi", "device")
+    shutil.copy(device_yaml, folder / "profile.yaml")
     env = json.loads((folder / "environment.json").read_text())
-    env.update(machine="raspberrypi", cpu_model="Cortex-A72", architecture="aarch64", profile="device")
+    env.update(machine="raspberrypi", cpu_model="Cortex-A72", architecture="aarch64", profile="device",
+               profile_hash=load_profile(device_yaml).content_hash)
     (folder / "environment.json").write_text(json.dumps(env))
+    assert not (tiny_study / "params" / "profiles" / "device.yaml").exists()
     yield folder
     shutil.rmtree(tiny_study / "results" / "device", ignore_errors=True)
 
@@ -39,12 +46,28 @@ def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, mo
     assert len(table) == 6 and (table["status"] == "ok").all()
     assert "raspberrypi (Cortex-A72, aarch64), imported" == machine_of("device")
     from study import paths
-    from study.report import write_index
+    from study.landing import write_index
+    from study.profiles import load_profile
+
+    assert load_profile("device").path == tiny_study / "results" / "device" / "profile.yaml"
 
     monkeypatch.setattr(paths, "reports_dir", lambda: tmp_path / "reports")  # the shared report stays as built
 
     index = write_index(["device"], {}, []).read_text()  # make report adds imported profiles to its list
     assert "Imported: measured on raspberrypi (Cortex-A72)" in index and "<table" in index
+
+
+def test_a_folder_without_its_profile_needs_the_profile_here(tiny_study, exported):
+    from study.importer import import_results
+
+    (exported / "profile.yaml").unlink()
+    with pytest.raises(StudyError, match="no profile.yaml, and profile 'device' is not defined.*Fix: re-run"):
+        import_results(exported)
+    write_profile(tiny_study, "device")  # an older folder still imports where the profile is defined here
+    try:
+        import_results(exported)
+    finally:
+        (tiny_study / "params" / "profiles" / "device.yaml").unlink()
 
 
 def test_import_refuses_to_overwrite_unless_replace(tiny_study, exported):
@@ -64,6 +87,9 @@ def test_import_refuses_to_overwrite_unless_replace(tiny_study, exported):
     (lambda f: (f / "environment.json").write_text('{"machine": "pi"'), "not valid JSON"),
     (lambda f: next((f / "cases").glob("*.json")).write_text("{trunc"), "corrupt record"),
     (lambda f: shutil.rmtree(f / "cases"), "no case records"),
+    (lambda f: (f / "profile.yaml").write_text((f / "profile.yaml").read_text().replace("min_runs", "min_runs: 7 #")),
+     "differs from the profile the results were measured with"),
+    (lambda f: (f / "profile.yaml").write_text("name: [device"), "malformed YAML"),
     (lambda f: pd.read_csv(f / "latency.csv").drop(columns=["p50_ms"]).to_csv(f / "latency.csv", index=False),
      "lacks columns p50_ms"),
 ])

@@ -28,7 +28,7 @@ from study.importer import imported
 from study.isolate import run_isolated
 from study.measure import HARNESS_VERSION, summarize
 from study.peak import METHOD as PEAK_METHOD
-from study.profiles import Profile, load_profile
+from study.profiles import Profile, keep_with_results, load_profile
 from study.results import ResultsStore, load_latency
 from study.runtimes import RUNTIMES
 
@@ -283,6 +283,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
         say(f"[{profile.name}] imported from {origin['machine']} ({origin['cpu_model']}): nothing measured here")
         return load_latency(profile.name)
     phases = phases_for(profile, only, say=say)
+    keep_with_results(profile)
     if "energy" in phases:
         check_energy_source(profile)
     log = lambda m: say(f"[{profile.name}] {m}")  # noqa: E731

@@ -50,9 +50,20 @@ def check_folder(source: Path) -> dict:
     profile = environment["profile"]
     if paths.slug(profile) != profile:
         _fail(f"{env_path}: profile name {profile!r} is not a plain name. Fix: use the folder of a real profile")
-    if not paths.profile_file(profile).is_file():
-        _fail(f"{source}: profile '{profile}' is not defined in params/profiles here. Fix: copy its YAML from that "
-              f"machine to params/profiles/{profile}.yaml")
+    carried = source / "profile.yaml"
+    if carried.is_file():
+        # the profile the folder was measured with travels in it: validated, and matched with the measurements
+        from study.profiles import load_profile
+
+        measured_with = load_profile(carried, name=profile)
+        if environment.get("profile_hash") and measured_with.content_hash != environment["profile_hash"]:
+            _fail(f"{carried}: differs from the profile the results were measured with (hash "
+                  f"{measured_with.content_hash}, environment.json says {environment['profile_hash']}). Fix: copy "
+                  "the folder again, whole, after python -m study bench finished there")
+    elif not paths.profile_file(profile).is_file():
+        _fail(f"{source}: no profile.yaml, and profile '{profile}' is not defined in params/profiles here. Fix: "
+              f"re-run python -m study bench there with this version (it writes profile.yaml into the folder), or "
+              f"copy its YAML from that machine to params/profiles/{profile}.yaml")
     cases = sorted((source / "cases").glob("*.json"))
     if not cases:
         _fail(f"{source}/cases: no case records. Fix: copy the whole folder after python -m study bench finished")

@@ -60,6 +60,11 @@ def results_dir(profile: str) -> Path:
     return root() / "results" / profile
 
 
+def measured_profile_file(profile: str) -> Path:
+    """The profile a results folder was measured with, written there by ``bench`` (it travels with the folder)."""
+    return results_dir(profile) / "profile.yaml"
+
+
 def reports_dir() -> Path:
     return root() / "reports"
 

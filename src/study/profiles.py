@@ -335,12 +335,28 @@ def _content_hash(cleaned: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def load_profile(path_or_name: "str | Path | Profile") -> Profile:
-    """Read and validate a profile given by file path or by name under ``params/profiles``."""
+def _by_name(name: str) -> Path:
+    """Where a profile given by name is read from: the copy its results were measured with when they were
+    imported from another machine (or when ``params/profiles`` here lacks it), else ``params/profiles``."""
+    measured = paths.measured_profile_file(name)
+    imported = (paths.results_dir(name) / "imported.json").is_file()
+    if measured.is_file() and (imported or not paths.profile_file(name).is_file()):
+        return measured
+    return paths.profile_file(name)
+
+
+def load_profile(path_or_name: "str | Path | Profile", name: str | None = None) -> Profile:
+    """Read and validate a profile given by file path or by name (see ``_by_name``). ``name``: the name the file
+    must declare, where the file is not named after it (a results folder's ``profile.yaml``)."""
     if isinstance(path_or_name, Profile):
         return path_or_name
     candidate = Path(path_or_name)
-    path = candidate if candidate.suffix in (".yaml", ".yml") or candidate.exists() else paths.profile_file(str(path_or_name))
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        path = candidate
+    else:
+        path = _by_name(str(path_or_name))
+        if path == paths.measured_profile_file(str(path_or_name)):
+            name = str(path_or_name)
     where = display_path(path)
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in paths.profiles_dir().glob("*.yaml")))
@@ -355,9 +371,10 @@ def load_profile(path_or_name: "str | Path | Profile") -> Profile:
     except UnicodeDecodeError:
         raise StudyError(f"{where}: not UTF-8 text. Fix: save the profile as UTF-8 YAML") from None
     cleaned = _validate_mapping(data, SCHEMA, "", where)
-    if cleaned["name"] != path.stem:
-        raise StudyError(f"{where}: name: '{cleaned['name']}' differs from the file name '{path.stem}'. "
-                         f"Fix: write name: {path.stem} (results are stored under the name)")
+    expected = name or path.stem
+    if cleaned["name"] != expected:
+        raise StudyError(f"{where}: name: '{cleaned['name']}' differs from the file name '{expected}'. "
+                         f"Fix: write name: {expected} (results are stored under the name)")
     energy = cleaned["energy"]
     if energy is not None:
         _check_energy(energy, cleaned["batch_sizes"], where)
@@ -394,6 +411,19 @@ def _check_energy(energy: dict, batch_sizes: tuple, where: str) -> None:
     if unknown_batch:
         raise StudyError(f"{where}: energy.batch_sizes: {unknown_batch} not in batch_sizes. Fix: list batch sizes "
                          f"from {list(batch_sizes)}")
+
+
+def keep_with_results(profile: Profile) -> None:
+    """Copy the profile's YAML into its results folder: whoever gets the folder gets what it was measured with."""
+    from study.fsutil import write_text_atomic
+
+    target = paths.measured_profile_file(profile.name)
+    if profile.path.resolve() == target.resolve():
+        return
+    text = profile.path.read_text(encoding="utf-8")
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, text)
 
 
 def profile_names() -> list[str]:
