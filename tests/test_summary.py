@@ -14,7 +14,8 @@ CANDIDATES = [
 def test_pick_the_fastest_that_meets_every_constraint():
     pick = pick_runtime("m", "test", CANDIDATES, latency_budget=10, size_budget=20, max_drop=1.0, max_group_drop=2.0)
     assert (pick["ship"], pick["variant"]) == ("onnxruntime", "fp32")  # litert int8 is faster but drops 2.5 pp
-    assert "next executorch fp32" in pick["reason"]
+    assert "runner-up executorch fp32 at 6.00 ms, 20.0% slower" in pick["reason"]
+    assert pick["tie"] == "" and round(pick["margin_pct"], 6) == 20.0
     loose = pick_runtime("m", "test", CANDIDATES, latency_budget=10, size_budget=20, max_drop=3.0, max_group_drop=5.0)
     assert loose["ship"] == "litert"
 
@@ -32,6 +33,60 @@ def test_a_gain_is_not_shown_as_a_negative_drop():
     gained = [{**CANDIDATES[1], "drop_pp": -0.0, "group_drop_pp": -0.4}]
     pick = pick_runtime("m", "test", gained, latency_budget=10, size_budget=20, max_drop=1.0, max_group_drop=2.0)
     assert "accuracy drop 0.00 pp (worst group 0.00 pp)" in pick["reason"]
+
+
+def _timed(runtime, p50, low, high):
+    return {"runtime": runtime, "variant": "fp32", "p50_ms": p50, "ci_low_ms": low, "ci_high_ms": high,
+            "size_mb": 14.0, "drop_pp": None, "group_drop_pp": None}
+
+
+def test_overlapping_intervals_or_a_small_margin_are_a_tie_naming_every_runtime_in_it():
+    # LiteRT 10.58 ms and ONNX Runtime 10.60 ms, the pair: intervals overlap, so neither is "fastest"
+    pair = [_timed("onnxruntime", 10.60, 10.50, 10.70), _timed("litert", 10.58, 10.45, 10.66),
+            _timed("torch_eager", 14.0, 13.9, 14.1)]
+    pick = pick_runtime("mobilenet_v2", "fp32", pair, 20, 20, 1.0, 2.0)
+    assert pick["ship"] == "litert" and pick["tie"] == "litert, onnxruntime"
+    assert pick["reason"].startswith("tie between litert fp32 10.58 ms, onnxruntime fp32 10.60 ms")
+    assert "fidelity-checked against its source, accuracy not measured" in pick["reason"]
+    assert "0.00 pp" not in pick["reason"]  # fp32 zoo models have no measured accuracy drop
+    # separated intervals but within the stated 5% margin: still a tie
+    close = [_timed("litert", 10.0, 9.99, 10.01), _timed("onnxruntime", 10.4, 10.39, 10.41)]
+    assert pick_runtime("m", "fp32", close, 20, 20, 1, 2)["tie"] == "litert, onnxruntime"
+    # separated and beyond the margin: one pick, the runner-up's margin with the range its interval allows
+    apart = [_timed("litert", 10.0, 9.9, 10.1), _timed("onnxruntime", 12.0, 11.8, 12.2)]
+    alone = pick_runtime("m", "fp32", apart, 20, 20, 1, 2)
+    assert alone["tie"] == "" and alone["runner_up"] == "onnxruntime fp32"
+    assert round(alone["margin_pct"], 1) == 20.0
+    assert round(alone["margin_low_pct"], 1) == round(100 * (11.8 / 10.1 - 1), 1)
+    assert round(alone["margin_high_pct"], 1) == round(100 * (12.2 / 9.9 - 1), 1)
+
+
+def test_findings_are_computed_from_the_measurements(study_root):
+    from helpers import write_profile
+    from study import paths, summary
+
+    write_profile(study_root, "two")
+    rows = []
+    for threads, times in ((1, {"litert": 10.0, "onnxruntime": 12.0, "torch_eager": 40.0}),
+                           (2, {"litert": 9.0, "onnxruntime": 6.5, "torch_eager": 21.0})):
+        for model, scale in (("mobilenet_v2", 1.0), ("resnet18", 3.0)):
+            for runtime, p50 in times.items():
+                p50 = p50 * scale * (0.5 if (model, runtime) == ("resnet18", "onnxruntime") else 1)
+                rows.append({"model": model, "runtime": runtime, "threads": threads, "batch": 1, "status": "ok",
+                             "p50_ms": p50, "ci_low_ms": p50 * 0.99, "ci_high_ms": p50 * 1.01,
+                             "rss_peak_mib": {"litert": 90, "onnxruntime": 110, "torch_eager": 700}[runtime],
+                             "machine": "box"})
+    directory = paths.results_dir("two")
+    directory.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(directory / "latency.csv", index=False)
+    found = summary.findings(["two"])
+    assert 3 <= len(found) <= 5
+    assert found[0].startswith("The largest gap: on resnet18 (two, 1 thread(s)), PyTorch eager takes 6.7x")
+    assert any(f.startswith("ONNX Runtime is fastest (or tied for fastest) on every model of two") for f in found)
+    assert any("From 1 to 2 threads on mobilenet_v2, the fastest changes from LiteRT (TFLite) to ONNX Runtime" in f
+               and "PyTorch eager gains most (1.90x faster), LiteRT (TFLite) least (1.11x)" in f for f in found)
+    assert any(f.startswith("Memory: running") and "90 MiB in LiteRT" in f and "700 MiB in PyTorch eager" in f
+               for f in found)
 
 
 def test_side_by_side_figure_takes_any_number_of_profiles(study_root):

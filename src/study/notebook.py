@@ -7,8 +7,10 @@ the command to run; a phase the profile does not configure reads as "not measure
 
 from __future__ import annotations
 
-from study import paths
+from study import display, paths
 from study.profiles import Profile, load_profile
+
+display.install()  # every table a notebook shows: no index column, whole cells, units, rounded to its interval
 
 PHASE_FILES = {"convert": "conversions.csv", "latency": "latency.csv", "energy": "energy.csv",
                "quantization": "quant_summary.csv"}

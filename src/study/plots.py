@@ -322,3 +322,45 @@ def cross_profile(side: pd.DataFrame):
     directory.mkdir(parents=True, exist_ok=True)
     fig.savefig(directory / "cross_profile.png", dpi=120, bbox_inches="tight")
     return fig
+
+
+def relative_latency(table: pd.DataFrame, profile: str):
+    """The headline: per model, each runtime's p50 relative to the fastest runtime's, with its 95% interval
+    (batch 1, the profile's most threads). 1.0 is the fastest; a bar crossing another's is not a real difference."""
+    ok = table[(table["status"] == "ok") & (table["batch"] == 1)]
+    ok = ok[ok["threads"] == ok["threads"].max()]
+    models = sorted(ok["model"].unique())
+    if not models:
+        return None
+    heights = [max(1, ok[ok["model"] == m]["runtime"].nunique()) for m in models]
+    fig, axes = plt.subplots(len(models), 1, figsize=(7.5, 0.8 + 0.32 * sum(heights) + 0.35 * len(models)),
+                             squeeze=False, sharex=True, gridspec_kw={"height_ratios": heights}, layout="constrained")
+    right = 1.0
+    for ax, model in zip(axes[:, 0], models):
+        part = ok[ok["model"] == model].sort_values("p50_ms", ascending=False)
+        best = float(part["p50_ms"].min())
+        y = np.arange(len(part))
+        ratio = part["p50_ms"].to_numpy() / best
+        low = part["ci_low_ms"].to_numpy() / best
+        high = part["ci_high_ms"].to_numpy() / best
+        ax.errorbar(ratio, y, xerr=[ratio - low, high - ratio], fmt="o", color="black", ecolor="#555555",
+                    capsize=3, ms=5)
+        for yy, r, runtime, p50 in zip(y, ratio, part["runtime"], part["p50_ms"]):
+            ax.annotate(f"{p50:.3g} ms", (r, yy), xytext=(7, 3), textcoords="offset points", fontsize=7.5,
+                        color="#444444")
+        ax.set_yticks(y, [runtime_label(r) for r in part["runtime"]], fontsize=8.5)
+        ax.axvline(1.0, color="#1f6feb", lw=1, alpha=0.5)
+        ax.set_ylim(-0.6, len(part) - 0.4)
+        ax.set_title(model, fontsize=9.5, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+        right = max(right, float(high.max()))
+    axes[-1, 0].set_xscale("log")
+    axes[-1, 0].set_xlim(0.9, right * 1.5)
+    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right * 1.5]
+    axes[-1, 0].set_xticks(ticks, [f"{t:g}x" for t in ticks])
+    axes[-1, 0].minorticks_off()
+    axes[-1, 0].set_xlabel("p50 latency relative to the fastest runtime for the model (log scale; bars: 95% CI)")
+    threads = int(ok["threads"].max())
+    fig.suptitle(f"Which runtime is fastest, per model — measured, {threads} thread(s), batch 1", fontsize=10.5,
+                 x=0.02, ha="left")
+    return save(fig, profile, "headline_relative_latency")

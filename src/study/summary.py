@@ -50,38 +50,83 @@ def cross_profile(profiles: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
+TIE_MARGIN_PCT = 5.0  # a runtime whose p50 is within this of the pick's, or whose 95% interval overlaps it, ties
+
+
+def budgets(profile: str | None = None) -> dict:
+    """The default constraints of the pick: the summary notebook's parameters (params/notebooks.yaml)."""
+    from study.report import notebook_parameters
+
+    own = notebook_parameters(paths.notebooks_dir() / "05_summary.ipynb", profile or "")
+    return {key: float(own.get(key, default)) for key, default in DEFAULT_BUDGETS.items()}
+
+
+DEFAULT_BUDGETS = {"latency_budget_ms": 20.0, "size_budget_mb": 20.0, "max_accuracy_drop_pp": 1.0,
+                   "max_group_drop_pp": 2.0}
+
+
 def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max_accuracy_drop_pp: float,
               max_group_drop_pp: float) -> pd.DataFrame:
-    """For each model: the runtime to ship (fastest meeting every constraint), with the reason, or why none does.
+    """For each zoo model: the runtime to ship (fastest meeting every constraint), ties, the runner-up and the margin.
 
-    Zoo models run fp32, whose accuracy drop is checked by the validation suite (parity with the source model);
-    quantized variants come from the quantization study, whose accuracy is measured overall and per group.
+    Zoo models run fp32; their artifacts are validated against the source model (fidelity), their accuracy is not
+    measured (seeded weights), so only an artifact that failed validation breaks the accuracy constraint.
     """
     rows = []
     latency = _read(profile, "latency.csv")
-    conversions = _read(profile, "conversions.csv")
     if len(latency):
         ok = latency[(latency["status"] == "ok") & (latency["batch"] == 1)]
         ok = ok[ok["threads"] == ok["threads"].max()]
-        parity = {}
-        if len(conversions):
-            for r in conversions.itertuples():
-                parity[(r.model, r.target)] = r.status
         for model, part in ok.groupby("model"):
-            rows.append(pick_runtime(model, "fp32 (zoo model, validated against its source)", [
-                {"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "size_mb": r.artifact_bytes / 1e6,
-                 "drop_pp": 0.0 if r.artifact_status == "ok" else float("inf"), "group_drop_pp": 0.0,
-                 "rss_mib": r.rss_peak_mib} for r in part.itertuples()],
+            rows.append(pick_runtime(model, f"fp32, {int(part['threads'].iloc[0])} thread(s), batch 1", [
+                {"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
+                 "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
+                 "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None}
+                for r in part.itertuples()],
                 latency_budget_ms, size_budget_mb, max_accuracy_drop_pp, max_group_drop_pp))
+    return pd.DataFrame(rows, columns=PICK_COLUMNS)
+
+
+def recommend_small_models(profile: str, latency_budget_ms: float, size_budget_mb: float,
+                           max_accuracy_drop_pp: float, max_group_drop_pp: float) -> pd.DataFrame:
+    """The same pick for the quantization study's small trained models (16x16 inputs, accuracy measured over seeds):
+    a separate table, since these models say nothing about which runtime to ship a MobileNet on."""
     quant = _read(profile, "quant_summary.csv")
-    if len(quant):
-        good = quant[(quant["status"] == "ok") & quant["p50_ms"].notna()] if "p50_ms" in quant else quant.iloc[0:0]
+    rows = []
+    if len(quant) and "p50_ms" in quant:
+        good = quant[(quant["status"] == "ok") & quant["p50_ms"].notna()]
         for (dataset, model), part in good.groupby(["dataset", "model"]):
-            rows.append(pick_runtime(f"{model} on {dataset}", "quantization study (accuracy measured, mean over seeds)", [
+            rows.append(pick_runtime(f"{model} on {dataset}", "small trained model, accuracy measured (mean over seeds)", [
                 {"runtime": r.runtime, "variant": r.scheme, "p50_ms": r.p50_ms, "size_mb": r.bytes / 1e6,
-                 "drop_pp": -r.delta_pp, "group_drop_pp": -r.worst_group_delta_pp, "rss_mib": float("nan")}
+                 "drop_pp": -r.delta_pp, "group_drop_pp": -r.worst_group_delta_pp}
                 for r in part.itertuples()], latency_budget_ms, size_budget_mb, max_accuracy_drop_pp,
                 max_group_drop_pp))
+    return pd.DataFrame(rows, columns=PICK_COLUMNS)
+
+
+PICK_COLUMNS = ["model", "ship", "variant", "p50_ms", "size_mb", "tie", "runner_up", "margin_pct", "margin_low_pct",
+                "margin_high_pct", "basis", "reason"]
+
+
+def pick_view(picks: pd.DataFrame) -> pd.DataFrame:
+    """The picks as a reader scans them: what to ship, how sure, and why, in full."""
+    rows = []
+    for pick in picks.to_dict("records"):
+        if pick["ship"] == "none":
+            ship = "none fits"
+        elif pick["tie"]:
+            ship = "tie: " + ", ".join(_label(r) for r in pick["tie"].split(", "))
+        else:
+            ship = _label(pick["ship"])
+        margin = ""
+        if pick["runner_up"]:
+            margin = f"{pick['margin_pct']:.1f}"
+            if pick["margin_low_pct"] is not None and pick["margin_high_pct"] is not None \
+                    and pick["margin_high_pct"] > pick["margin_low_pct"]:
+                margin += f" [{pick['margin_low_pct']:.1f}, {pick['margin_high_pct']:.1f}]"
+        rows.append({"model": pick["model"], "ship": ship, "variant": pick["variant"], "p50_ms": pick["p50_ms"],
+                     "runner-up": pick["runner_up"] or "–", "margin (%, 95% range)": margin or "–",
+                     "reason": pick["reason"]})
     return pd.DataFrame(rows)
 
 
@@ -90,33 +135,181 @@ def _no_gain(drop_pp: float) -> float:
     return max(drop_pp, 0.0) + 0.0
 
 
+def _interval(c: dict) -> tuple[float, float]:
+    low, high = c.get("ci_low_ms"), c.get("ci_high_ms")
+    if low is None or high is None or low != low or high != high:
+        return c["p50_ms"], c["p50_ms"]
+    return float(low), float(high)
+
+
+def ties_with(best: dict, other: dict, margin_pct: float = TIE_MARGIN_PCT) -> bool:
+    """Whether ``other`` cannot be told apart from ``best``: 95% intervals overlap, or p50 within the margin."""
+    best_low, best_high = _interval(best)
+    low, high = _interval(other)
+    overlap = low <= best_high and best_low <= high
+    return overlap or other["p50_ms"] <= best["p50_ms"] * (1 + margin_pct / 100)
+
+
+def margin(best: dict, runner: dict) -> tuple[float, float, float]:
+    """How much slower the runner-up is than the pick, in % of the pick's p50, and the range the intervals allow."""
+    best_low, best_high = _interval(best)
+    low, high = _interval(runner)
+    return (100 * (runner["p50_ms"] / best["p50_ms"] - 1), 100 * (low / best_high - 1), 100 * (high / best_low - 1))
+
+
 def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget: float, size_budget: float,
-          max_drop: float, max_group_drop: float) -> dict:
+                 max_drop: float, max_group_drop: float) -> dict:
     def problems(c):
         found = []
         if c["p50_ms"] > latency_budget:
             found.append(f"p50 {c['p50_ms']:.2f} ms > {latency_budget:g} ms")
         if c["size_mb"] > size_budget:
             found.append(f"{c['size_mb']:.2f} MB > {size_budget:g} MB")
-        if c["drop_pp"] > max_drop:
+        if c.get("drop_pp") is not None and c["drop_pp"] == float("inf"):
+            found.append("artifact failed validation against its source model")
+        elif c.get("drop_pp") is not None and c["drop_pp"] > max_drop:
             found.append(f"accuracy -{c['drop_pp']:.2f} pp > {max_drop:g} pp")
-        if c["group_drop_pp"] > max_group_drop:
+        if c.get("group_drop_pp") is not None and c["group_drop_pp"] > max_group_drop:
             found.append(f"worst group -{c['group_drop_pp']:.2f} pp > {max_group_drop:g} pp")
         return found
 
+    empty = {"tie": "", "runner_up": "", "margin_pct": None, "margin_low_pct": None, "margin_high_pct": None}
     passing = sorted((c for c in candidates if not problems(c)), key=lambda c: (c["p50_ms"], c["size_mb"]))
     if not passing:
         # fewest broken constraints, then the fastest and smallest: the one a reader would try to make fit
         nearest = min(candidates, key=lambda c: (len(problems(c)), c["p50_ms"], c["size_mb"]))
-        return {"model": model, "ship": "none", "variant": "", "p50_ms": None, "size_mb": None, "basis": basis,
-                "reason": f"no runtime meets every constraint; closest {nearest['runtime']} {nearest['variant']}: "
-                          + "; ".join(problems(nearest))}
+        return {"model": model, "ship": "none", "variant": "", "p50_ms": None, "size_mb": None, **empty,
+                "basis": basis, "reason": f"no runtime meets every constraint; closest {nearest['runtime']} "
+                                          f"{nearest['variant']}: " + "; ".join(problems(nearest))}
     best = passing[0]
-    runner = passing[1] if len(passing) > 1 else None
-    reason = (f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint: p50 "
-              f"{best['p50_ms']:.2f} ms, {best['size_mb']:.2f} MB, accuracy drop {_no_gain(best['drop_pp']):.2f} pp "
-              f"(worst group {_no_gain(best['group_drop_pp']):.2f} pp)")
-    if runner:
-        reason += f"; next {runner['runtime']} {runner['variant']} at {runner['p50_ms']:.2f} ms"
-    return {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": round(best["p50_ms"], 3),
-            "size_mb": round(best["size_mb"], 3), "basis": basis, "reason": reason}
+    tied = [c for c in passing[1:] if ties_with(best, c)]
+    if best.get("drop_pp") is None:
+        accuracy = "fidelity-checked against its source, accuracy not measured"
+    else:
+        accuracy = (f"accuracy drop {_no_gain(best['drop_pp']):.2f} pp (worst group "
+                    f"{_no_gain(best['group_drop_pp']):.2f} pp)")
+    low, high = _interval(best)
+    interval = f" [95% CI {low:.2f}, {high:.2f}]" if high > low else ""
+    if tied:
+        names = ", ".join(f"{c['runtime']} {c['variant']} {c['p50_ms']:.2f} ms" for c in [best, *tied])
+        reason = (f"tie between {names}: intervals overlap or within {TIE_MARGIN_PCT:g}% of the fastest, so any of "
+                  f"them; {best['runtime']} has the lowest p50 ({best['p50_ms']:.2f} ms{interval})")
+    else:
+        reason = f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint: p50 " \
+                 f"{best['p50_ms']:.2f} ms{interval}"
+    reason += f", {best['size_mb']:.2f} MB, {accuracy}"
+    row = {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": best["p50_ms"],
+           "size_mb": best["size_mb"], **empty, "basis": basis}
+    if tied:
+        row["tie"] = ", ".join(c["runtime"] for c in [best, *tied])
+    if len(passing) > 1:
+        runner = passing[1]
+        row["runner_up"] = f"{runner['runtime']} {runner['variant']}"
+        row["margin_pct"], row["margin_low_pct"], row["margin_high_pct"] = margin(best, runner)
+        reason += (f"; runner-up {runner['runtime']} {runner['variant']} at {runner['p50_ms']:.2f} ms, "
+                   f"{row['margin_pct']:.1f}% slower")
+        if high > low:
+            reason += f" (intervals allow {row['margin_low_pct']:.1f} to {row['margin_high_pct']:.1f}%)"
+    row["reason"] = reason
+    return row
+
+
+def _label(runtime: str) -> str:
+    from study.plots import runtime_label
+
+    return runtime_label(runtime)
+
+
+def _fastest(part: pd.DataFrame) -> list[str]:
+    """The fastest runtime of one setting and every runtime that ties with it (see ``ties_with``)."""
+    rows = part.sort_values("p50_ms").to_dict("records")
+    return [r["runtime"] for r in rows if r is rows[0] or ties_with(rows[0], r)]
+
+
+def _ok_batch1(profile: str) -> pd.DataFrame:
+    latency = _read(profile, "latency.csv")
+    if latency.empty:
+        return latency
+    return latency[(latency["status"] == "ok") & (latency["batch"] == 1)]
+
+
+def findings(profiles: list[str]) -> list[str]:
+    """Three to five sentences a reader should take away, each computed from the measurements it cites."""
+    found = []
+    settings = pd.concat([_ok_batch1(p).assign(profile=p) for p in profiles if len(_ok_batch1(p))],
+                         ignore_index=True) if profiles else pd.DataFrame()
+    if settings.empty:
+        return found
+    # the largest gap between two runtimes on one model and setting
+    gaps = []
+    for (profile, model, threads), part in settings.groupby(["profile", "model", "threads"]):
+        if part["runtime"].nunique() > 1:
+            fast, slow = part.loc[part["p50_ms"].idxmin()], part.loc[part["p50_ms"].idxmax()]
+            gaps.append((slow["p50_ms"] / fast["p50_ms"], profile, model, threads, fast, slow))
+    if gaps:
+        ratio, profile, model, threads, fast, slow = max(gaps, key=lambda g: g[0])
+        found.append(f"The largest gap: on {model} ({profile}, {threads} thread(s)), {_label(slow['runtime'])} takes "
+                     f"{ratio:.1f}x the p50 of {_label(fast['runtime'])} ({slow['p50_ms']:.2f} vs "
+                     f"{fast['p50_ms']:.2f} ms).")
+    # whether the fastest runtime depends on the model
+    for profile, part in settings.groupby("profile"):
+        top = part[part["threads"] == part["threads"].max()]
+        fastest = {model: _fastest(rows) for model, rows in top.groupby("model") if rows["runtime"].nunique() > 1}
+        if len(fastest) < 2:
+            continue
+        common = set.intersection(*(set(v) for v in fastest.values()))
+        if common:
+            names = " and ".join(_label(r) for r in sorted(common))
+            found.append(f"{names} is fastest (or tied for fastest) on every model of {profile} "
+                         f"({len(fastest)} models, {int(top['threads'].max())} thread(s)).")
+        else:
+            per_model = "; ".join(f"{model}: {', '.join(_label(r) for r in runtimes)}"
+                                  for model, runtimes in fastest.items())
+            found.append(f"The fastest runtime depends on the model ({profile}, {int(top['threads'].max())} "
+                         f"thread(s); ties listed together): {per_model}.")
+        break  # one profile is enough: the ranking per model is the point, not its repetition
+    # whether the ranking changes with the thread count, on one machine (profiles measured on the same machine)
+    for (machine, model), part in settings.groupby(["machine", "model"]):
+        counts = sorted(part["threads"].unique())
+        if len(counts) < 2:
+            continue
+        low = part[part["threads"] == counts[0]].drop_duplicates("runtime")
+        high = part[part["threads"] == counts[-1]].drop_duplicates("runtime")
+        both = sorted(set(low["runtime"]) & set(high["runtime"]))
+        if len(both) < 2:
+            continue
+        low, high = low[low["runtime"].isin(both)], high[high["runtime"].isin(both)]
+        scaling = {r: float(low.loc[low["runtime"] == r, "p50_ms"].iloc[0] / high.loc[high["runtime"] == r, "p50_ms"].iloc[0])
+                   for r in both}
+        first, last = _fastest(low), _fastest(high)
+        change = ("the fastest stays " + ", ".join(map(_label, first)) if set(first) & set(last) else
+                  f"the fastest changes from {', '.join(map(_label, first))} to {', '.join(map(_label, last))}")
+        best, worst = max(scaling, key=scaling.get), min(scaling, key=scaling.get)
+        found.append(f"From {counts[0]} to {counts[-1]} threads on {model}, {change}; {_label(best)} gains most "
+                     f"({scaling[best]:.2f}x faster), {_label(worst)} least ({scaling[worst]:.2f}x).")
+        break
+    # what int8 bought, on the models it was measured on
+    for profile in profiles:
+        quant = _read(profile, "quant_summary.csv")
+        if quant.empty or "speedup" not in quant:
+            continue
+        int8 = quant[(quant["status"] == "ok") & (quant["precision"] == "int8") & quant["speedup"].notna()]
+        if int8.empty:
+            continue
+        best = int8.loc[int8["speedup"].idxmax()]
+        found.append(f"int8 on the small trained models of {profile} ({len(int8)} variants, 16x16 inputs): median "
+                     f"speed {int8['speedup'].median():.2f}x its fp32 twin (best {best['speedup']:.2f}x, "
+                     f"{_label(best['runtime'])} {best['scheme']}), files {int8['size_reduction_pct'].median():.0f}% "
+                     f"smaller, accuracy change median {int8['delta_pp'].median():+.2f} pp. Models this small say "
+                     "little about int8 on a MobileNet.")
+        break
+    # memory: what the lightest and the heaviest runtime cost for the same model
+    top = settings[settings["profile"] == settings["profile"].iloc[0]]
+    memory = [(part.loc[part["rss_peak_mib"].idxmax()], part.loc[part["rss_peak_mib"].idxmin()], model)
+              for model, part in top.groupby("model") if part["runtime"].nunique() > 1]
+    if memory:
+        heavy, light, model = max(memory, key=lambda m: m[0]["rss_peak_mib"] / m[1]["rss_peak_mib"])
+        found.append(f"Memory: running {model} peaks at {light['rss_peak_mib']:.0f} MiB in {_label(light['runtime'])} "
+                     f"and {heavy['rss_peak_mib']:.0f} MiB in {_label(heavy['runtime'])} (whole process, imports "
+                     "included).")
+    return found[:5]
