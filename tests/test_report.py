@@ -22,7 +22,8 @@ def test_report_builds_index_and_skips_unchanged_work(tiny_study, tiny_report, m
         assert "Traceback" not in html
         executed_nb = nbformat.read(str(index.parent / link.replace(".html", ".ipynb")), as_version=4)
         assert not [o for c in executed_nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert "onnxruntime" in page and "litert" in page  # headline table
+    # the answer: the pick for digits_cnn with its reason and runner-up, and the headline figure
+    assert "<td class='text'>digits_cnn</td>" in page and "runner-up" in page and "data:image/png;base64" in page
     assert (tiny_study / "figures" / "tiny" / "latency_digits_cnn.png").exists()
 
     report.build_report(["tiny"])  # the summary compares every profile: other tests may have added some since

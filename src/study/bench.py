@@ -283,9 +283,9 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
         say(f"[{profile.name}] imported from {origin['machine']} ({origin['cpu_model']}): nothing measured here")
         return load_latency(profile.name)
     phases = phases_for(profile, only, say=say)
-    keep_with_results(profile)
     if "energy" in phases:
         check_energy_source(profile)
+    keep_with_results(profile)  # only once the profile can be measured: a refused run leaves no folder
     log = lambda m: say(f"[{profile.name}] {m}")  # noqa: E731
     planned = estimate.plan(profile, phases, force)
     say(f"[{profile.name}] plan: {planned.describe()}")

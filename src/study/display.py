@@ -73,7 +73,7 @@ def decimals_for_interval(low: float, high: float) -> int | None:
     half = (high - low) / 2
     if not (math.isfinite(half) and half > 0):
         return None
-    return max(0, 1 - math.floor(math.log10(half)))
+    return max(0, 1 - math.floor(math.log10(half) + 1e-9))  # 0.0999999 is 0.1
 
 
 def significant_decimals(value) -> int | None:

@@ -8,7 +8,6 @@ profile's results, the study's code): its inputs are hashed into a stamp beside 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 from importlib import resources
 from pathlib import Path

@@ -142,6 +142,14 @@ def _interval(c: dict) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _ms(value: float, low: float | None = None, high: float | None = None) -> str:
+    """A latency as its interval supports it (three significant digits without one): never '0.00 ms'."""
+    from study.display import decimals_for_interval, significant_decimals
+
+    decimals = decimals_for_interval(low, high) if low is not None and high is not None else None
+    return f"{value:.{significant_decimals(float(value)) if decimals is None else decimals}f}"
+
+
 def ties_with(best: dict, other: dict, margin_pct: float = TIE_MARGIN_PCT) -> bool:
     """Whether ``other`` cannot be told apart from ``best``: 95% intervals overlap, or p50 within the margin."""
     best_low, best_high = _interval(best)
@@ -162,7 +170,7 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
     def problems(c):
         found = []
         if c["p50_ms"] > latency_budget:
-            found.append(f"p50 {c['p50_ms']:.2f} ms > {latency_budget:g} ms")
+            found.append(f"p50 {_ms(c['p50_ms'])} ms > {latency_budget:g} ms")
         if c["size_mb"] > size_budget:
             found.append(f"{c['size_mb']:.2f} MB > {size_budget:g} MB")
         if c.get("drop_pp") is not None and c["drop_pp"] == float("inf"):
@@ -189,15 +197,16 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
         accuracy = (f"accuracy drop {_no_gain(best['drop_pp']):.2f} pp (worst group "
                     f"{_no_gain(best['group_drop_pp']):.2f} pp)")
     low, high = _interval(best)
-    interval = f" [95% CI {low:.2f}, {high:.2f}]" if high > low else ""
+    bounds = (low, high) if high > low else (None, None)
+    interval = f" [95% CI {_ms(low, *bounds)}, {_ms(high, *bounds)}]" if high > low else ""
     if tied:
-        names = ", ".join(f"{c['runtime']} {c['variant']} {c['p50_ms']:.2f} ms" for c in [best, *tied])
+        names = ", ".join(f"{c['runtime']} {c['variant']} {_ms(c['p50_ms'], *_interval(c))} ms" for c in [best, *tied])
         reason = (f"tie between {names}: intervals overlap or within {TIE_MARGIN_PCT:g}% of the fastest, so any of "
-                  f"them; {best['runtime']} has the lowest p50 ({best['p50_ms']:.2f} ms{interval})")
+                  f"them; {best['runtime']} has the lowest p50 ({_ms(best['p50_ms'], *bounds)} ms{interval})")
     else:
         reason = f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint: p50 " \
-                 f"{best['p50_ms']:.2f} ms{interval}"
-    reason += f", {best['size_mb']:.2f} MB, {accuracy}"
+                 f"{_ms(best['p50_ms'], *bounds)} ms{interval}"
+    reason += f", {_ms(best['size_mb'])} MB, {accuracy}"
     row = {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": best["p50_ms"],
            "size_mb": best["size_mb"], **empty, "basis": basis}
     if tied:
@@ -206,7 +215,7 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
         runner = passing[1]
         row["runner_up"] = f"{runner['runtime']} {runner['variant']}"
         row["margin_pct"], row["margin_low_pct"], row["margin_high_pct"] = margin(best, runner)
-        reason += (f"; runner-up {runner['runtime']} {runner['variant']} at {runner['p50_ms']:.2f} ms, "
+        reason += (f"; runner-up {runner['runtime']} {runner['variant']} at {_ms(runner['p50_ms'], *_interval(runner))} ms, "
                    f"{row['margin_pct']:.1f}% slower")
         if high > low:
             reason += f" (intervals allow {row['margin_low_pct']:.1f} to {row['margin_high_pct']:.1f}%)"
@@ -249,8 +258,8 @@ def findings(profiles: list[str]) -> list[str]:
     if gaps:
         ratio, profile, model, threads, fast, slow = max(gaps, key=lambda g: g[0])
         found.append(f"The largest gap: on {model} ({profile}, {threads} thread(s)), {_label(slow['runtime'])} takes "
-                     f"{ratio:.1f}x the p50 of {_label(fast['runtime'])} ({slow['p50_ms']:.2f} vs "
-                     f"{fast['p50_ms']:.2f} ms).")
+                     f"{ratio:.1f}x the p50 of {_label(fast['runtime'])} ({_ms(slow['p50_ms'])} vs "
+                     f"{_ms(fast['p50_ms'])} ms).")
     # whether the fastest runtime depends on the model
     for profile, part in settings.groupby("profile"):
         top = part[part["threads"] == part["threads"].max()]
