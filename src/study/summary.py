@@ -113,7 +113,8 @@ def pick_view(picks: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for pick in picks.to_dict("records"):
         if pick["ship"] == "none":
-            ship = "none fits"
+            closest = str(pick["reason"]).split("closest ", 1)[-1].split(" ", 1)[0]
+            ship = f"none fits (closest: {_label(closest)})"
         elif pick["tie"]:
             ship = "tie: " + ", ".join(_label(r) for r in pick["tie"].split(", "))
         else:
@@ -294,8 +295,11 @@ def findings(profiles: list[str]) -> list[str]:
         change = ("the fastest stays " + ", ".join(map(_label, first)) if set(first) & set(last) else
                   f"the fastest changes from {', '.join(map(_label, first))} to {', '.join(map(_label, last))}")
         best, worst = max(scaling, key=scaling.get), min(scaling, key=scaling.get)
-        found.append(f"From {counts[0]} to {counts[-1]} threads on {model}, {change}; {_label(best)} gains most "
-                     f"({scaling[best]:.2f}x faster), {_label(worst)} least ({scaling[worst]:.2f}x).")
+        slower = [r for r, x in scaling.items() if x < 1]
+        found.append(f"From {counts[0]} to {counts[-1]} threads on {model}, {change}; the speed-up from the extra "
+                     f"threads ranges from {scaling[worst]:.2f}x ({_label(worst)}) to {scaling[best]:.2f}x "
+                     f"({_label(best)})" + (f"; {', '.join(map(_label, slower))} got slower with more threads"
+                                            if slower else "") + ".")
         break
     # what int8 bought, on the models it was measured on
     for profile in profiles:
