@@ -85,7 +85,6 @@ def check_page(page: Path) -> dict:
     assert found["errors"] == 0 and found["tracebacks"] == 0, (page.name, found)
     assert not found["broken"], (page.name, found)
     assert found["empty"] == 0, (page.name, found)
-    assert found["tables"] >= 1, (page.name, found)
     assert found["overflow"] <= 0, f"{page.name} is {found['overflow']} px wider than a 1280 px screen"
     assert not found["truncated"], f"{page.name}: cells cut short: {found['truncated'][:3]}"
     assert found["index_columns"] == 0, f"{page.name}: a table starts with pandas' index column"
@@ -101,6 +100,7 @@ def test_every_report_page_fits_a_screen_works_offline_and_answers(tiny_report):
     assert len(pages) == 7  # the index and six notebooks
     for page in pages:
         found = check_page(page)
+        assert found["tables"] >= 1, (page.name, found)  # the tiny profile measures every phase
         if page.name != "index.html":
             assert found["images"] >= 1, (page.name, found)
     index = inspect(report)

@@ -51,6 +51,13 @@ def test_numbers_are_rounded_to_what_their_interval_supports():
     assert rows[0][4] == "0.0123"  # no interval: three significant digits
 
 
+def test_only_the_p50_takes_the_latency_interval():
+    columns = ["p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "delta_pp", "delta_ci_low", "delta_ci_high"]
+    assert display.interval_of("p50_ms", columns) == ("ci_low_ms", "ci_high_ms")
+    assert display.interval_of("p90_ms", columns) is None
+    assert display.interval_of("delta_pp", columns) == ("delta_ci_low", "delta_ci_high")
+
+
 def test_a_number_never_loses_its_whole_part():
     assert display._cell(1234.5678, display.significant_decimals(1234.5678)) == "1235"
     assert display._cell(float("nan"), 2) == "–"

@@ -59,8 +59,11 @@ def interval_of(column: str, columns) -> tuple[str, str] | None:
     """The columns holding ``column``'s 95% interval, by the study's naming (``x_ci_low``, ``ci_low_ms``, ...)."""
     stem = re.sub(r"_(ms|pp|mib|mb)$", "", column)
     suffix = column[len(stem):]
-    for low, high in ((f"{column}_ci_low", f"{column}_ci_high"), (f"{stem}_ci_low", f"{stem}_ci_high"),
-                      (f"{stem}_ci_low{suffix}", f"{stem}_ci_high{suffix}"), (f"ci_low{suffix}", f"ci_high{suffix}")):
+    pairs = [(f"{column}_ci_low", f"{column}_ci_high"), (f"{stem}_ci_low", f"{stem}_ci_high"),
+             (f"{stem}_ci_low{suffix}", f"{stem}_ci_high{suffix}")]
+    if stem == "p50":  # latency.csv's ci_low_ms/ci_high_ms are the p50's interval, not p90's or p99's
+        pairs.append((f"ci_low{suffix}", f"ci_high{suffix}"))
+    for low, high in pairs:
         if low in columns and high in columns and low != column:
             return low, high
     if stem == "delta" and "delta_ci_low" in columns:
