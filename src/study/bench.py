@@ -26,7 +26,7 @@ from study.flops import model_flops
 from study.fsutil import write_json_atomic
 from study.importer import imported
 from study.isolate import run_isolated
-from study.measure import HARNESS_VERSION, summarize
+from study.measure import HARNESS_VERSION, contended, summarize
 from study.peak import METHOD as PEAK_METHOD
 from study.profiles import Profile, keep_with_results, load_profile
 from study.results import ResultsStore, load_latency
@@ -180,8 +180,9 @@ def latency_row(profile: str, case: Case, result: dict, run_id: str, flops: int 
         row.update(summarize(result["samples_ms"], batch=case.batch))
         row["n_warmup"] = len(result["warmup_ms"])
         for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib",
-                    "native_lib_mib", "harness_overhead_ms"):
+                    "native_lib_mib", "harness_overhead_ms", "steal_pct", "involuntary_switches_per_s", "loadavg_1m"):
             row[key] = result.get(key)
+        row["contended"] = contended(result.get("steal_pct"), result.get("involuntary_switches_per_s"))
         if flops:
             row["gflop_per_inference"] = flops / 1e9
             row["gflops"] = flops * case.batch / (row["p50_ms"] / 1e3) / 1e9

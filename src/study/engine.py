@@ -95,7 +95,52 @@ class CpuTime(Tracker):
                 "device_cpus": os.cpu_count()}
 
 
-TRACKERS = {"memory": Memory, "libraries": Libraries, "cpu": CpuTime}
+def _cpu_ticks(cpus, stat_path: str = "/proc/stat") -> tuple[int, int]:
+    """(steal, total) clock ticks of ``cpus`` since boot, from /proc/stat; (0, 0) where there is none."""
+    steal = total = 0
+    try:
+        with open(stat_path, encoding="ascii") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+                    total += sum(ticks)
+                    steal += ticks[7] if len(ticks) > 7 else 0
+    except OSError:
+        pass
+    return steal, total
+
+
+class Contention(Tracker):
+    """What else the machine did during the timed runs: the hypervisor's steal time on the case's CPUs, this
+    process's involuntary context switches (a runnable thread pre-empted), and the 1-minute load average."""
+
+    def __init__(self):
+        self.marks: dict[str, tuple] = {}
+
+    def _mark(self) -> tuple:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of the process
+        return (time.perf_counter(), usage.ru_nivcsw, *_cpu_ticks(os.sched_getaffinity(0)), os.getloadavg()[0])
+
+    def stage(self, name: str) -> None:
+        if name in ("timed", "timed_done"):
+            self.marks[name] = self._mark()
+
+    def result(self) -> dict:
+        if set(self.marks) != {"timed", "timed_done"}:
+            return {}
+        (t0, switches0, steal0, total0, load0), (t1, switches1, steal1, total1, load1) = \
+            self.marks["timed"], self.marks["timed_done"]
+        seconds = max(t1 - t0, 1e-9)
+        ticks = total1 - total0
+        return {"steal_pct": 100.0 * (steal1 - steal0) / ticks if ticks > 0 else None,
+                "involuntary_switches_per_s": (switches1 - switches0) / seconds,
+                "loadavg_1m": max(load0, load1)}
+
+
+TRACKERS = {"memory": Memory, "libraries": Libraries, "cpu": CpuTime, "contention": Contention}
 
 
 def _model(spec: dict):
@@ -114,7 +159,7 @@ def run(spec: dict) -> dict:
     from study.registry import resolve
     from study.runtimes import RUNTIMES
 
-    trackers = [TRACKERS[name]() for name in spec.get("trackers", ["memory", "libraries", "cpu"])]
+    trackers = [TRACKERS[name]() for name in spec.get("trackers", list(TRACKERS))]
 
     def stage(name: str) -> None:
         for tracker in trackers:

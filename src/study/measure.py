@@ -17,6 +17,20 @@ import numpy as np
 # Part of every case id: bump it when what a measurement means changes, so old records are re-measured.
 HARNESS_VERSION = 5
 DISPERSION_WARNING_CV = 0.10  # torch.utils.benchmark warns when spread is this large
+# Something else took the case's CPUs during its timed runs: the hypervisor (steal time), or other runnable threads
+# pre-empting the case's own (involuntary context switches; a pinned case alone on its CPUs has a few per second).
+# The load average is recorded too, but it averages the last minute, not the timed runs, so it does not flag.
+CONTENTION_STEAL_PCT = 2.0
+CONTENTION_SWITCHES_PER_S = 50.0
+# Tail percentiles need enough samples to mean anything: with 100 samples the p99 is the maximum.
+MIN_RUNS_FOR = {"p90_ms": 100, "p99_ms": 1000}
+
+
+def contended(steal_pct, switches_per_s) -> bool | None:
+    """Whether a case was measured under contention (see the thresholds above); None when not recorded."""
+    if steal_pct is None and switches_per_s is None:
+        return None
+    return bool((steal_pct or 0.0) > CONTENTION_STEAL_PCT or (switches_per_s or 0.0) > CONTENTION_SWITCHES_PER_S)
 BOOTSTRAP_RESAMPLES = 2000
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from study import paths
 from study.errors import StudyError
 from study.fsutil import csv_text, display_path, write_json_atomic, write_text_atomic
+from study.measure import MIN_RUNS_FOR
 from study.schema import LATENCY_COLUMNS, SAMPLE_COLUMNS
 
 RECORD_KEYS = ("case_id", "status", "inputs")
@@ -80,7 +81,7 @@ class ResultsStore:
                              columns=list(LATENCY_COLUMNS))
         if peaks and len(table):
             table["peak_gflops"] = table["threads"].map(lambda t: peaks.get(int(t)))
-        table = with_ceiling(table)
+        table = derived_columns(table)
         sample_rows = [
             (r["case_id"], phase, index, value)
             for r in records
@@ -109,6 +110,21 @@ class ResultsStore:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # a damaged run record loses only its own timing line
         return found
+
+
+def derived_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns computed from a case's own measurements and its neighbours': the ceiling, tails shown only
+    where enough runs support them, and what the model costs in memory above the runtime's import."""
+    table = with_ceiling(table)
+    if table.empty:
+        return table
+    runs = pd.to_numeric(table["n_runs"], errors="coerce")
+    for column, needed in MIN_RUNS_FOR.items():
+        table[column] = pd.to_numeric(table[column], errors="coerce").where(runs >= needed)
+    rss = {c: pd.to_numeric(table[c], errors="coerce") for c in ("rss_import_mib", "rss_load_mib", "rss_peak_mib")}
+    table["load_above_import_mib"] = (rss["rss_load_mib"] - rss["rss_import_mib"]).clip(lower=0)
+    table["inference_above_load_mib"] = (rss["rss_peak_mib"] - rss["rss_load_mib"]).clip(lower=0)
+    return table
 
 
 def with_ceiling(table: pd.DataFrame) -> pd.DataFrame:
@@ -182,16 +198,25 @@ SHORT_KEY = ["model", "runtime", "threads", "batch"]
 def latency_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Steady-state latency of every case, fastest first within each setting, rounded for reading."""
     columns = SHORT_KEY + ["n_runs", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "p99_ms", "cv",
-                           "throughput_ips"]
+                           "throughput_ips", "contended"]
     ok = table[table["status"] == "ok"]
     return ok[columns].sort_values(["model", "threads", "batch", "p50_ms"]).round(2).reset_index(drop=True)
 
 
 def startup_and_memory(table: pd.DataFrame) -> pd.DataFrame:
     """What a cold start costs (import, load, first inference) and peak resident memory at each stage."""
-    columns = SHORT_KEY + ["import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib"]
+    columns = SHORT_KEY + ["import_ms", "load_ms", "first_ms", "rss_import_mib", "load_above_import_mib",
+                           "inference_above_load_mib", "rss_peak_mib"]
     ok = table[table["status"] == "ok"]
     return ok[columns].sort_values(["model", "threads", "batch", "rss_peak_mib"]).round(1).reset_index(drop=True)
+
+
+def contention(table: pd.DataFrame) -> pd.DataFrame:
+    """What else the machine did during each case's timed runs, and the cases measured under contention."""
+    columns = SHORT_KEY + ["steal_pct", "involuntary_switches_per_s", "loadavg_1m", "contended"]
+    ok = table[table["status"] == "ok"]
+    return ok[columns].sort_values(["contended", "involuntary_switches_per_s"], ascending=False,
+                                   na_position="last").reset_index(drop=True)
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from study.quant import metrics
 from study.quant.plan import jobs
 from study.quant.quantizers import VARIANTS
 from study.quant.verdicts import article_claims
-from study.results import ResultsStore
+from study.results import ResultsStore, derived_columns
 from study.schema import LATENCY_COLUMNS
 
 GROUP_COLUMNS = ["dataset", "model", "framework", "runtime", "scheme", "precision", "seed", "group_by", "group", "n",
@@ -59,7 +59,8 @@ def speeds(profile: Profile, latency_ids: list[str] | None = None) -> pd.DataFra
     """Every timed variant of the plan: latency.csv's columns, plus the quantization scheme."""
     store = ResultsStore(profile.name, records="quant_latency")
     rows = [{**r["row"], "scheme": r["inputs"].get("scheme")} for r in store.records(latency_ids)]
-    return pd.DataFrame([{c: r.get(c) for c in LATENCY_TABLE_COLUMNS} for r in rows], columns=LATENCY_TABLE_COLUMNS)
+    table = pd.DataFrame([{c: r.get(c) for c in LATENCY_TABLE_COLUMNS} for r in rows], columns=LATENCY_TABLE_COLUMNS)
+    return derived_columns(table)[LATENCY_TABLE_COLUMNS]
 
 
 def attribute(group_by: list[str]) -> str:
