@@ -29,6 +29,8 @@ def test_the_tracker_turns_two_marks_into_rates():
     found = tracker.result()
     assert found == {"steal_pct": 15.0, "involuntary_switches_per_s": 100.0, "loadavg_1m": 1.4}
     assert Contention().result() == {}  # no timed runs (an energy case): nothing claimed
+    tracker.marks = {"timed": (10.0, 100, 50, 1000, 0.5), "timed_done": (10.3, 100, 51, 1030, 0.5)}
+    assert tracker.result()["steal_pct"] is None  # 30 ticks: one stolen tick is no percentage
 
 
 def test_a_case_is_contended_on_steal_or_preemption_and_unknown_when_not_recorded():

@@ -111,6 +111,9 @@ def _cpu_ticks(cpus, stat_path: str = "/proc/stat") -> tuple[int, int]:
     return steal, total
 
 
+MIN_STEAL_TICKS = 100  # CPU clock ticks over the case's CPUs (1 s of one CPU) before steal time is a percentage
+
+
 class Contention(Tracker):
     """What else the machine did during the timed runs: the hypervisor's steal time on the case's CPUs, this
     process's involuntary context switches (a runnable thread pre-empted), and the 1-minute load average."""
@@ -135,7 +138,8 @@ class Contention(Tracker):
             self.marks["timed"], self.marks["timed_done"]
         seconds = max(t1 - t0, 1e-9)
         ticks = total1 - total0
-        return {"steal_pct": 100.0 * (steal1 - steal0) / ticks if ticks > 0 else None,
+        # a clock tick is 10 ms: over a short window one stolen tick would read as several per cent
+        return {"steal_pct": 100.0 * (steal1 - steal0) / ticks if ticks >= MIN_STEAL_TICKS else None,
                 "involuntary_switches_per_s": (switches1 - switches0) / seconds,
                 "loadavg_1m": max(load0, load1)}
 

@@ -41,7 +41,7 @@ LATENCY_COLUMNS: dict[str, str] = {
     "ceiling_source": "what set ceiling_gflops: the fp32 GEMM, or the case (model on runtime) that beat it",
     "pct_peak": "gflops as a percentage of ceiling_gflops (never above 100)",
     "high_dispersion": "True when cv > 0.10: treat the numbers with care",
-    "steal_pct": "hypervisor steal time on the case's CPUs during the timed runs, % of their CPU time (/proc/stat)",
+    "steal_pct": "hypervisor steal time on the case's CPUs during the timed runs, % of their CPU time (/proc/stat); blank when the runs lasted under 100 clock ticks of those CPUs",
     "involuntary_switches_per_s": "involuntary context switches of the case process per second of timed runs",
     "loadavg_1m": "the machine's 1-minute load average at the timed runs' start or end, whichever is higher",
     "contended": "True when steal_pct > 2 or involuntary_switches_per_s > 50: something else took the case's CPUs; blank when not recorded",
