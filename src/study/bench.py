@@ -180,9 +180,9 @@ def latency_row(profile: str, case: Case, result: dict, run_id: str, flops: int 
         row.update(summarize(result["samples_ms"], batch=case.batch))
         row["n_warmup"] = len(result["warmup_ms"])
         for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib",
-                    "native_lib_mib", "harness_overhead_ms", "steal_pct", "involuntary_switches_per_s", "loadavg_1m"):
+                    "native_lib_mib", "harness_overhead_ms", "steal_pct", "others_pct", "involuntary_switches_per_s", "loadavg_1m"):
             row[key] = result.get(key)
-        row["contended"] = contended(result.get("steal_pct"), result.get("involuntary_switches_per_s"))
+        row["contended"] = contended(result.get("steal_pct"), result.get("others_pct"))
         if flops:
             row["gflop_per_inference"] = flops / 1e9
             row["gflops"] = flops * case.batch / (row["p50_ms"] / 1e3) / 1e9

@@ -95,28 +95,33 @@ class CpuTime(Tracker):
                 "device_cpus": os.cpu_count()}
 
 
-def _cpu_ticks(cpus, stat_path: str = "/proc/stat") -> tuple[int, int]:
-    """(steal, total) clock ticks of ``cpus`` since boot, from /proc/stat; (0, 0) where there is none."""
-    steal = total = 0
+def _cpu_ticks(cpus, stat_path: str = "/proc/stat") -> tuple[int, int, int]:
+    """(steal, busy, total) clock ticks of ``cpus`` since boot, from /proc/stat; zeros where there is none.
+    Busy is what ran on them (user, nice, system, irq, softirq): not idle, not waiting for I/O, not stolen."""
+    steal = busy = total = 0
     try:
         with open(stat_path, encoding="ascii") as stat:
             for line in stat:
                 name, *fields = line.split()
                 if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
-                    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+                    ticks = ([int(f) for f in fields[:8]] + [0] * 8)[:8]  # user nice system idle iowait irq softirq steal
                     total += sum(ticks)
-                    steal += ticks[7] if len(ticks) > 7 else 0
+                    steal += ticks[7]
+                    busy += ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]
     except OSError:
         pass
-    return steal, total
+    return steal, busy, total
 
 
-MIN_STEAL_TICKS = 100  # CPU clock ticks over the case's CPUs (1 s of one CPU) before steal time is a percentage
+MIN_TICKS = 100  # clock ticks over the case's CPUs (1 s of one CPU) before a share of them is a percentage
+CLOCK_TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 
 
 class Contention(Tracker):
-    """What else the machine did during the timed runs: the hypervisor's steal time on the case's CPUs, this
-    process's involuntary context switches (a runnable thread pre-empted), and the 1-minute load average."""
+    """What else ran on the case's CPUs during the timed runs: the hypervisor's steal time, and other processes'
+    share (the CPUs' busy time minus this process's own CPU time). Also this process's involuntary context
+    switches and the 1-minute load average, recorded but not judged: a runtime's own threads pre-empt each other
+    (TensorFlow's pool does thousands of times a second), and the load average covers the last minute."""
 
     def __init__(self):
         self.marks: dict[str, tuple] = {}
@@ -125,7 +130,8 @@ class Contention(Tracker):
         import resource
 
         usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of the process
-        return (time.perf_counter(), usage.ru_nivcsw, *_cpu_ticks(os.sched_getaffinity(0)), os.getloadavg()[0])
+        return (time.perf_counter(), usage.ru_nivcsw, time.process_time(), *_cpu_ticks(os.sched_getaffinity(0)),
+                os.getloadavg()[0])
 
     def stage(self, name: str) -> None:
         if name in ("timed", "timed_done"):
@@ -134,13 +140,14 @@ class Contention(Tracker):
     def result(self) -> dict:
         if set(self.marks) != {"timed", "timed_done"}:
             return {}
-        (t0, switches0, steal0, total0, load0), (t1, switches1, steal1, total1, load1) = \
+        (t0, switches0, own0, steal0, busy0, total0, load0), (t1, switches1, own1, steal1, busy1, total1, load1) = \
             self.marks["timed"], self.marks["timed_done"]
-        seconds = max(t1 - t0, 1e-9)
         ticks = total1 - total0
-        # a clock tick is 10 ms: over a short window one stolen tick would read as several per cent
-        return {"steal_pct": 100.0 * (steal1 - steal0) / ticks if ticks >= MIN_STEAL_TICKS else None,
-                "involuntary_switches_per_s": (switches1 - switches0) / seconds,
+        enough = ticks >= MIN_TICKS  # a tick is 10 ms: over a short window one tick would read as several per cent
+        others = (busy1 - busy0) * CLOCK_TICK_S - (own1 - own0)
+        return {"steal_pct": 100.0 * (steal1 - steal0) / ticks if enough else None,
+                "others_pct": max(0.0, 100.0 * others / (ticks * CLOCK_TICK_S)) if enough else None,
+                "involuntary_switches_per_s": (switches1 - switches0) / max(t1 - t0, 1e-9),
                 "loadavg_1m": max(load0, load1)}
 
 

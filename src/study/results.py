@@ -213,9 +213,9 @@ def startup_and_memory(table: pd.DataFrame) -> pd.DataFrame:
 
 def contention(table: pd.DataFrame) -> pd.DataFrame:
     """What else the machine did during each case's timed runs, and the cases measured under contention."""
-    columns = SHORT_KEY + ["steal_pct", "involuntary_switches_per_s", "loadavg_1m", "contended"]
+    columns = SHORT_KEY + ["steal_pct", "others_pct", "involuntary_switches_per_s", "loadavg_1m", "contended"]
     ok = table[table["status"] == "ok"]
-    return ok[columns].sort_values(["contended", "involuntary_switches_per_s"], ascending=False,
+    return ok[columns].sort_values(["contended", "others_pct"], ascending=False,
                                    na_position="last").reset_index(drop=True)
 
 
