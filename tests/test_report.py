@@ -11,7 +11,8 @@ def test_report_builds_index_and_skips_unchanged_work(tiny_study, tiny_report, m
     page = index.read_text()
     assert "Profile <code>tiny</code>" in page
     assert "min of measuring over" in page  # when and how long the profile took to measure
-    links = re.findall(r"href='(tiny/[^']+\.html)'", page)
+    assert "claims against these measurements" in page and "href='tiny/05_summary.html'" in page
+    links = re.findall(r"href='(tiny/[^']+\.html)'", page.split("<h2>Pages and raw tables</h2>", 1)[1])
     assert links == [f"tiny/{nb.stem}.html" for nb in report.notebooks()]
     assert len(links) >= 3
     import nbformat

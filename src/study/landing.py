@@ -105,6 +105,18 @@ def _answer(profile: str, budgets: dict) -> str:
     return "".join(parts)
 
 
+def _claims(profile: str) -> str:
+    """How the source articles' claims fare against this profile's measurements (the table is on the summary page)."""
+    from study.claims import check_claims
+
+    checked = check_claims(profile)
+    if checked.empty:
+        return ""
+    counts = ", ".join(f"{n} {html.escape(verdict)}" for verdict, n in checked["verdict"].value_counts().items())
+    return (f"<p class=note>The source articles' claims against these measurements: {counts} (each claim, its "
+            f"evidence and verdict on <a href='{html.escape(profile)}/05_summary.html'>the summary page</a>).</p>")
+
+
 def _links(profile: str, pages: list[Path]) -> str:
     notebooks = " · ".join(f"<a href='{html.escape(profile)}/{p.name}'>{html.escape(p.stem)}</a>" for p in pages)
     directory = paths.results_dir(profile)
@@ -123,7 +135,7 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
         device = load_profile(profile)
         answers.append(f"<h3>Profile <code>{html.escape(profile)}</code></h3>"
                        f"<p class=note>{html.escape(device.description)}</p>{_origin(profile)}{_environment(profile)}"
-                       f"{_answer(profile, budgets)}")
+                       f"{_answer(profile, budgets)}{_claims(profile)}")
     found = summary.findings([p for p in profiles if ResultsStore(p).latency_csv.exists()])
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in found) or "<li>Nothing measured yet.</li>"
     links = "".join(_links(p, pages.get(p, [])) for p in profiles)

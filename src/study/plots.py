@@ -25,6 +25,11 @@ def machine_of(profile: str) -> str:
                                                                                               else "")
 
 
+def contended_flags(cases: pd.DataFrame) -> list[bool]:
+    """Per case, whether it was measured under contention (blank, or a table from before it was tracked: no)."""
+    return [c is True or c == "True" for c in cases.get("contended", [None] * len(cases))]
+
+
 def save(fig, profile: str, name: str):
     # every figure says which machine its numbers came from
     fig.text(0.995, -0.005, f"profile {profile} · measured on {machine_of(profile)}", ha="right", va="top",
@@ -56,9 +61,8 @@ def latency_distributions(table: pd.DataFrame, samples: pd.DataFrame, profile: s
             right = max(row["p90_ms"], float(np.percentile(data_of_case, 99)) if len(data_of_case) else 0.0)
             ax.annotate(f"p50 {row['p50_ms']:.2f} ms  (95% CI {row['ci_low_ms']:.2f}–{row['ci_high_ms']:.2f})",
                         (right, position), xytext=(6, -3), textcoords="offset points", fontsize=8)
-        flagged = [c is True or c == "True" for c in here.get("contended", [None] * len(here))]
         ax.set_yticks(range(1, len(here) + 1), [RUNTIME_LABELS.get(r, r) + ("\n(contended)" if f else "")
-                                                for r, f in zip(here["runtime"], flagged)])
+                                                for r, f in zip(here["runtime"], contended_flags(here))])
         ax.set_xlim(left=0, right=max([np.percentile(d, 99) for d in data if len(d)] + [1]) * 1.8)
         ax.set_title(f"{threads} thread{'s' if threads > 1 else ''}, batch {batch}", fontsize=10, loc="left")
         ax.set_xlabel("latency per call (ms)  ·  dot = p50, tall bar = p90, box = p25–p75, whiskers = p1–p99")
@@ -350,9 +354,8 @@ def relative_latency(table: pd.DataFrame, profile: str):
         for yy, r, runtime, p50 in zip(y, ratio, part["runtime"], part["p50_ms"]):
             ax.annotate(f"{p50:.3g} ms", (r, yy), xytext=(7, 3), textcoords="offset points", fontsize=7.5,
                         color="#444444")
-        flagged = [c is True or c == "True" for c in part.get("contended", [None] * len(part))]
-        ax.set_yticks(y, [runtime_label(r) + (" (contended)" if f else "") for r, f in zip(part["runtime"], flagged)],
-                      fontsize=8.5)
+        ax.set_yticks(y, [runtime_label(r) + (" (contended)" if f else "")
+                          for r, f in zip(part["runtime"], contended_flags(part))], fontsize=8.5)
         ax.axvline(1.0, color="#1f6feb", lw=1, alpha=0.5)
         ax.set_ylim(-0.6, len(part) - 0.4)
         ax.set_title(model, fontsize=9.5, loc="left")
