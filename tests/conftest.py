@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, TINY_QUANTIZATION, write_profile
+from helpers import REPO, TINY_PROFILE, TINY_STUDY, write_profile
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def _tiny_study(_shared_root):
     from study.bench import bench
 
     with _Root(_shared_root):
-        write_profile(_shared_root, "tiny", quantization=TINY_QUANTIZATION)
+        write_profile(_shared_root, "tiny", timing={**TINY_PROFILE["timing"], "processes": 2}, **TINY_STUDY)
         bench("tiny", progress=False)
     return _shared_root
 

@@ -21,11 +21,17 @@ TINY_PROFILE = {
     "conversion_models": ["digits_cnn"],
     "runtimes": ["torch_eager", "onnxruntime", "litert"],
     "timing": {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5,
-               "target_ci": 0.0},
+               "target_ci": 0.0, "processes": 1},
     "energy": {"source": "model", "windows": 2, "power_model": {"idle_watts": 1.0, "active_watts": 4.0,
                                                                 "scope": "per_cpu", "source": "test values"}},
 }
 TINY_QUANTIZATION = {"datasets": ["digits"], "models": ["plain_cnn"], "seeds": 1, "epochs": 1}
+# The study measured once per test session has every phase: two processes per case, operator profiles, a short
+# sustained run.
+TINY_STUDY = {"quantization": TINY_QUANTIZATION, "operators": {"models": ["digits_cnn"], "runs": 3},
+              "sustained": {"seconds": 1.0},
+              "energy": {**TINY_PROFILE["energy"], "other_power_models": [
+                  {"idle_watts": 0.5, "active_watts": 2.0, "scope": "per_cpu", "source": "second test set"}]}}
 
 
 def write_profile(root: Path, file_stem: str, **changes) -> Path:

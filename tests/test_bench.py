@@ -42,13 +42,17 @@ def test_every_case_measured_then_skipped(tiny_study, monkeypatch):
     store = ResultsStore("tiny")
     samples = pd.read_csv(store.samples_csv)
     assert set(samples["case_id"]) == set(table["case_id"])
+    assert (table["n_processes"] == 2).all() and set(samples["process"]) == {0, 1}  # each case in two processes
+    assert (table["arithmetic_intensity"] > 0).all() and (table["bandwidth_gbs"] > 0).all()
+    assert (table["attainable_gflops"] <= table["ceiling_gflops"]).all()
     environment = json.loads(store.environment_json.read_text())
     for key in ("cpu_model", "cpu_count", "os", "python", "versions", "git_commit", "utc_time", "profile_hash"):
         assert key in environment
     assert environment["versions"]["onnxruntime"]
 
     run = [r for r in store.runs() if r.get("phases")][-1]  # each phase's time, the plan and its estimate
-    assert set(run["phases"]) == {"convert", "latency", "energy", "quantization"} and run["estimate_s"] > 0
+    assert set(run["phases"]) == {"convert", "latency", "energy", "operators", "sustained", "quantization"}
+    assert run["estimate_s"] > 0
     assert run["plan"]["latency cases"] == 6
 
     before = {p.name: p.read_bytes() for p in store.directory.glob("*.csv")}
@@ -82,7 +86,7 @@ def test_changed_budget_measures_again(bench_root, monkeypatch):
     calls = counting(monkeypatch)
     write_profile(bench_root, "budget", runtimes=["onnxruntime"], batch_sizes=[1],
                   timing={"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 7, "min_seconds": 0.0,
-                          "max_seconds": 5, "target_ci": 0.0})
+                          "max_seconds": 5, "target_ci": 0.0, "processes": 1})
     table = bench("budget", progress=False)
     assert len(calls) == 1 and len(table) == 1 and table["n_runs"].iloc[0] >= 7
     forced = bench("budget", force=True, progress=False, only="latency")

@@ -189,9 +189,14 @@ def test_energy_of_every_case_modelled_from_its_latency_case(tiny_study, monkeyp
     assert (table["idle_watts"] == 1.0).all()  # the model's own idle power for one pinned CPU
     assert (table["net_mj_per_inference"] > 0).all()
     assert (table["net_mj_per_inference"] < table["gross_mj_per_inference"]).all()
-    assert (table["gross_mj_per_inference_ci_low"] <= table["gross_mj_per_inference"]).all()
+    # modelled: a range across the two power models, no interval; the CPU time it rests on keeps its own
+    assert table["gross_mj_per_inference_ci_low"].isna().all() and (table["power_models"] == 2).all()
+    assert (table["gross_mj_per_inference_model_low"] < table["gross_mj_per_inference_model_high"]).all()
+    assert (table["gross_mj_per_inference_model_high"] == table["gross_mj_per_inference"]).all()  # 4 W > 2 W
+    assert (table["cpu_ms_per_inference_ci_low"] <= table["cpu_ms_per_inference"]).all()
+    assert table["power_model"].str.contains("second test set").all()
     windows = pd.read_csv(tiny_study / "results" / "tiny" / "energy_windows.csv")
-    assert len(windows) == 6 * 2 and set(windows["phase"]) == {"active"}
+    assert len(windows) == 6 * 2 * 2 and set(windows["phase"]) == {"active"}  # 2 windows in each of 2 processes
     assert (windows["cpu_s"] > 0).all() and (windows["calls"] > 0).all()
 
     monkeypatch.setattr(energy_bench, "measure_energy_case", lambda *a: pytest.fail("ran a process for the model"))
@@ -241,3 +246,25 @@ def test_rapl_profile_on_a_machine_without_counters_stops_before_measuring(study
     with pytest.raises(StudyError, match="no readable RAPL counters.*Fix:"):
         bench("rapl", progress=False)
     assert not (study_root / "results" / "rapl").exists()
+
+
+def test_modelled_energy_is_stamped_and_never_drawn_against_latency(tiny_study):
+    from IPython.display import Markdown
+
+    from study import plots
+    from study.energy_tables import energy_summary, load_energy
+
+    energy = load_energy("tiny")
+    fig = plots.energy_per_inference(energy, "tiny")
+    stamps = [t.get_text() for t in fig.texts]
+    assert any("MODELLED from CPU time measured on" in t for t in stamps), stamps
+    joined = energy.assign(p50_ms=1.0, ci_low_ms=0.9, ci_high_ms=1.1)
+    assert isinstance(plots.energy_vs_latency(joined, "tiny"), Markdown)
+    summary = energy_summary(energy)
+    assert "gross_mj_per_inference_ci_low" not in summary and "gross_mj_per_inference_model_low" in summary
+    measured = joined.assign(measurement="measured",
+                             gross_mj_per_inference_ci_low=joined["gross_mj_per_inference"] * 0.9,
+                             gross_mj_per_inference_ci_high=joined["gross_mj_per_inference"] * 1.1)
+    fig = plots.energy_vs_latency(measured, "tiny")
+    assert not isinstance(fig, Markdown) and any("measured on" in t.get_text() and "MODELLED" not in t.get_text()
+                                                 for t in fig.texts)

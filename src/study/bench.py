@@ -16,23 +16,25 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from study import environment, estimate, paths
 from study.convert import Artifact, artifact_batch, conversion_matrix, ensure_artifact, model_spec, not_applicable
 from study.errors import StudyError
-from study.flops import model_flops
+from study.flops import model_costs
 from study.fsutil import write_json_atomic
 from study.importer import imported
 from study.isolate import run_isolated
 from study.measure import HARNESS_VERSION, contended, summarize
-from study.peak import METHOD as PEAK_METHOD
+from study.peak import BANDWIDTH_METHOD, METHOD as PEAK_METHOD
 from study.profiles import Profile, keep_with_results, load_profile
 from study.results import ResultsStore, load_latency
 from study.runtimes import RUNTIMES
 
-PHASES = ("convert", "latency", "energy", "quantization")
+PHASES = ("convert", "latency", "energy", "operators", "sustained", "quantization")
+OPTIONAL = ("energy", "operators", "sustained", "quantization")  # measured only where the profile has the section
 # Generous: a case is bounded by its timing budget; this only catches a hung runtime.
 CASE_TIMEOUT_PADDING_S = 300
 
@@ -70,7 +72,7 @@ def runtime_version(runtime: str) -> str:
 
 def timing_of(profile: Profile) -> dict:
     return {key: getattr(profile.timing, key) for key in
-            ("warmup_runs", "warmup_seconds", "min_runs", "min_seconds", "max_seconds", "target_ci")}
+            ("warmup_runs", "warmup_seconds", "min_runs", "min_seconds", "max_seconds", "target_ci", "processes")}
 
 
 def make_case(model: str, runtime: str, threads: int, batch: int, cpus: tuple[int, ...], artifact: Artifact,
@@ -113,26 +115,35 @@ def plan(profile: Profile, log=print) -> list[Case]:
     return cases
 
 
-def machine_peak(store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print) -> float | None:
-    """Attainable fp32 GFLOP/s with ``threads`` threads on ``cpus``: measured once per machine and setting
-    (kept in the machine cache, shared by every profile and checkout), copied into the profile's peak.json."""
-    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}, {PEAK_METHOD}"
-    cache = paths.machine_cache_dir() / "peak.json"
+CEILINGS = {  # what the machine can do at most, measured once per machine and thread setting
+    "gemm": ("peak.json", "GEMM peak", PEAK_METHOD, "gflops"),
+    "bandwidth": ("bandwidth.json", "memory bandwidth", BANDWIDTH_METHOD, "gb_per_s"),
+}
+
+
+def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print) -> float | None:
+    """The fp32 GEMM's GFLOP/s (``gemm``) or the streaming kernel's GB/s (``bandwidth``) with ``threads`` threads
+    on ``cpus``: measured once per machine and setting in a pinned process (kept in the machine cache, shared by
+    every profile and checkout), copied into the profile's results folder beside the cases it serves."""
+    filename, what, method, field_name = CEILINGS[kind]
+    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}, {method}"
+    cache = paths.machine_cache_dir() / filename
     cached = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in cached:
-        log(f"measuring the machine's GEMM peak with {key}")
-        result = run_isolated({"kind": "gemm", "cpus": list(cpus), "threads": threads}, 600, threads=threads)
+        log(f"measuring the machine's {what} with {key}")
+        result = run_isolated({"kind": kind, "cpus": list(cpus), "threads": threads}, 600, threads=threads)
         if result["status"] != "ok":
-            log(f"GEMM peak FAILED: {result['error']}")
+            log(f"{what} FAILED: {result['error']}")
             return None
         cached[key] = {**result, "machine": environment.machine_name(), "cpu_model": environment.cpu_model(),
                        "measured_at": environment.utc_now()}
         write_json_atomic(cache, cached)
-    path = store.directory / "peak.json"
+    path = store.directory / filename
     kept = json.loads(path.read_text()) if path.exists() else {}
     if kept.get(key) != cached[key]:
         write_json_atomic(path, {**kept, key: cached[key]})
-    return cached[key]["gflops"]
+    return cached[key][field_name]
+
 
 
 NAIVE_RUNTIME = {"torch": "torch_eager", "keras": "tensorflow"}  # the runtime whose p50 the naive call is set beside
@@ -163,8 +174,40 @@ def naive_timings(profile: Profile, store: ResultsStore, log=print) -> pd.DataFr
     return pd.DataFrame(list(done.values()))
 
 
-def latency_row(profile: str, case: Case, result: dict, run_id: str, flops: int | None = None) -> dict:
-    """One row of latency.csv (or of the quantized variants' table: the same columns)."""
+def pooled(replicates: list[dict]) -> dict:
+    """One case's result from its processes: samples pooled (and kept per process for the CI), cold-start times
+    as the median process's, memory and contention as the worst process's (a flag in any process flags the case)."""
+    ok = [r for r in replicates if r.get("status") == "ok"]
+    failed = [r for r in replicates if r.get("status") != "ok"]
+    if failed or not ok:
+        return {"status": "failed", "error": (failed or [{}])[0].get("error", "no process finished")}
+
+    def values(key):
+        return [r[key] for r in ok if r.get(key) is not None]
+
+    def median(key):
+        found = values(key)
+        return float(np.median(found)) if found else None
+
+    def worst(key):
+        found = values(key)
+        return max(found) if found else None
+
+    result = {"status": "ok", "processes": [r["samples_ms"] for r in ok],
+              "samples_ms": [v for r in ok for v in r["samples_ms"]],
+              "warmup_ms": [v for r in ok for v in r.get("warmup_ms") or []],
+              "native_libs": ok[0].get("native_libs"), "native_lib_mib": ok[0].get("native_lib_mib")}
+    for key in ("import_ms", "load_ms", "first_ms", "harness_overhead_ms", "involuntary_switches_per_s"):
+        result[key] = median(key)
+    for key in ("rss_import_mib", "rss_load_mib", "rss_peak_mib", "steal_pct", "others_pct", "loadavg_1m"):
+        result[key] = worst(key)
+    flags = [contended(r.get("steal_pct"), r.get("others_pct")) for r in ok]
+    result["contended"] = None if all(f is None for f in flags) else any(bool(f) for f in flags)
+    return result
+
+
+def latency_row(profile: str, case: Case, result: dict, run_id: str, costs: dict | None = None) -> dict:
+    """One row of latency.csv (or of the quantized variants' table: the same columns), from ``pooled``."""
     row = {
         "profile": profile, "case_id": case.case_id, "model": case.model, "format": case.artifact.format,
         "precision": case.precision or case.artifact.precision, "variant": case.variant,
@@ -177,19 +220,22 @@ def latency_row(profile: str, case: Case, result: dict, run_id: str, flops: int 
         "measurement": "measured",
     }
     if result["status"] == "ok":
-        row.update(summarize(result["samples_ms"], batch=case.batch))
+        row.update(summarize(result["samples_ms"], batch=case.batch, processes=result.get("processes")))
         row["n_warmup"] = len(result["warmup_ms"])
         for key in ("import_ms", "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib",
-                    "native_lib_mib", "harness_overhead_ms", "steal_pct", "others_pct", "involuntary_switches_per_s", "loadavg_1m"):
+                    "native_lib_mib", "harness_overhead_ms", "steal_pct", "others_pct", "involuntary_switches_per_s",
+                    "loadavg_1m"):
             row[key] = result.get(key)
-        row["contended"] = contended(result.get("steal_pct"), result.get("others_pct"))
-        if flops:
-            row["gflop_per_inference"] = flops / 1e9
-            row["gflops"] = flops * case.batch / (row["p50_ms"] / 1e3) / 1e9
+        row["contended"] = result.get("contended", contended(result.get("steal_pct"), result.get("others_pct")))
+        if costs and costs.get("flops"):
+            row["gflop_per_inference"] = costs["flops"] / 1e9
+            row["gflops"] = costs["flops"] * case.batch / (row["p50_ms"] / 1e3) / 1e9
+            row["arithmetic_intensity"] = costs["flops"] / costs["bytes"] if costs.get("bytes") else None
     return row
 
 
 def measure_case(case: Case, log_dir=None) -> dict:
+    """One process of a case."""
     if not case.artifact.ok:
         return {"status": "failed",
                 "error": f"no {case.artifact.format} artifact: conversion failed: {case.artifact.record.get('error')}"}
@@ -201,26 +247,71 @@ def measure_case(case: Case, log_dir=None) -> dict:
     return run_isolated(spec, timeout, threads=case.threads, log_path=log_path)
 
 
+REPLICATE_KEYS = ("status", "error", "samples_ms", "warmup_ms", "cpu_checkpoints", "cpus", "device_cpus", "import_ms",
+                  "load_ms", "first_ms", "rss_import_mib", "rss_load_mib", "rss_peak_mib", "native_lib_mib",
+                  "native_libs", "harness_overhead_ms", "steal_pct", "others_pct", "involuntary_switches_per_s",
+                  "loadavg_1m")
+
+
+def processes_of(case: Case) -> int:
+    return int(case.timing.get("processes", 1))
+
+
+def replicates_done(record: dict | None) -> list[dict]:
+    return list((record or {}).get("replicates") or [])
+
+
+def complete(record: dict | None, case: Case) -> bool:
+    """Measured in all its processes, or failed in one (a failing runtime is not run again)."""
+    done = replicates_done(record)
+    return bool(done) and (len(done) >= processes_of(case) or any(r.get("status") != "ok" for r in done))
+
+
+def interleaved(cases: list[Case], done: dict[str, int], seed: int = 0) -> list[tuple[Case, int]]:
+    """(case, process index) in rounds: round k measures the k-th process of every case that lacks it, in a
+    seeded shuffled order, and no round starts with the case the previous one ended with. So a case's processes
+    are spread over the run and never back to back (unless it is the only case)."""
+    rng = np.random.default_rng(seed)
+    order: list[tuple[Case, int]] = []
+    for round_index in range(max((processes_of(c) for c in cases), default=0)):
+        due = [c for c in cases if done.get(c.case_id, 0) <= round_index < processes_of(c)]
+        shuffled = [due[i] for i in rng.permutation(len(due))]
+        if order and len(shuffled) > 1 and shuffled[0].case_id == order[-1][0].case_id:
+            shuffled.append(shuffled.pop(0))
+        order += [(c, round_index) for c in shuffled]
+    return order
+
+
 def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str, force: bool, progress: bool,
-                  say, after_each=None, flops: dict | None = None, desc: str = "measuring") -> list[str]:
-    """Measure every case not measured yet, one fresh process each, a record per case as it finishes."""
-    pending = [c for c in cases if force or store.get(c.case_id) is None]
-    for case in tqdm(pending, desc=f"{name}: {desc}", unit="case", disable=None if progress else True):
-        say(f"[{name}] measuring {case.label}")
+                  say, after_each=None, costs: dict | None = None, desc: str = "measuring") -> list[str]:
+    """Measure every case not measured yet, each in its profile's number of fresh processes, interleaved across
+    cases (``interleaved``). The case's record is rewritten after each of its processes, so an interrupted run
+    resumes with the processes still missing, and its row always pools the processes measured so far."""
+    records = {c.case_id: (None if force else store.get(c.case_id)) for c in cases}
+    pending = [c for c in cases if not complete(records[c.case_id], c)]
+    done = {c.case_id: len(replicates_done(records[c.case_id])) for c in pending}
+    for case, index in tqdm(interleaved(pending, done), desc=f"{name}: {desc}", unit="process",
+                            disable=None if progress else True):
+        replicates = replicates_done(records[case.case_id])
+        if complete(records[case.case_id], case):
+            continue  # failed in an earlier process
+        say(f"[{name}] measuring {case.label} (process {index + 1} of {processes_of(case)})")
         result = measure_case(case, log_dir=store.directory / "logs")
-        row = latency_row(name, case, result, run_id, (flops or {}).get(case.model))
-        store.put({"case_id": case.case_id, "status": result["status"], "inputs": case.inputs, "row": row,
-                   "native_libs": result.get("native_libs"), "cpu_checkpoints": result.get("cpu_checkpoints"),
-                   "cpus": result.get("cpus"), "device_cpus": result.get("device_cpus"),
-                   "warmup_ms": result.get("warmup_ms"), "samples_ms": result.get("samples_ms")})
+        replicates = replicates[:index] + [{k: result.get(k) for k in REPLICATE_KEYS if k in result}]
+        combined = pooled(replicates)
+        row = latency_row(name, case, combined, run_id, (costs or {}).get(case.model))
+        records[case.case_id] = {"case_id": case.case_id, "status": combined["status"], "inputs": case.inputs,
+                                 "row": row, "replicates": replicates}
+        store.put(records[case.case_id])
         if after_each:
             after_each()
-        if result["status"] == "ok":
-            say(f"[{name}]   p50 {row['p50_ms']:.3f} ms [{row['ci_low_ms']:.3f}, {row['ci_high_ms']:.3f}] "
-                f"over {row['n_runs']} runs, peak RSS {row['rss_peak_mib']:.0f} MiB"
+        if result["status"] != "ok":
+            say(f"[{name}]   FAILED: {result.get('error')}")
+        elif len(replicates) == processes_of(case):
+            say(f"[{name}]   p50 {row['p50_ms']:.3f} ms [{row['ci_low_ms']:.3f}, {row['ci_high_ms']:.3f}] over "
+                f"{row['n_runs']} runs in {row['n_processes']} processes (their p50s {row['process_spread_pct']:.1f}% "
+                f"apart), peak RSS {row['rss_peak_mib']:.0f} MiB"
                 + ("  (high dispersion: CV > 10%)" if row["high_dispersion"] else ""))
-        else:
-            say(f"[{name}]   FAILED: {row['error']}")
     return [c.case_id for c in pending]
 
 
@@ -252,10 +343,8 @@ def phases_for(profile: Profile, only=None, say=print) -> tuple[str, ...]:
     asked = parse_phases(only)
     chosen = []
     for phase in asked:
-        if phase == "energy" and profile.energy is None:
-            say(f"[{profile.name}] energy: not measured for this profile (it has no energy section)")
-        elif phase == "quantization" and profile.quantization is None:
-            say(f"[{profile.name}] quantization: not measured for this profile (it has no quantization section)")
+        if phase in OPTIONAL and getattr(profile, phase) is None:
+            say(f"[{profile.name}] {phase}: not measured for this profile (it has no {phase} section)")
         else:
             chosen.append(phase)
     if "energy" in chosen and profile.energy.source == "model" and "latency" not in chosen:
@@ -274,6 +363,8 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
     ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
     (``python -m study convert --force`` redoes conversions)."""
     from study.energy_bench import bench_energy, check_energy_source
+    from study.operators_bench import bench_operators
+    from study.sustained_bench import bench_sustained
     from study.quant.run import bench_quantization
 
     profile = load_profile(profile_ref)
@@ -308,21 +399,33 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
         elif phase == "latency":
             log("planning cases (converting artifacts where needed)")
             cases = plan(profile, log=log)
-            peaks = {threads: machine_peak(store, threads, profile.allowed_cpus(), log=log)
-                     for threads in sorted({c.threads for c in cases})}
+            thread_counts = sorted({c.threads for c in cases})
+            peaks = {t: machine_ceiling("gemm", store, t, profile.allowed_cpus(), log=log) for t in thread_counts}
+            bandwidths = {t: machine_ceiling("bandwidth", store, t, profile.allowed_cpus(), log=log)
+                          for t in thread_counts}
             pending = [c for c in cases if force or store.get(c.case_id) is None]
             log(f"{len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
             if pending:
                 record_run()
-            flops = {model: model_flops(model) for model in sorted({c.model for c in pending})}
+            costs = {model: model_costs(model) for model in sorted({c.model for c in pending})}
             ids = [c.case_id for c in cases]
             measured += measure_cases(profile.name, store, cases, run_id, force, progress, say,
-                                      after_each=lambda: store.write_tables(ids, peaks), flops=flops)
+                                      after_each=lambda: store.write_tables(ids, peaks, bandwidths), costs=costs)
             naive_timings(profile, store, log=log)
-            table = store.write_tables(ids, peaks)
+            table = store.write_tables(ids, peaks, bandwidths)
         elif phase == "energy":
             cases = cases or plan(profile, log=log)
             measured += bench_energy(profile, cases, run_id, force=force, progress=progress)
+        elif phase == "operators":
+            cases = cases or plan(profile, log=log)
+            measured += bench_operators(profile, cases, run_id, force=force, progress=progress)
+        elif phase == "sustained":
+            cases = cases or plan(profile, log=log)
+            latency = load_latency(profile.name) if store.latency_csv.exists() else pd.DataFrame()
+            if latency.empty:
+                log("sustained: needs the latency cases to pick the fastest runtime per model. Fix: python -m study "
+                    f"bench --profile {profile.name} --only latency,sustained")
+            measured += bench_sustained(profile, cases, latency, run_id, force=force, progress=progress)
         elif phase == "quantization":
             measured += bench_quantization(profile, run_id, force=force, progress=progress)
         run["phases"][phase] = round(time.perf_counter() - started, 1)

@@ -246,17 +246,18 @@ def summarize_windows(windows: list[dict], batch: int, source: str, power_model:
                                     active[0]["cpus"], 0.0)
     else:
         raise StudyError("no idle window to subtract for a measured source. Fix: measure the case again")
-    gross, net, per_joule, watts = [], [], [], []
+    gross, net, per_joule, watts, cpu = [], [], [], [], []
     for w in active:
         inferences = w["calls"] * batch
         energy = joules[w["index"]]
+        cpu.append(1e3 * w["cpu_s"] / inferences)
         gross.append(1e3 * energy / inferences)
         net.append(1e3 * (energy - idle_watts * w["wall_s"]) / inferences)
         per_joule.append(inferences / energy)
         watts.append(energy / w["wall_s"])
     row = {}
     for name, values in (("gross_mj_per_inference", gross), ("net_mj_per_inference", net),
-                         ("inferences_per_joule", per_joule), ("avg_watts", watts)):
+                         ("inferences_per_joule", per_joule), ("avg_watts", watts), ("cpu_ms_per_inference", cpu)):
         row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _mean_ci(values)
     row["idle_watts"] = idle_watts
     row["active_seconds"] = sum(w["wall_s"] for w in active)

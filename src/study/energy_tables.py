@@ -21,7 +21,7 @@ from study.energy import MODEL_FORMULA, read_meter_csv, summarize_windows, windo
 from study.errors import StudyError
 from study.fsutil import csv_text, display_path, write_text_atomic
 from study.profiles import Profile
-from study.results import ResultsStore
+from study.results import ResultsStore, processes_of
 from study.schema import ENERGY_COLUMNS, WINDOW_COLUMNS
 
 ENERGY_VERSION = 2  # bump when the windowing changes: every energy case is measured again
@@ -66,9 +66,12 @@ def modelled_records(profile: Profile, cases: list) -> list[dict]:
                   "machine": measured["row"]["machine"], "run_id": measured["row"]["run_id"],
                   "measured_at": measured["row"]["measured_at"]}
         if measured["status"] == "ok":
-            record["windows"] = windows_from_checkpoints(measured.get("cpu_checkpoints") or [],
-                                                         profile.energy.windows, measured.get("cpus") or len(case.cpus),
-                                                         measured.get("device_cpus") or len(case.cpus))
+            record["windows"] = []
+            for process in processes_of(measured):  # each process's timed runs, cut into windows
+                cut = windows_from_checkpoints(process.get("cpu_checkpoints") or [], profile.energy.windows,
+                                               process.get("cpus") or len(case.cpus),
+                                               process.get("device_cpus") or len(case.cpus))
+                record["windows"] += [{**w, "index": len(record["windows"]) + i + 1} for i, w in enumerate(cut)]
             if not record["windows"]:
                 record.update(status="failed", error=f"the latency case recorded too few CPU-time checkpoints to "
                                                      f"cut {profile.energy.windows} windows. Fix: python -m study "
@@ -83,8 +86,9 @@ def write_energy_tables(profile: Profile, case_ids: list[str], cases: list | Non
     energy = profile.energy
     power_model = vars(energy.power_model)
     meter, meter_error = _meter(profile)
-    modelled = f"{MODEL_FORMULA}; idle_W={energy.power_model.idle_watts}, active_W=" \
-               f"{energy.power_model.active_watts}, scope {energy.power_model.scope}; {energy.power_model.source}"
+    modelled = f"{MODEL_FORMULA}; " + " | ".join(
+        f"idle_W={pm.idle_watts}, active_W={pm.active_watts}, scope {pm.scope}: {pm.source}"
+        for pm in energy.power_models)
     rows, window_rows = [], []
     records = modelled_records(profile, cases or []) if energy.source == "model" else store.records(case_ids)
     for record in records:
@@ -102,6 +106,8 @@ def write_energy_tables(profile: Profile, case_ids: list[str], cases: list | Non
                                             power_model, meter, energy.meter_clock_offset_s)
                 joules = summary.pop("window_joules")
                 row.update(summary)
+                if energy.source == "model":
+                    row.update(modelled_range(record["windows"], record["label"]["batch"], energy))
             except StudyError as problem:  # e.g. the meter's log does not cover this case's windows
                 row.update(status="failed", error=str(problem))
                 joules = {}
@@ -113,6 +119,23 @@ def write_energy_tables(profile: Profile, case_ids: list[str], cases: list | Non
     write_text_atomic(store.directory / "energy_windows.csv",
                       csv_text(pd.DataFrame(window_rows, columns=list(WINDOW_COLUMNS))))
     return table
+
+
+MODELLED_WITHOUT_CI = ("gross_mj_per_inference", "net_mj_per_inference", "inferences_per_joule", "avg_watts")
+
+
+def modelled_range(windows: list[dict], batch: int, energy) -> dict:
+    """The power model's joules under every coefficient set of the profile, as a range (lowest, highest). No
+    interval: an interval across windows would measure timing noise, while the model's own error (which set of
+    coefficients is right for this CPU) is far larger and is what the range shows. The first set's values stay
+    in the main columns; the measured CPU time per inference keeps its interval."""
+    by_model = [summarize_windows(windows, batch, "model", vars(pm)) for pm in energy.power_models]
+    row = {f"{name}_{end}": None for name in MODELLED_WITHOUT_CI for end in ("ci_low", "ci_high")}
+    for name in ("gross_mj_per_inference", "net_mj_per_inference"):
+        values = [summary[name] for summary in by_model]
+        row[f"{name}_model_low"], row[f"{name}_model_high"] = min(values), max(values)
+    row["power_models"] = len(by_model)
+    return row
 
 
 def load_energy(profile: str) -> pd.DataFrame:
@@ -128,15 +151,21 @@ def load_windows(profile: str) -> pd.DataFrame:
 
 
 def energy_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """mJ per inference with 95% CIs, per model, runtime, precision and setting; most efficient first."""
+    """Per model, runtime, precision and setting, most frugal first: the measured CPU time per inference (95% CI),
+    then energy: a range across power models where modelled, mJ with a 95% CI across windows where measured."""
     ok = table[table["status"] == "ok"].copy()
     ok["precision"] = ok["variant"].str.split("-").str[-1]
-    columns = ["model", "runtime", "precision", "threads", "batch", "measurement", "gross_mj_per_inference",
-               "gross_mj_per_inference_ci_low", "gross_mj_per_inference_ci_high", "net_mj_per_inference",
-               "net_mj_per_inference_ci_low", "net_mj_per_inference_ci_high", "inferences_per_joule", "avg_watts",
-               "cpu_utilisation"]
-    return ok[columns].sort_values(["model", "threads", "batch", "gross_mj_per_inference"]).round(4) \
-        .reset_index(drop=True)
+    key = ["model", "runtime", "precision", "threads", "batch", "measurement"]
+    cpu = ["cpu_ms_per_inference", "cpu_ms_per_inference_ci_low", "cpu_ms_per_inference_ci_high"]
+    if (ok["measurement"] == "modelled").all():
+        energy = ["gross_mj_per_inference_model_low", "gross_mj_per_inference_model_high",
+                  "net_mj_per_inference_model_low", "net_mj_per_inference_model_high"]
+    else:
+        energy = ["gross_mj_per_inference", "gross_mj_per_inference_ci_low", "gross_mj_per_inference_ci_high",
+                  "net_mj_per_inference", "net_mj_per_inference_ci_low", "net_mj_per_inference_ci_high",
+                  "inferences_per_joule", "avg_watts"]
+    return ok[key + cpu + energy + ["cpu_utilisation"]].sort_values(["model", "threads", "batch", cpu[0]]) \
+        .round(4).reset_index(drop=True)
 
 
 def source_statement(table: pd.DataFrame, profile: Profile) -> str:
@@ -144,10 +173,15 @@ def source_statement(table: pd.DataFrame, profile: Profile) -> str:
     energy = profile.energy
     sources = sorted(set(table["energy_source"])) if len(table) else [energy.source]
     if sources == ["model"]:
-        pm = energy.power_model
-        return (f"Every energy number for profile '{profile.name}' is MODELLED, not measured: the profile's power model "
-                f"(idle {pm.idle_watts} W, active {pm.active_watts} W, scope {pm.scope}) applied to the wall and CPU time "
-                f"each latency case's process recorded along its timed runs, cut into {energy.windows} windows. Formula: {MODEL_FORMULA}. Source of the power model: {pm.source}")
+        sets = "; ".join(f"({index}) idle {pm.idle_watts} W, active {pm.active_watts} W, scope {pm.scope}, from "
+                         f"{pm.source}" for index, pm in enumerate(energy.power_models, start=1))
+        return (f"No energy was measured for profile '{profile.name}': this machine has no energy counter and no "
+                f"meter. What is MEASURED is CPU time per inference (the latency cases' own processes, along their "
+                f"timed runs). Joules are MODELLED from it with {MODEL_FORMULA}, under {len(energy.power_models)} "
+                f"published coefficient set(s): {sets}. The energy is shown as the range those sets give, without "
+                "a confidence interval: which coefficients fit this CPU is the uncertainty, not timing noise. With a "
+                "power model, energy is latency times utilisation rescaled, so no energy-against-latency figure is "
+                "drawn.")
     if sources == ["rapl"]:
         return (f"Every energy number for profile '{profile.name}' is MEASURED with the Linux powercap (RAPL) counters "
                 f"under {energy.rapl_root}: package domains plus DRAM where present, read at each window's bounds.")

@@ -210,6 +210,16 @@ def run(spec: dict) -> dict:
                                           timing.get("target_ci", 0.0), after_each=after_each)
         stage("timed_done")
         result["harness_overhead_ms"] = harness_overhead_ms()
+    elif scenario == "sustained":  # one continuous run: does the rate hold, or does the device throttle?
+        from study.measure import sustained_runs
+
+        observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
+        stage("timed")
+        result["samples_ms"], result["offsets_s"] = sustained_runs(
+            call, spec["seconds"], after_each=(lambda: [observe() for observe in observers]) if observers else None)
+        stage("timed_done")
+    elif scenario == "operators":  # the runtime's own profiler: time per operator
+        result["operators"] = backend.profile_operators(inputs, spec["runs"])
     elif scenario == "windows":  # a counter or a meter needs long windows and an idle one
         from study.energy import measure_windows
 

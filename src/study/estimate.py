@@ -20,6 +20,7 @@ CONVERSION_S = 11.0        # one conversion plus its validation run, per worker 
 QUANT_BUILD_S = 40.0       # train one small model, make and evaluate every variant, per worker (one per CPU)
 VARIANTS_PER_MODEL = 7     # timed variants of one quantization-study model (seed 0 of the first dataset)
 NAIVE_S = 8.0              # the article's single timed call, in its own process
+OPERATOR_PROFILE_S = 10.0  # one runtime's operator profile of one model: start-up, load, warm-up, profiled runs
 
 
 @dataclass
@@ -57,7 +58,8 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
     workers = max(1, os.cpu_count() or 1)
     timing = timing_of(profile)
     quiet = lambda message: None  # noqa: E731
-    counts = {"conversions": 0, "latency cases": 0, "energy cases": 0, "quantization builds": 0}
+    counts = {"conversions": 0, "latency cases": 0, "energy cases": 0, "operator profiles": 0, "sustained runs": 0,
+              "quantization builds": 0}
     seconds = 0.0
     wanted: set[tuple] = set()
     if "convert" in phases:
@@ -78,7 +80,8 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
                     continue
             cases += 1
         counts["latency cases"] = cases
-        seconds += cases * latency_case_seconds(timing) + (NAIVE_S * len(profile.models) if cases else 0)
+        seconds += cases * timing["processes"] * latency_case_seconds(timing) + (NAIVE_S * len(profile.models)
+                                                                                 if cases else 0)
     for model, fmt, batch in wanted:
         spec, _ = model_spec(model, log=quiet)
         if spec is not None and FORMATS[fmt].exporter_for(spec.framework) and _artifact_done(model, fmt, batch or 1) \
@@ -95,6 +98,19 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
             recorded = len(list(ResultsStore(profile.name, records="energy").cases_dir.glob("*.json")))
             counts["energy cases"] = n if force else max(0, n - recorded)
             seconds += counts["energy cases"] * (PROCESS_S + (energy.windows + 1) * energy.window_seconds)
+    if "operators" in phases and profile.operators is not None:
+        done = ResultsStore(profile.name, records="operators").cases_dir
+        recorded = len(list(done.glob("*.json"))) if done.exists() else 0
+        pairs = sum(1 for s in settings(profile, log=quiet) if s[0] in profile.operators.models
+                    and s[3] == min(profile.batch_sizes) and s[4] == max(profile.resolved_threads()))
+        counts["operator profiles"] = pairs if force else max(0, pairs - recorded)
+        seconds += counts["operator profiles"] * OPERATOR_PROFILE_S
+    if "sustained" in phases and profile.sustained is not None:
+        done = ResultsStore(profile.name, records="sustained").cases_dir
+        recorded = len(list(done.glob("*.json"))) if done.exists() else 0
+        runs = len(profile.sustained.models or profile.models)
+        counts["sustained runs"] = runs if force else max(0, runs - recorded)
+        seconds += counts["sustained runs"] * (PROCESS_S + profile.sustained.seconds)
     if "quantization" in phases and profile.quantization is not None:
         store = ResultsStore(profile.name, records="quant")
         pending = [j for j in jobs(profile) if force or store.get(j["id"]) is None]

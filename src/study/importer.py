@@ -23,7 +23,7 @@ from study.results import RECORD_KEYS, ResultsStore
 from study.schema import LATENCY_COLUMNS
 
 ENVIRONMENT_KEYS = ("machine", "cpu_model", "architecture", "python", "versions", "utc_time", "profile")
-RECORD_DIRS = ("cases", "energy", "quant", "quant_latency")
+RECORD_DIRS = ("cases", "energy", "quant", "quant_latency", "operators", "sustained")
 MARKER = "imported.json"
 
 

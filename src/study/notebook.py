@@ -13,7 +13,8 @@ from study.profiles import Profile, load_profile
 display.install()  # every table a notebook shows: no index column, whole cells, units, rounded to its interval
 
 PHASE_FILES = {"convert": "conversions.csv", "latency": "latency.csv", "energy": "energy.csv",
-               "quantization": "quant_summary.csv"}
+               "operators": "operator_types.csv", "sustained": "sustained.csv", "quantization": "quant_summary.csv"}
+OPTIONAL_PHASES = ("energy", "operators", "sustained", "quantization")
 
 
 class NotMeasured(Exception):
@@ -30,7 +31,7 @@ def profile_of(profile: str) -> Profile:
 def configured(profile: str, phase: str) -> bool:
     """Whether the profile measures ``phase`` at all (energy and quantization are optional sections)."""
     device = load_profile(profile)
-    return {"energy": device.energy is not None, "quantization": device.quantization is not None}.get(phase, True)
+    return getattr(device, phase) is not None if phase in OPTIONAL_PHASES else True
 
 
 def require(profile: str, *phases: str) -> Profile:
@@ -76,6 +77,14 @@ def load(profile: str, phase: str):
         from study.quant.tables import load_tables
 
         return load_tables(profile)
+    if phase == "operators":
+        from study.operators import load_operator_types
+
+        return load_operator_types(profile)
+    if phase == "sustained":
+        from study.sustained import load_sustained
+
+        return load_sustained(profile)
     raise ValueError(f"no loader for phase {phase!r}")
 
 
@@ -89,3 +98,12 @@ def show(view, tables, *args, **kwargs):
 def measured(tables) -> bool:
     """Whether a phase's tables were loaded (not ``Off``)."""
     return not isinstance(tables, Off)
+
+
+def sentence(view, tables, *args, **kwargs):
+    """``view(tables, ...)``'s sentence shown as text, or the "not measured for this profile" line."""
+    if isinstance(tables, Off):
+        return not_measured(tables.profile, tables.phase)
+    from IPython.display import Markdown
+
+    return Markdown(view(tables, *args, **kwargs))

@@ -47,3 +47,29 @@ def gemm_gflops(seconds: float = 1.0, size: int = GEMM_SIZE, threads: int | None
     best = max(per_library, key=per_library.get)
     return {"gflops": per_library[best], "library": best, "per_library_gflops": per_library,
             "median_gflops": flop / float(np.median(results[best])) / 1e9, "size": size, "method": METHOD}
+
+
+STREAM_ELEMENTS = 1 << 25  # float32 per array: 128 MiB each, far beyond any cache, so the kernel streams DRAM
+BANDWIDTH_METHOD = "torch float32 triad a = b + 2c, 3 x 128 MiB, bytes read and written, best run"
+
+
+def stream_bandwidth(seconds: float = 1.0, elements: int = STREAM_ELEMENTS, threads: int | None = None) -> dict:
+    """The machine's sustainable memory bandwidth (GB/s) with ``threads`` threads: STREAM's triad, whose bytes
+    are counted as STREAM counts them (two arrays read, one written; no write-allocate traffic)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    b, c = torch.rand(elements), torch.rand(elements)
+    a = torch.empty(elements)
+    samples = _time_products(lambda: torch.add(b, c, alpha=2.0, out=a), seconds)
+    moved = 3 * elements * 4
+    return {"gb_per_s": moved / min(samples) / 1e9, "median_gb_per_s": moved / float(np.median(samples)) / 1e9,
+            "bytes_per_run": moved, "method": BANDWIDTH_METHOD}
+
+
+def attainable_gflops(intensity, ceiling, bandwidth):
+    """The roofline: min(compute ceiling, arithmetic intensity x memory bandwidth), elementwise (GFLOP/s for
+    FLOP/byte and GB/s). NaN where an input is missing."""
+    intensity, ceiling, bandwidth = (np.asarray(v, dtype=float) for v in (intensity, ceiling, bandwidth))
+    return np.minimum(ceiling, intensity * bandwidth)

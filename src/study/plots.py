@@ -30,10 +30,12 @@ def contended_flags(cases: pd.DataFrame) -> list[bool]:
     return [c is True or c == "True" for c in cases.get("contended", [None] * len(cases))]
 
 
-def save(fig, profile: str, name: str):
-    # every figure says which machine its numbers came from
-    fig.text(0.995, -0.005, f"profile {profile} · measured on {machine_of(profile)}", ha="right", va="top",
-             fontsize=6.5, color="#666666")
+def save(fig, profile: str, name: str, measurement: str = "measured"):
+    """Save under figures/<profile>/; every figure says which machine its numbers came from, and whether they
+    are measured there or modelled from what was measured there."""
+    stamp = "measured on" if measurement == "measured" else "MODELLED from CPU time measured on"
+    fig.text(0.995, -0.005, f"profile {profile} · {stamp} {machine_of(profile)}", ha="right", va="top",
+             fontsize=6.5, color="#666666" if measurement == "measured" else "#b71c1c")
     directory = paths.figures_dir(profile)
     directory.mkdir(parents=True, exist_ok=True)
     fig.savefig(directory / f"{name}.png", dpi=120, bbox_inches="tight")
@@ -237,9 +239,11 @@ def speed_vs_size(table: pd.DataFrame, profile: str):
 
 
 def energy_per_inference(energy: pd.DataFrame, profile: str):
-    """Gross and net mJ per inference of every runtime (95% CI across windows), one panel per model."""
+    """Gross and net mJ per inference of every runtime, one panel per model: measured with 95% CIs across
+    windows; modelled as the range across the profile's power models (no CI), stamped MODELLED."""
     ok = energy[energy["status"] == "ok"]
     ok = ok[ok["batch"] == ok["batch"].min()]
+    modelled = bool(len(ok)) and (ok["measurement"] == "modelled").all()
     models = list(dict.fromkeys(ok["model"]))
     counts = [int((ok["model"] == m).sum()) for m in models]
     fig, axes = plt.subplots(len(models), 1, figsize=(8, 1.0 + 0.3 * len(ok) + 0.45 * len(models)), squeeze=False,
@@ -250,23 +254,35 @@ def energy_per_inference(energy: pd.DataFrame, profile: str):
         y = np.arange(len(rows))
         for column, color, label in (("gross_mj_per_inference", "#b0bec5", "gross"),
                                      ("net_mj_per_inference", "#2e7d32", "net (idle subtracted)")):
-            err = [rows[column] - rows[f"{column}_ci_low"], rows[f"{column}_ci_high"] - rows[column]]
-            ax.barh(y, rows[column], xerr=err, color=color, label=label, capsize=2, height=0.7 if label == "gross"
-                    else 0.4)
+            if modelled:  # bars from the lowest to the highest power model: the model's uncertainty, not noise
+                low, high = (pd.to_numeric(rows[f"{column}_model_{end}"]) for end in ("low", "high"))
+                ax.barh(y, high - low, left=low, color=color, label=f"{label}, range across power models",
+                        height=0.7 if label == "gross" else 0.4, hatch="//", edgecolor="white")
+            else:
+                err = [rows[column] - rows[f"{column}_ci_low"], rows[f"{column}_ci_high"] - rows[column]]
+                ax.barh(y, rows[column], xerr=err, color=color, label=f"{label} (95% CI)", capsize=2,
+                        height=0.7 if label == "gross" else 0.4)
         ax.set_yticks(y, labels, fontsize=8)
         ax.set_title(model, fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
-    axes[-1, 0].set_xlabel("energy per inference (mJ, batch 1)")
+    axes[-1, 0].set_xlabel("energy per inference (mJ, batch 1)" + (" — MODELLED from measured CPU time" if modelled
+                                                                  else ""))
     fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, frameon=False, loc="outside upper right", ncols=2)
     measurement = "/".join(sorted(set(ok["measurement"]))) or "no data"
     fig.suptitle(f"Energy per inference — {measurement.upper()} ({', '.join(sorted(set(ok['energy_source'])))}), "
                  f"profile '{profile}'", fontsize=11, x=0.02, ha="left")
-    return save(fig, profile, "energy_per_inference")
+    return save(fig, profile, "energy_per_inference", "modelled" if modelled else "measured")
 
 
 def energy_vs_latency(joined: pd.DataFrame, profile: str):
-    """Gross mJ per inference against p50 latency: with a power model they line up; measured sources may not."""
-    ok = joined[(joined["status"] == "ok") & joined["p50_ms"].notna()]
+    """Gross mJ per inference against p50 latency, for measured energy only: a power model's energy is latency
+    times utilisation rescaled, so against latency it would show the model, not the machine."""
+    ok = joined[(joined["status"] == "ok") & joined["p50_ms"].notna() & (joined["measurement"] == "measured")]
+    if ok.empty:
+        from IPython.display import Markdown
+
+        return Markdown("*Not drawn: no energy here is measured. Modelled energy is CPU time rescaled by a power "
+                        "model, so plotting it against latency would only show the model's formula.*")
     fig, ax = plt.subplots(figsize=(7, 4.5))
     markers = dict(zip(dict.fromkeys(ok["model"]), "osD^vP*X"))
     for row in ok.itertuples():
@@ -276,10 +292,8 @@ def energy_vs_latency(joined: pd.DataFrame, profile: str):
                     marker=markers[row.model], ms=7, color=RUNTIME_COLORS.get(row.runtime, "#999999"),
                     mec="black", mew=0.4, capsize=2, alpha=0.45 + 0.55 * (row.threads == ok["threads"].max()))
     _log_axes_with_legend(ax, ok["runtime"], markers, "p50 latency (ms, log scale) — measured",
-                          "gross energy per inference (mJ, log scale)")
-    measurement = "/".join(sorted(set(ok["measurement"]))) or "no data"
-    ax.set_title(f"Energy against latency — energy {measurement.upper()}, profile '{profile}'", fontsize=10,
-                 loc="left")
+                          "gross energy per inference (mJ, log scale) — measured")
+    ax.set_title(f"Energy against latency — both MEASURED, profile '{profile}'", fontsize=10, loc="left")
     fig.tight_layout()
     return save(fig, profile, "energy_vs_latency")
 
@@ -371,3 +385,96 @@ def relative_latency(table: pd.DataFrame, profile: str):
     fig.suptitle(f"Which runtime is fastest, per model — measured, {threads} thread(s), batch 1", fontsize=10.5,
                  x=0.02, ha="left")
     return save(fig, profile, "headline_relative_latency")
+
+
+OP_TYPE_COLORS = {"convolution": "#1565c0", "depthwise convolution": "#64b5f6", "matrix multiply": "#6a1b9a",
+                  "element-wise": "#ef6c00", "data movement": "#9e9e9e", "other": "#d7ccc8"}
+
+
+def operator_breakdown(types: pd.DataFrame, profile: str):
+    """Per model, each runtime's profiled time per inference stacked by operator type; runtimes without a
+    profiler named under the panel."""
+    from study.operators import OP_TYPES, breakdown
+
+    table = breakdown(types)
+    missing = types[types["status"] != "ok"]
+    models = list(dict.fromkeys(types["model"]))
+    if not models:
+        return None
+    fig, axes = plt.subplots(len(models), 1, figsize=(8.5, 1.4 + sum(0.34 * max(1, (table["model"] == m).sum()) + 0.5
+                                                                      for m in models)),
+                             squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": [max(1, int((table["model"] == m).sum())) for m in models]})
+    for ax, model in zip(axes[:, 0], models):
+        part = table[table["model"] == model].sort_values("profiled total", ascending=False)
+        y = np.arange(len(part))
+        left = np.zeros(len(part))
+        for kind in OP_TYPES:
+            if kind in part:
+                values = part[kind].fillna(0).to_numpy()
+                ax.barh(y, values, left=left, color=OP_TYPE_COLORS[kind], label=kind, height=0.65)
+                left += values
+        ax.set_yticks(y, [runtime_label(r) for r in part["runtime"]], fontsize=8.5)
+        none = missing[missing["model"] == model]
+        title = model + (f"  (no profiler: {', '.join(runtime_label(r) for r in none['runtime'])})" if len(none)
+                         else "")
+        ax.set_title(title, fontsize=9.5, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("time per inference under each runtime's own profiler (ms; profilers add overhead)")
+    handles = {label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), fontsize=8, frameon=False, loc="outside upper right", ncols=3)
+    fig.suptitle(f"Where inference time goes, by operator type — measured, profile '{profile}'", fontsize=10.5,
+                 x=0.02, ha="left")
+    return save(fig, profile, "operator_breakdown")
+
+
+def roofline(table: pd.DataFrame, profile: str):
+    """Each case's achieved GFLOP/s at its model's arithmetic intensity, under the machine's roofs: the memory
+    roof (streaming bandwidth x intensity) and the compute ceiling, per thread count."""
+    ok = table[(table["status"] == "ok") & table["arithmetic_intensity"].notna() & table["gflops"].notna()]
+    ok = ok[ok["batch"] == ok["batch"].min()]
+    if ok.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    markers = dict(zip(dict.fromkeys(ok["model"]), "osD^vP*X"))
+    low, high = float(ok["arithmetic_intensity"].min()) / 4, float(ok["arithmetic_intensity"].max()) * 4
+    intensity = np.geomspace(low, high, 200)
+    for (threads, part), style in zip(ok.groupby("threads"), ("-", "--", ":", "-.")):
+        bandwidth, ceiling = float(part["bandwidth_gbs"].iloc[0]), float(part["ceiling_gflops"].iloc[0])
+        ax.plot(intensity, np.minimum(ceiling, intensity * bandwidth), style, color="black", lw=1.2,
+                label=f"roof, {threads} thread(s): {bandwidth:.0f} GB/s, {ceiling:.0f} GFLOP/s")
+    for row in ok.itertuples():
+        ax.scatter(row.arithmetic_intensity, row.gflops, marker=markers[row.model], s=55,
+                   color=RUNTIME_COLORS.get(row.runtime, "#999999"), edgecolor="black", linewidth=0.4,
+                   alpha=0.5 + 0.5 * (row.threads == ok["threads"].max()))
+    _log_axes_with_legend(ax, ok["runtime"], markers, "arithmetic intensity (FLOP per byte, from the ONNX graph)",
+                          "achieved GFLOP/s at p50")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.set_title(f"Roofline — measured (bandwidth, ceiling and rates), profile '{profile}'", fontsize=10, loc="left")
+    fig.tight_layout()
+    return save(fig, profile, "roofline")
+
+
+def sustained_throughput(series: pd.DataFrame, table: pd.DataFrame, profile: str):
+    """Throughput over a continuous run, relative to its first window, one line per model (its fastest runtime)."""
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for row in ok.itertuples():
+        part = series[(series["model"] == row.model) & (series["runtime"] == row.runtime)].sort_values("window")
+        if part.empty:
+            continue
+        first = float(part["throughput_ips"].iloc[0]) or 1.0
+        ax.plot(part["start_s"], part["throughput_ips"] / first, marker=".", color=RUNTIME_COLORS.get(row.runtime),
+                label=f"{row.model} on {runtime_label(row.runtime)}: last/first p50 {row.last_over_first:.3f}"
+                      + (" (contended)" if row.contended is True else ""))
+    ax.axhline(1.0, color="#999999", lw=0.8)
+    ax.set_xlabel("seconds into the continuous run")
+    ax.set_ylabel("throughput relative to the first window")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, frameon=False, loc="lower left")
+    ax.set_title(f"Sustained load — measured, profile '{profile}'", fontsize=10, loc="left")
+    fig.tight_layout()
+    return save(fig, profile, "sustained_throughput")

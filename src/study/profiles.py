@@ -34,6 +34,7 @@ class Timing:
     min_seconds: float
     max_seconds: float
     target_ci: float
+    processes: int = 3   # separate processes per case, interleaved with other cases: the CI covers reruns
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class Energy:
     rapl_root: str = "/sys/class/powercap"
     meter_csv: str | None = None
     meter_clock_offset_s: float = 0.0
+    other_power_models: tuple[PowerModel, ...] = ()  # further published coefficient sets: modelled energy is a range
+
+    @property
+    def power_models(self) -> tuple[PowerModel, ...]:
+        return (self.power_model, *self.other_power_models)
 
     @property
     def measurement(self) -> str:
@@ -74,6 +80,18 @@ class Quantization:
 
 
 @dataclass(frozen=True)
+class Operators:
+    models: tuple[str, ...]   # whose operators are profiled, in every runtime of the profile that has a profiler
+    runs: int                 # profiled inferences per runtime
+
+
+@dataclass(frozen=True)
+class Sustained:
+    seconds: float            # one continuous run per model, of the runtime with the best p50
+    models: tuple[str, ...] | None = None   # None: every model of the profile
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -88,6 +106,8 @@ class Profile:
     quantization: Quantization | None  # None: the quantization study is not run for this profile
     path: Path
     content_hash: str
+    operators: Operators | None = None   # None: no operator profiles for this profile
+    sustained: Sustained | None = None   # None: no sustained-load run
 
     def allowed_cpus(self) -> tuple[int, ...]:
         """The CPUs this profile pins each case to, checked against this machine."""
@@ -239,6 +259,24 @@ def _section(schema: dict[str, Any]) -> Callable[[Any], dict]:
     return check
 
 
+def _power_model_item(value):
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected a mapping of idle_watts, active_watts, scope, source, got {_describe(value)}",
+                       "write each power model as a mapping like power_model")
+    cleaned = {}
+    for key, check in POWER_MODEL_SCHEMA.items():
+        if key not in value:
+            raise _Invalid(f"{key}: missing", f"add '{key}:' to it (see power_model)")
+        try:
+            cleaned[key] = check(value[key])
+        except _Invalid as invalid:
+            raise _Invalid(f"{key}: {invalid.message}", invalid.fix) from None
+    unknown = sorted(set(value) - set(POWER_MODEL_SCHEMA))
+    if unknown:
+        raise _Invalid(f"unknown key {unknown[0]!r}", f"use only {', '.join(POWER_MODEL_SCHEMA)}")
+    return cleaned
+
+
 POWER_MODEL_SCHEMA = {
     "idle_watts": _number(0.0),
     "active_watts": _number(0.0),
@@ -254,6 +292,8 @@ ENERGY_SCHEMA = {
     "rapl_root": OptionalKey(_text, "/sys/class/powercap"),
     "meter_csv": OptionalKey(_text, None),
     "meter_clock_offset_s": OptionalKey(_number(-1e9), 0.0),
+    "other_power_models": OptionalKey(_list_of(_power_model_item, "[{idle_watts: 0.47, active_watts: 1.69, "
+                                                                   "scope: per_cpu, source: ...}]"), ()),
 }
 def _dataset_ref(value):
     from study.quant.datasets import BUILTIN
@@ -287,6 +327,15 @@ TIMING_SCHEMA = {
     "min_seconds": _number(0.0),
     "max_seconds": _number(0.001),
     "target_ci": _number(0.0),
+    "processes": OptionalKey(_int(1), 3),  # each case in this many separate processes, interleaved with the others
+}
+OPERATORS_SCHEMA = {
+    "models": _list_of(_model_ref, "[mobilenet_v2, resnet18]"),
+    "runs": OptionalKey(_int(1), 20),
+}
+SUSTAINED_SCHEMA = {
+    "seconds": _number(1.0),
+    "models": OptionalKey(_list_of(_model_ref, "[mobilenet_v2, resnet18]"), None),
 }
 SCHEMA = {
     "name": _text,
@@ -300,6 +349,8 @@ SCHEMA = {
     "timing": _section(TIMING_SCHEMA),
     "energy": OptionalKey(_section(ENERGY_SCHEMA), None),              # absent: energy is not measured
     "quantization": OptionalKey(_section(QUANTIZATION_SCHEMA), None),  # absent: no quantization study
+    "operators": OptionalKey(_section(OPERATORS_SCHEMA), None),        # absent: no operator profiles
+    "sustained": OptionalKey(_section(SUSTAINED_SCHEMA), None),        # absent: no sustained-load run
 }
 
 
@@ -392,10 +443,14 @@ def load_profile(path_or_name: "str | Path | Profile", name: str | None = None) 
         conversion_models=cleaned["conversion_models"],
         runtimes=cleaned["runtimes"],
         timing=Timing(**timing),
-        energy=Energy(**{**energy, "power_model": PowerModel(**energy["power_model"])}) if energy else None,
+        energy=Energy(**{**energy, "power_model": PowerModel(**energy["power_model"]),
+                         "other_power_models": tuple(PowerModel(**m) for m in energy["other_power_models"])})
+        if energy else None,
         quantization=Quantization(**cleaned["quantization"]) if cleaned["quantization"] else None,
         path=path,
         content_hash=_content_hash(cleaned),
+        operators=Operators(**cleaned["operators"]) if cleaned["operators"] else None,
+        sustained=Sustained(**cleaned["sustained"]) if cleaned["sustained"] else None,
     )
 
 

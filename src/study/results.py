@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from study import paths
@@ -69,29 +70,44 @@ class ResultsStore:
             return [self._read_record(p) for p in sorted(self.cases_dir.glob("*.json"))]
         return [r for r in (self.get(c) for c in case_ids) if r is not None]
 
-    def write_tables(self, case_ids: list[str] | None = None, peaks: dict[int, float | None] | None = None
-                     ) -> pd.DataFrame:
+    def write_tables(self, case_ids: list[str] | None = None, peaks: dict[int, float | None] | None = None,
+                     bandwidths: dict[int, float | None] | None = None) -> pd.DataFrame:
         """Rebuild latency.csv and samples.csv from the records of ``case_ids`` (the current plan).
 
-        ``peaks`` (GFLOP/s per thread count) fills ``peak_gflops`` and ``pct_peak``: the machine's ceiling is
-        not part of a case's measurement, so a better ceiling never needs the cases measured again.
+        ``peaks`` (GEMM GFLOP/s per thread count) and ``bandwidths`` (streaming GB/s per thread count) fill the
+        ceiling and roofline columns: the machine's limits are not part of a case's measurement, so a better
+        one never needs the cases measured again.
         """
         records = self.records(case_ids)
+        peaks = peaks if peaks is not None else self.ceilings("peak.json", "gflops")
+        bandwidths = bandwidths if bandwidths is not None else self.ceilings("bandwidth.json", "gb_per_s")
         table = pd.DataFrame([{col: r.get("row", {}).get(col) for col in LATENCY_COLUMNS} for r in records],
                              columns=list(LATENCY_COLUMNS))
-        if peaks and len(table):
-            table["peak_gflops"] = table["threads"].map(lambda t: peaks.get(int(t)))
+        for column, per_threads in (("peak_gflops", peaks), ("bandwidth_gbs", bandwidths)):
+            if per_threads and len(table):
+                table[column] = table["threads"].map(lambda t: per_threads.get(int(t)))
         table = derived_columns(table)
         sample_rows = [
-            (r["case_id"], phase, index, value)
+            (r["case_id"], process, phase, index, value)
             for r in records
+            for process, measured in enumerate(processes_of(r))
             for phase, key in (("warmup", "warmup_ms"), ("timed", "samples_ms"))
-            for index, value in enumerate(r.get(key) or [])
+            for index, value in enumerate(measured.get(key) or [])
         ]
         samples = pd.DataFrame(sample_rows, columns=list(SAMPLE_COLUMNS))
         write_text_atomic(self.latency_csv, csv_text(table))
         write_text_atomic(self.samples_csv, csv_text(samples))
         return table
+
+    def ceilings(self, filename: str, field_name: str) -> dict[int, float]:
+        """The machine limits kept beside the results (peak.json, bandwidth.json), by thread count."""
+        path = self.directory / filename
+        try:
+            kept = json.loads(path.read_text()) if path.exists() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return {int(key.split()[0]): entry[field_name] for key, entry in kept.items()
+                if key.split()[0].isdigit() and isinstance(entry, dict) and field_name in entry}
 
     def write_conversions(self, matrix: pd.DataFrame) -> None:
         write_text_atomic(self.conversions_csv, csv_text(matrix))
@@ -110,6 +126,11 @@ class ResultsStore:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # a damaged run record loses only its own timing line
         return found
+
+
+def processes_of(record: dict) -> list[dict]:
+    """What each process of a case measured (a record from before replication holds one, at its top level)."""
+    return record.get("replicates") or [record]
 
 
 def derived_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -152,6 +173,22 @@ def with_ceiling(table: pd.DataFrame) -> pd.DataFrame:
     table["ceiling_gflops"] = ceilings
     table["ceiling_source"] = sources
     table["pct_peak"] = 100.0 * pd.to_numeric(table["gflops"], errors="coerce") / table["ceiling_gflops"]
+    return with_roofline(table)
+
+
+def with_roofline(table: pd.DataFrame) -> pd.DataFrame:
+    """``attainable_gflops``: the roofline at the model's arithmetic intensity, min(ceiling, intensity x bandwidth);
+    ``pct_attainable`` is each case's share of it, and ``roofline_bound`` says which roof applies."""
+    from study.peak import attainable_gflops
+
+    intensity = pd.to_numeric(table["arithmetic_intensity"], errors="coerce")
+    ceiling = pd.to_numeric(table["ceiling_gflops"], errors="coerce")
+    bandwidth = pd.to_numeric(table["bandwidth_gbs"], errors="coerce")
+    table["attainable_gflops"] = attainable_gflops(intensity, ceiling, bandwidth)
+    table["pct_attainable"] = 100.0 * pd.to_numeric(table["gflops"], errors="coerce") / table["attainable_gflops"]
+    memory_roof = intensity * bandwidth
+    table["roofline_bound"] = np.where(memory_roof.isna() | ceiling.isna(), "",
+                                       np.where(memory_roof < ceiling, "memory", "compute"))
     return table
 
 
@@ -203,6 +240,13 @@ def latency_summary(table: pd.DataFrame) -> pd.DataFrame:
     return ok[columns].sort_values(["model", "threads", "batch", "p50_ms"]).round(2).reset_index(drop=True)
 
 
+def replication(table: pd.DataFrame) -> pd.DataFrame:
+    """Each case's processes: how far apart their own p50s were, and the CI that covers that spread."""
+    columns = SHORT_KEY + ["n_processes", "n_runs", "p50_ms", "ci_low_ms", "ci_high_ms", "process_spread_pct"]
+    ok = table[table["status"] == "ok"]
+    return ok[columns].sort_values("process_spread_pct", ascending=False).reset_index(drop=True)
+
+
 def startup_and_memory(table: pd.DataFrame) -> pd.DataFrame:
     """What a cold start costs (import, load, first inference) and peak resident memory at each stage."""
     columns = SHORT_KEY + ["import_ms", "load_ms", "first_ms", "rss_import_mib", "load_above_import_mib",
@@ -249,7 +293,8 @@ def efficiency(table: pd.DataFrame) -> pd.DataFrame:
     ok = table[table["status"] == "ok"].copy()
     ok["overhead_pct_of_p50"] = 100 * ok["harness_overhead_ms"] / ok["p50_ms"]
     columns = SHORT_KEY + ["gflop_per_inference", "gflops", "peak_gflops", "ceiling_gflops", "ceiling_source",
-                           "pct_peak", "harness_overhead_ms", "overhead_pct_of_p50"]
+                           "pct_peak", "arithmetic_intensity", "bandwidth_gbs", "attainable_gflops", "roofline_bound",
+                           "pct_attainable", "harness_overhead_ms", "overhead_pct_of_p50"]
     return ok[columns].sort_values(["model", "threads", "batch", "pct_peak"], ascending=[True, True, True, False]) \
         .round(4).reset_index(drop=True)
 

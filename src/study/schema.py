@@ -19,7 +19,9 @@ LATENCY_COLUMNS: dict[str, str] = {
     "batch": "inputs per inference call",
     "status": "ok, or failed (see error)",
     "error": "first line of the error of a failed case",
-    "n_runs": "timed runs after warm-up",
+    "n_runs": "timed runs after warm-up, over all its processes",
+    "n_processes": "separate processes the case was measured in (interleaved with other cases)",
+    "process_spread_pct": "range of the processes' own p50s, as a share of the p50 (%): rerun-to-rerun variation",
     "n_warmup": "warm-up runs",
     "import_ms": "time to import the runtime in a fresh process (ms)",
     "load_ms": "time to load the artifact and prepare it for the batch (ms)",
@@ -31,8 +33,8 @@ LATENCY_COLUMNS: dict[str, str] = {
     "p90_ms": "90th percentile latency (ms); blank with fewer than 100 timed runs",
     "p99_ms": "99th percentile latency (ms); blank with fewer than 1000 timed runs (from fewer it is about the maximum)",
     "min_ms": "fastest timed run (ms)",
-    "ci_low_ms": "lower bound of the bootstrap 95% CI of p50 (ms)",
-    "ci_high_ms": "upper bound of the bootstrap 95% CI of p50 (ms)",
+    "ci_low_ms": "lower bound of the 95% CI of p50 over processes and samples (hierarchical bootstrap, expanded; ms)",
+    "ci_high_ms": "upper bound of that CI (ms): it covers rerun-to-rerun variation, not only noise within one process",
     "throughput_ips": "inferences per second at p50: batch * 1000 / p50_ms",
     "gflop_per_inference": "FLOPs of one batch-1 inference, counted on the model's ONNX graph (GFLOP; see study/flops.py)",
     "gflops": "achieved throughput at p50: gflop_per_inference * batch / p50 (GFLOP/s)",
@@ -40,6 +42,11 @@ LATENCY_COLUMNS: dict[str, str] = {
     "ceiling_gflops": "the best rate measured with the same threads: peak_gflops, or the gflops of the profile's fastest case where that is higher (GFLOP/s)",
     "ceiling_source": "what set ceiling_gflops: the fp32 GEMM, or the case (model on runtime) that beat it",
     "pct_peak": "gflops as a percentage of ceiling_gflops (never above 100)",
+    "arithmetic_intensity": "FLOPs per byte moved, counted on the model's ONNX graph (weights once, each activation written and read; study/flops.py)",
+    "bandwidth_gbs": "the machine's streaming memory bandwidth with the same threads and CPUs (GB/s, STREAM triad; results/<profile>/bandwidth.json)",
+    "attainable_gflops": "the roofline at the model's intensity: min(ceiling_gflops, arithmetic_intensity x bandwidth_gbs) (GFLOP/s)",
+    "roofline_bound": "memory when the bandwidth roof is the lower one at this intensity, else compute",
+    "pct_attainable": "gflops as a percentage of attainable_gflops (above 100 means the runtime moved fewer bytes than the graph count: fused layers, activations kept in cache)",
     "high_dispersion": "True when cv > 0.10: treat the numbers with care",
     "steal_pct": "hypervisor steal time on the case's CPUs during the timed runs, % of their CPU time (/proc/stat); blank when the runs lasted under 100 clock ticks of those CPUs",
     "others_pct": "CPU time other processes took on the case's CPUs during the timed runs: their busy time minus the case's own CPU time, % of their time; blank under 100 clock ticks",
@@ -62,6 +69,7 @@ LATENCY_COLUMNS: dict[str, str] = {
 }
 SAMPLE_COLUMNS: dict[str, str] = {
     "case_id": "the case, as in latency.csv",
+    "process": "which of the case's processes measured it, from 0",
     "phase": "warmup or timed",
     "index": "run number within the phase, from 0",
     "latency_ms": "wall-clock time of one inference call (ms)",
@@ -102,7 +110,7 @@ ENERGY_COLUMNS: dict[str, str] = {
     "error": "first line of the error of a failed case",
     "energy_source": "rapl (powercap counters), meter (external meter CSV) or model (the profile's power model)",
     "measurement": "measured (rapl, meter) or modelled (model): never pooled in one statistic",
-    "windows": "active windows: segments of the latency case's timed runs (model), or windows of their own after one idle window (rapl, meter)",
+    "windows": "active windows per process: segments of each latency process's timed runs (model), or windows of their own after one idle window (rapl, meter)",
     "window_seconds": "minimum length of each window of its own (rapl, meter; s); empty for the model",
     "inferences": "inputs processed over all active windows",
     "ms_per_call": "mean wall time per call during the active windows (ms)",
@@ -111,12 +119,20 @@ ENERGY_COLUMNS: dict[str, str] = {
     "avg_watts_ci_low": "lower bound of the 95% t-interval of avg_watts across windows (W)",
     "avg_watts_ci_high": "upper bound of the 95% t-interval of avg_watts across windows (W)",
     "idle_watts": "idle power: the idle window's (rapl, meter) or the power model's at zero utilisation (W)",
-    "gross_mj_per_inference": "energy of the active window per input, mean across windows (mJ)",
-    "gross_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ)",
+    "gross_mj_per_inference": "energy of the active window per input, mean across windows (mJ; modelled: under the first power model)",
+    "gross_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ; measured sources only)",
     "gross_mj_per_inference_ci_high": "upper bound of its 95% t-interval across windows (mJ)",
     "net_mj_per_inference": "(active energy - idle power x active time) per input: what inference adds (mJ)",
     "net_mj_per_inference_ci_low": "lower bound of its 95% t-interval across windows (mJ)",
     "net_mj_per_inference_ci_high": "upper bound of its 95% t-interval across windows (mJ)",
+    "gross_mj_per_inference_model_low": "modelled: the lowest gross mJ per inference across the profile's power models",
+    "gross_mj_per_inference_model_high": "modelled: the highest gross mJ per inference across them",
+    "net_mj_per_inference_model_low": "modelled: the lowest net mJ per inference across the power models",
+    "net_mj_per_inference_model_high": "modelled: the highest net mJ per inference across them",
+    "power_models": "how many published power-coefficient sets the modelled range spans (empty when measured)",
+    "cpu_ms_per_inference": "process CPU time (all threads) per input, mean across windows (ms): measured in every case",
+    "cpu_ms_per_inference_ci_low": "lower bound of its 95% t-interval across windows (ms)",
+    "cpu_ms_per_inference_ci_high": "upper bound of its 95% t-interval across windows (ms)",
     "inferences_per_joule": "inputs per joule of gross energy, mean across windows",
     "inferences_per_joule_ci_low": "lower bound of its 95% t-interval across windows",
     "inferences_per_joule_ci_high": "upper bound of its 95% t-interval across windows",
@@ -124,6 +140,77 @@ ENERGY_COLUMNS: dict[str, str] = {
     "machine": "host name of the machine that measured the case",
     "run_id": "the run that measured the case",
     "measured_at": "UTC time the case finished (ISO 8601)",
+}
+OPERATOR_TYPE_COLUMNS: dict[str, str] = {
+    "profile": "device profile",
+    "model": "model name",
+    "runtime": "inference runtime",
+    "threads": "intra-op threads",
+    "batch": "inputs per inference call",
+    "status": "ok, no profiler (the runtime's Python package offers none), or failed",
+    "error": "why there is no profile",
+    "op_type": "convolution, depthwise convolution, matrix multiply, element-wise, data movement or other",
+    "ms_per_inference": "the profiler's time in operators of this type per inference (ms; profilers add overhead)",
+    "share_pct": "its share of the runtime's profiled time (%)",
+    "profiled_ms_per_inference": "all operators' time per inference under the profiler (ms)",
+    "runs": "profiled inferences, after warm-up",
+    "latency_case_id": "the same setting's row in latency.csv",
+    "machine": "host name of the machine that measured it",
+    "run_id": "the run that measured it",
+    "measured_at": "UTC time it finished (ISO 8601)",
+    "measurement": "measured",
+}
+OPERATOR_COLUMNS: dict[str, str] = {
+    "profile": "device profile",
+    "model": "model name",
+    "runtime": "inference runtime",
+    "threads": "intra-op threads",
+    "batch": "inputs per inference call",
+    "operator": "the operator as the runtime's profiler names it (kernel, node type or ATen operator)",
+    "op_type": "its type (study/operators.py maps names, and weight shapes for depthwise convolutions)",
+    "ms_per_inference": "its time per inference, all its calls (ms; self time for torch.profiler)",
+    "calls_per_inference": "its calls per inference",
+    "runs": "profiled inferences",
+    "latency_case_id": "the same setting's row in latency.csv",
+    "machine": "host name of the machine that measured it",
+    "run_id": "the run that measured it",
+    "measured_at": "UTC time it finished (ISO 8601)",
+    "measurement": "measured",
+}
+SUSTAINED_COLUMNS: dict[str, str] = {
+    "profile": "device profile",
+    "model": "model name",
+    "runtime": "the runtime with the best p50 for this model in the profile's latency cases",
+    "threads": "intra-op threads",
+    "batch": "inputs per inference call",
+    "status": "ok, or failed (see error)",
+    "error": "first line of the error",
+    "seconds": "length of the continuous run (s)",
+    "calls": "inference calls in it",
+    "first_tenth_p50_ms": "p50 of the calls in the run's first tenth of time (ms)",
+    "last_tenth_p50_ms": "p50 of the calls in its last tenth (ms)",
+    "last_over_first": "last_tenth_p50_ms / first_tenth_p50_ms: above 1 the device slowed down (throttling, or contention)",
+    "ratio_ci_low": "lower bound of its 95% bootstrap CI (each tenth resampled on its own)",
+    "ratio_ci_high": "upper bound of that CI",
+    "throughput_first_ips": "inferences per second over the first tenth",
+    "throughput_last_ips": "inferences per second over the last tenth",
+    "steal_pct": "hypervisor steal time on the CPUs during the run (%)",
+    "others_pct": "other processes' share of the CPUs during the run (%)",
+    "contended": "True when steal_pct > 2 or others_pct > 10",
+    "latency_case_id": "the latency case whose runtime and setting it repeats",
+    "machine": "host name of the machine that measured it",
+    "run_id": "the run that measured it",
+    "measured_at": "UTC time it finished (ISO 8601)",
+    "measurement": "measured",
+}
+SUSTAINED_SERIES_COLUMNS: dict[str, str] = {
+    "model": "model name",
+    "runtime": "runtime",
+    "window": "window number from 0: the run cut into equal spans of time",
+    "start_s": "window start, seconds after the first call",
+    "calls": "calls that started in the window",
+    "throughput_ips": "inferences per second in the window",
+    "p50_ms": "p50 latency of its calls (ms)",
 }
 WINDOW_COLUMNS: dict[str, str] = {
     "case_id": "the energy case, as in energy.csv",
@@ -152,7 +239,14 @@ def schema_markdown() -> str:
             + table(CONVERSION_COLUMNS)
             + "\n`results/<profile>/energy.csv`, energy per inference, one row per case at the energy batch sizes:\n\n"
             + table(ENERGY_COLUMNS)
-            + "\n`results/<profile>/energy_windows.csv`, every raw energy window:\n\n" + table(WINDOW_COLUMNS))
+            + "\n`results/<profile>/energy_windows.csv`, every raw energy window:\n\n" + table(WINDOW_COLUMNS)
+            + "\n`results/<profile>/operator_types.csv`, time per operator type from each runtime's own profiler, one "
+              "row per (model, runtime, type), or one saying why there is no profile:\n\n" + table(OPERATOR_TYPE_COLUMNS)
+            + "\n`results/<profile>/operators.csv`, every operator a profiler named:\n\n" + table(OPERATOR_COLUMNS)
+            + "\n`results/<profile>/sustained.csv`, one continuous run per model of its fastest runtime:\n\n"
+            + table(SUSTAINED_COLUMNS)
+            + "\n`results/<profile>/sustained_series.csv`, that run's throughput over time:\n\n"
+            + table(SUSTAINED_SERIES_COLUMNS))
 
 
 if __name__ == "__main__":  # python -m study.schema > schema, pasted between the README's schema markers

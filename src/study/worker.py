@@ -91,6 +91,12 @@ def gemm(spec: dict) -> dict:
     return {"status": "ok", **gemm_gflops(threads=spec.get("threads"))}
 
 
+def bandwidth(spec: dict) -> dict:
+    from study.peak import stream_bandwidth
+
+    return {"status": "ok", **stream_bandwidth(threads=spec.get("threads"))}
+
+
 def quant_build(spec: dict) -> dict:
     from study.quant.build import build
 
@@ -99,7 +105,7 @@ def quant_build(spec: dict) -> dict:
     return {"status": "ok", "record": record}
 
 
-KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "naive": naive,
+KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "bandwidth": bandwidth, "naive": naive,
          "quant_build": quant_build}
 
 

@@ -23,6 +23,13 @@ class Backend(ABC):
         """Run one inference and return the output as a numpy array (materialised, not lazy). A model with several
         inputs takes a tuple of arrays; one with several outputs returns a tuple of arrays."""
 
+    def profile_operators(self, inputs, runs: int) -> list[dict]:
+        """Time per operator over ``runs`` inferences, from the runtime's own profiler: a list of
+        ``study.operators.entry`` (operator, op type, total ms, calls). A runtime without one says so."""
+        from study.operators import NoProfiler
+
+        raise NoProfiler(f"{type(self).__name__}: its Python package exposes no operator profiler")
+
 
 def arguments(inputs) -> tuple:
     """The inputs as a tuple of arrays, whether the model has one input or several."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -15,7 +16,37 @@ from study.runtimes.base import Backend, arguments, result
 class ExecuTorch(Backend):
     def load(self, artifact: Path, model: ModelSpec, batch: int) -> None:
         _unsafe_reset_threadpool(self.threads)  # XNNPACK's thread pool, the only one that computes here
+        self.artifact = artifact
         self.method = Runtime.get().load_program(Path(artifact)).load_method("forward")
 
     def predict(self, inputs):
         return result(o.numpy() for o in self.method.execute(tuple(torch.from_numpy(a) for a in arguments(inputs))))
+
+    def profile_operators(self, inputs, runs: int) -> list[dict]:
+        """ETDump from a second load of the program with event tracing on, read by the devtools' Inspector: the
+        XNNPACK delegate's own operators and the operators run outside it. The envelopes (the method, a delegate
+        call, an operator call wrapping a kernel) are left out, so no time is counted twice."""
+        import tempfile
+
+        from executorch.devtools import Inspector
+        from executorch.extension.pybindings.portable_lib import _load_for_executorch
+
+        from study.operators import entry
+
+        traced = _load_for_executorch(str(self.artifact), enable_etdump=True, debug_buffer_size=0)
+        feed = tuple(torch.from_numpy(a) for a in arguments(inputs))
+        for _ in range(runs):
+            traced.forward(feed)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = f"{scratch}/etdump.etdp"
+            traced.write_etdump_result_to_file(path)
+            frame = Inspector(etdump_path=path).to_dataframe()
+        envelopes = ("DELEGATE_CALL", "OPERATOR_CALL", "Method::execute", "Method::init", "Program::load_method")
+        found = []
+        for row in frame[frame["event_block_name"] == "Execute"].itertuples():
+            if row.event_name in envelopes:
+                continue
+            samples = list(row.raw)[-runs:]
+            name = re.sub(r"\s#\d+$", "", str(row.event_name)).removeprefix("native_call_")
+            found.append(entry(name, sum(samples), len(samples)))
+        return found

@@ -33,3 +33,9 @@ class LiteRT(Backend):
             self.interpreter.set_tensor(index, value.astype(dtype, copy=False))
         self.interpreter.invoke()
         return result(self.interpreter.get_tensor(i) for i in self.output_indices)
+
+    def profile_operators(self, inputs, runs: int) -> list[dict]:
+        from study.operators import NoProfiler
+
+        raise NoProfiler("LiteRT: the ai-edge-litert Interpreter exposes no operator profiler to Python (op "
+                         "profiling is in the separate benchmark_model binary, not in the wheel)")

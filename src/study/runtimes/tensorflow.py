@@ -23,3 +23,9 @@ class TensorFlow(Backend):
         if isinstance(output, dict):
             output = next(iter(output.values()))
         return output.numpy()
+
+    def profile_operators(self, inputs, runs: int) -> list[dict]:
+        from study.operators import NoProfiler
+
+        raise NoProfiler("TensorFlow: tf.profiler writes TensorBoard XPlane traces, which need TensorBoard's profile "
+                         "plugin to read; the study does not parse them")

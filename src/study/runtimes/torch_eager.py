@@ -25,3 +25,8 @@ class TorchEager(Backend):
             if not isinstance(inputs, tuple):  # the common case: one input
                 return tensors_out(self.module(torch.from_numpy(inputs)))
             return tensors_out(self.module(*(torch.from_numpy(a) for a in inputs)))
+
+    def profile_operators(self, inputs, runs: int) -> list[dict]:
+        from study.operators import torch_profile
+
+        return torch_profile(lambda: self.predict(inputs), runs)

@@ -22,3 +22,8 @@ class TorchScriptLite(Backend):
             if not isinstance(inputs, tuple):  # the common case: one input
                 return tensors_out(self.program(torch.from_numpy(inputs)))
             return tensors_out(self.program(*(torch.from_numpy(a) for a in inputs)))
+
+    def profile_operators(self, inputs, runs: int) -> list[dict]:
+        from study.operators import torch_profile
+
+        return torch_profile(lambda: self.predict(inputs), runs)
