@@ -173,7 +173,9 @@ def largest_gap(types) -> str:
         kind = max(gaps, key=gaps.get)
         difference = float(slow["profiled total"] - fast["profiled total"])
         share = 100.0 * gaps[kind] / difference if difference > 0 else float("nan")
+        dense = gaps.get("convolution", 0.0) + gaps.get("matrix multiply", 0.0)
         sentences.append(f"{model}: {slow['runtime']} spends {difference:.2f} ms more per inference than "
                          f"{fast['runtime']} under their profilers; {kind} accounts for {gaps[kind]:.2f} ms of it "
-                         f"({share:.0f}%).")
+                         f"({share:.0f}%). Convolution and matrix multiply together (a runtime may run a 1x1 "
+                         f"convolution as a matrix multiply, as XNNPACK does): {dense:.2f} ms.")
     return " ".join(sentences) or "Fewer than two runtimes were profiled for any model."

@@ -422,7 +422,7 @@ def operator_breakdown(types: pd.DataFrame, profile: str):
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("time per inference under each runtime's own profiler (ms; profilers add overhead)")
     handles = {label: handle for ax in axes[:, 0] for handle, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), fontsize=8, frameon=False, loc="outside upper right", ncols=3)
+    fig.legend(handles.values(), handles.keys(), fontsize=8, frameon=False, loc="outside lower left", ncols=3)
     fig.suptitle(f"Where inference time goes, by operator type — measured, profile '{profile}'", fontsize=10.5,
                  x=0.02, ha="left")
     return save(fig, profile, "operator_breakdown")
@@ -437,7 +437,9 @@ def roofline(table: pd.DataFrame, profile: str):
         return None
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     markers = dict(zip(dict.fromkeys(ok["model"]), "osD^vP*X"))
-    low, high = float(ok["arithmetic_intensity"].min()) / 4, float(ok["arithmetic_intensity"].max()) * 4
+    ridges = pd.to_numeric(ok["ceiling_gflops"]) / pd.to_numeric(ok["bandwidth_gbs"])  # where the two roofs meet
+    low = float(min(ok["arithmetic_intensity"].min(), ridges.min())) / 4
+    high = float(max(ok["arithmetic_intensity"].max(), ridges.max())) * 4
     intensity = np.geomspace(low, high, 200)
     for (threads, part), style in zip(ok.groupby("threads"), ("-", "--", ":", "-.")):
         bandwidth, ceiling = float(part["bandwidth_gbs"].iloc[0]), float(part["ceiling_gflops"].iloc[0])
@@ -449,8 +451,13 @@ def roofline(table: pd.DataFrame, profile: str):
                    alpha=0.5 + 0.5 * (row.threads == ok["threads"].max()))
     _log_axes_with_legend(ax, ok["runtime"], markers, "arithmetic intensity (FLOP per byte, from the ONNX graph)",
                           "achieved GFLOP/s at p50")
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(low, high)
     ax.set_title(f"Roofline — measured (bandwidth, ceiling and rates), profile '{profile}'", fontsize=10, loc="left")
     fig.tight_layout()
     return save(fig, profile, "roofline")
