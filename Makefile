@@ -37,7 +37,7 @@ test: $(STAMP) ## unit tests + nbval of every notebook against the committed res
 report: $(STAMP) ## measure what is missing, run every notebook for each of PROFILES, write reports/index.html
 	$(PY) -m study report --profiles $(PROFILES)
 
-bench: $(STAMP) ## measure one profile (PROFILE=name, ONLY=convert,latency,energy,quantization) into results/<profile>/
+bench: $(STAMP) ## measure one profile (PROFILE=name, ONLY=convert,latency,energy,operators,sustained,quantization) into results/<profile>/
 	$(PY) -m study bench --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
 convert: $(STAMP) ## export the models of one profile (PROFILE=name) into artifacts/

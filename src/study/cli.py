@@ -108,8 +108,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", required=True, help="profile name or path")
     bench.add_argument("--force", action="store_true", default=_force_default(), help="measure again (or FORCE=1)")
     bench.add_argument("--only", default=None, metavar="PHASES",
-                       help="comma-separated phases to run: convert,latency,energy,quantization (default: all "
-                            "that the profile configures)")
+                       help="comma-separated phases to run: convert,latency,energy,operators,sustained,quantization "
+                            "(default: all that the profile configures)")
     bench.set_defaults(run=cmd_bench)
 
     import_ = commands.add_parser("import", help="merge a results folder measured on another machine")

@@ -265,9 +265,10 @@ def energy_per_inference(energy: pd.DataFrame, profile: str):
         ax.set_yticks(y, labels, fontsize=8)
         ax.set_title(model, fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
+        ax.set_xlim(left=0)
     axes[-1, 0].set_xlabel("energy per inference (mJ, batch 1)" + (" — MODELLED from measured CPU time" if modelled
                                                                   else ""))
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, frameon=False, loc="outside upper right", ncols=2)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=8, frameon=False, loc="outside lower left", ncols=1)
     measurement = "/".join(sorted(set(ok["measurement"]))) or "no data"
     fig.suptitle(f"Energy per inference — {measurement.upper()} ({', '.join(sorted(set(ok['energy_source'])))}), "
                  f"profile '{profile}'", fontsize=11, x=0.02, ha="left")
