@@ -17,16 +17,15 @@ from study.errors import StudyError
 from study.isolate import run_isolated
 from study.profiles import Profile
 from study.results import ResultsStore
+from study.side_cases import spec_for
 
 
 def measure_energy_case(profile: Profile, case, log_path) -> dict:
     if not case.artifact.ok:
         return {"status": "failed", "error": f"no {case.artifact.format} artifact: "
                                              f"conversion failed: {case.artifact.record.get('error')}"}
-    spec = {"kind": "measure", "scenario": "windows", "trackers": [], "model": case.model, "runtime": case.runtime,
-            "artifact": str(case.artifact.path), "threads": case.threads, "batch": case.batch,
-            "cpus": list(case.cpus), "timing": case.timing, "model_input": case.model_input,
-            "energy": {**profile.energy.settings(), "rapl_root": profile.energy.rapl_root}}
+    spec = spec_for(case, "windows", trackers=[],
+                    energy={**profile.energy.settings(), "rapl_root": profile.energy.rapl_root})
     budget = (profile.energy.windows + 1) * profile.energy.window_seconds + case.timing["max_seconds"]
     return run_isolated(spec, 2 * budget + 300, threads=case.threads, log_path=log_path)
 

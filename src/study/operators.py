@@ -13,6 +13,10 @@ shares of each runtime's profiled time, beside the p50 measured without a profil
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OP_TYPES = ("convolution", "depthwise convolution", "matrix multiply", "element-wise", "data movement", "other")
 

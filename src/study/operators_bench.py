@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from tqdm import tqdm
 
-from study import environment
 from study.isolate import run_isolated
 from study.operators import OPERATORS_VERSION, write_operator_tables
 from study.profiles import Profile
 from study.results import ResultsStore
+from study.side_cases import record_id, side_record, spec_for
 
 
 def operator_cases(profile: Profile, cases: list) -> list[tuple]:
@@ -26,8 +23,7 @@ def operator_cases(profile: Profile, cases: list) -> list[tuple]:
     for case in cases:
         if case.model in profile.operators.models and case.threads == threads and case.batch == batch:
             inputs = {"latency_case": case.case_id, "runs": profile.operators.runs, "version": OPERATORS_VERSION}
-            record_id = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
-            chosen.append((case, record_id, inputs))
+            chosen.append((case, record_id(inputs), inputs))
     return chosen
 
 
@@ -38,23 +34,16 @@ def bench_operators(profile: Profile, cases: list, run_id: str, force: bool = Fa
     pending = [p for p in planned if force or store.get(p[1]) is None]
     say(f"[{profile.name}] operator profiles: {len(planned)} (model, runtime) pairs, {len(pending)} to measure, "
         f"{profile.operators.runs} profiled runs each")
-    for case, record_id, inputs in tqdm(pending, desc=f"{profile.name}: operators", unit="case",
-                                        disable=None if progress else True):
+    for case, identifier, inputs in tqdm(pending, desc=f"{profile.name}: operators", unit="case",
+                                         disable=None if progress else True):
         say(f"[{profile.name}] profiling the operators of {case.label}")
         if case.artifact.ok:
-            spec = {"kind": "measure", "scenario": "operators", "trackers": [], "model": case.model,
-                    "runtime": case.runtime, "artifact": str(case.artifact.path), "threads": case.threads,
-                    "batch": case.batch, "cpus": list(case.cpus), "timing": case.timing,
-                    "model_input": case.model_input, "runs": profile.operators.runs}
+            spec = spec_for(case, "operators", trackers=[], runs=profile.operators.runs)
             result = run_isolated(spec, 600, threads=case.threads,
-                                  log_path=store.directory / "logs" / f"operators-{record_id}.log")
+                                  log_path=store.directory / "logs" / f"operators-{identifier}.log")
         else:
             result = {"status": "failed", "error": f"no {case.artifact.format} artifact"}
-        store.put({"case_id": record_id, "status": result["status"], "inputs": inputs, "error": result.get("error", ""),
-                   "operators": result.get("operators"),
-                   "label": {"model": case.model, "runtime": case.runtime, "threads": case.threads,
-                             "batch": case.batch, "latency_case_id": case.case_id},
-                   "machine": environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now()})
+        store.put(side_record(identifier, inputs, case, result, run_id, operators=result.get("operators")))
         if result["status"] != "ok":
             say(f"[{profile.name}]   {result.get('error')}")
     write_operator_tables(profile, [p[1] for p in planned])

@@ -3,16 +3,13 @@ back for the profile's ``sustained.seconds`` in a process of its own (the engine
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pandas as pd
 from tqdm import tqdm
 
-from study import environment
 from study.isolate import run_isolated
 from study.profiles import Profile
 from study.results import ResultsStore
+from study.side_cases import record_id, side_record, spec_for
 from study.sustained import SUSTAINED_VERSION, write_sustained_tables
 
 
@@ -31,7 +28,7 @@ def sustained_cases(profile: Profile, cases: list, latency: pd.DataFrame) -> lis
             continue
         case = by_id[part.loc[part["p50_ms"].idxmin(), "case_id"]]
         inputs = {"latency_case": case.case_id, "seconds": profile.sustained.seconds, "version": SUSTAINED_VERSION}
-        chosen.append((case, hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16], inputs))
+        chosen.append((case, record_id(inputs), inputs))
     return chosen
 
 
@@ -42,21 +39,14 @@ def bench_sustained(profile: Profile, cases: list, latency: pd.DataFrame, run_id
     pending = [p for p in planned if force or store.get(p[1]) is None]
     say(f"[{profile.name}] sustained load: {len(planned)} runs of {profile.sustained.seconds:g} s, {len(pending)} to "
         "measure")
-    for case, record_id, inputs in tqdm(pending, desc=f"{profile.name}: sustained", unit="run",
-                                        disable=None if progress else True):
+    for case, identifier, inputs in tqdm(pending, desc=f"{profile.name}: sustained", unit="run",
+                                         disable=None if progress else True):
         say(f"[{profile.name}] sustained load of {case.label} for {profile.sustained.seconds:g} s")
-        spec = {"kind": "measure", "scenario": "sustained", "trackers": ["contention"], "model": case.model,
-                "runtime": case.runtime, "artifact": str(case.artifact.path), "threads": case.threads,
-                "batch": case.batch, "cpus": list(case.cpus), "timing": case.timing,
-                "model_input": case.model_input, "seconds": profile.sustained.seconds}
+        spec = spec_for(case, "sustained", trackers=["contention"], seconds=profile.sustained.seconds)
         result = run_isolated(spec, 2 * profile.sustained.seconds + 300, threads=case.threads,
-                              log_path=store.directory / "logs" / f"sustained-{record_id}.log")
-        store.put({"case_id": record_id, "status": result["status"], "inputs": inputs, "error": result.get("error", ""),
-                   "samples_ms": result.get("samples_ms"), "offsets_s": result.get("offsets_s"),
-                   "steal_pct": result.get("steal_pct"), "others_pct": result.get("others_pct"),
-                   "label": {"model": case.model, "runtime": case.runtime, "threads": case.threads,
-                             "batch": case.batch, "latency_case_id": case.case_id},
-                   "machine": environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now()})
+                              log_path=store.directory / "logs" / f"sustained-{identifier}.log")
+        kept = {key: result.get(key) for key in ("samples_ms", "offsets_s", "steal_pct", "others_pct")}
+        store.put(side_record(identifier, inputs, case, result, run_id, **kept))
         if result["status"] != "ok":
             say(f"[{profile.name}]   FAILED: {result.get('error')}")
     write_sustained_tables(profile, [p[1] for p in planned])
