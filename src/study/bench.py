@@ -145,7 +145,6 @@ def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[in
     return cached[key][field_name]
 
 
-
 NAIVE_RUNTIME = {"torch": "torch_eager", "keras": "tensorflow"}  # the runtime whose p50 the naive call is set beside
 
 
