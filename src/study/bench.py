@@ -399,9 +399,9 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
             log("planning cases (converting artifacts where needed)")
             cases = plan(profile, log=log)
             thread_counts = sorted({c.threads for c in cases})
-            peaks = {t: machine_ceiling("gemm", store, t, profile.allowed_cpus(), log=log) for t in thread_counts}
-            bandwidths = {t: machine_ceiling("bandwidth", store, t, profile.allowed_cpus(), log=log)
-                          for t in thread_counts}
+            for kind in CEILINGS:  # kept in the results folder, where the tables read them
+                for threads in thread_counts:
+                    machine_ceiling(kind, store, threads, profile.allowed_cpus(), log=log)
             pending = [c for c in cases if force or store.get(c.case_id) is None]
             log(f"{len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
             if pending:
@@ -409,9 +409,9 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
             costs = {model: model_costs(model) for model in sorted({c.model for c in pending})}
             ids = [c.case_id for c in cases]
             measured += measure_cases(profile.name, store, cases, run_id, force, progress, say,
-                                      after_each=lambda: store.write_tables(ids, peaks, bandwidths), costs=costs)
+                                      after_each=lambda: store.write_tables(ids), costs=costs)
             naive_timings(profile, store, log=log)
-            table = store.write_tables(ids, peaks, bandwidths)
+            table = store.write_tables(ids)
         elif phase == "energy":
             cases = cases or plan(profile, log=log)
             measured += bench_energy(profile, cases, run_id, force=force, progress=progress)

@@ -70,17 +70,15 @@ class ResultsStore:
             return [self._read_record(p) for p in sorted(self.cases_dir.glob("*.json"))]
         return [r for r in (self.get(c) for c in case_ids) if r is not None]
 
-    def write_tables(self, case_ids: list[str] | None = None, peaks: dict[int, float | None] | None = None,
-                     bandwidths: dict[int, float | None] | None = None) -> pd.DataFrame:
+    def write_tables(self, case_ids: list[str] | None = None) -> pd.DataFrame:
         """Rebuild latency.csv and samples.csv from the records of ``case_ids`` (the current plan).
 
-        ``peaks`` (GEMM GFLOP/s per thread count) and ``bandwidths`` (streaming GB/s per thread count) fill the
-        ceiling and roofline columns: the machine's limits are not part of a case's measurement, so a better
-        one never needs the cases measured again.
+        The machine's limits kept beside the records (GEMM GFLOP/s and streaming GB/s per thread count) fill the
+        ceiling and roofline columns: they are not part of a case's measurement, so a better one never needs the
+        cases measured again.
         """
         records = self.records(case_ids)
-        peaks = peaks if peaks is not None else self.ceilings("peak.json", "gflops")
-        bandwidths = bandwidths if bandwidths is not None else self.ceilings("bandwidth.json", "gb_per_s")
+        peaks, bandwidths = self.ceilings("peak.json", "gflops"), self.ceilings("bandwidth.json", "gb_per_s")
         table = pd.DataFrame([{col: r.get("row", {}).get(col) for col in LATENCY_COLUMNS} for r in records],
                              columns=list(LATENCY_COLUMNS))
         for column, per_threads in (("peak_gflops", peaks), ("bandwidth_gbs", bandwidths)):
