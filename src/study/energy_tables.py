@@ -19,7 +19,7 @@ import pandas as pd
 
 from study.energy import MODEL_FORMULA, read_meter_csv, summarize_windows, windows_from_checkpoints
 from study.errors import StudyError
-from study.fsutil import csv_text, display_path, write_text_atomic
+from study.fsutil import display_path, write_rows_atomic
 from study.profiles import Profile
 from study.results import ResultsStore, processes_of
 from study.schema import ENERGY_COLUMNS, WINDOW_COLUMNS
@@ -114,11 +114,8 @@ def write_energy_tables(profile: Profile, case_ids: list[str], cases: list | Non
             window_rows += [{**{k: w.get(k) for k in WINDOW_COLUMNS}, "case_id": record["case_id"],
                              "joules": joules.get(w["index"])} for w in record["windows"]]
         rows.append(row)
-    table = pd.DataFrame([{c: r.get(c) for c in ENERGY_COLUMNS} for r in rows], columns=list(ENERGY_COLUMNS))
-    write_text_atomic(store.directory / "energy.csv", csv_text(table))
-    write_text_atomic(store.directory / "energy_windows.csv",
-                      csv_text(pd.DataFrame(window_rows, columns=list(WINDOW_COLUMNS))))
-    return table
+    write_rows_atomic(store.directory / "energy_windows.csv", window_rows, WINDOW_COLUMNS)
+    return write_rows_atomic(store.directory / "energy.csv", rows, ENERGY_COLUMNS)
 
 
 MODELLED_WITHOUT_CI = ("gross_mj_per_inference", "net_mj_per_inference", "inferences_per_joule", "avg_watts")

@@ -7,6 +7,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -36,6 +40,15 @@ def csv_text(frame) -> str:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     return buffer.getvalue()
+
+
+def write_rows_atomic(path: Path, rows: list[dict], columns) -> "pd.DataFrame":
+    """Rows (dicts) as a table with exactly ``columns`` (missing keys blank), written atomically as CSV."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=list(columns))
+    write_text_atomic(path, csv_text(frame))
+    return frame
 
 
 def display_path(path: Path) -> str:

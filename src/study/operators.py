@@ -99,7 +99,7 @@ def write_operator_tables(profile, record_ids: list[str]):
     runtime: ms per inference and share of each op type, or why there is no profile)."""
     import pandas as pd
 
-    from study.fsutil import csv_text, write_text_atomic
+    from study.fsutil import csv_text, write_rows_atomic, write_text_atomic
     from study.results import ResultsStore
     from study.schema import OPERATOR_COLUMNS, OPERATOR_TYPE_COLUMNS
 
@@ -124,15 +124,12 @@ def write_operator_tables(profile, record_ids: list[str]):
             type_rows.append({**base, "status": "ok", "error": "", "op_type": kind, "ms_per_inference": ms,
                               "share_pct": 100.0 * ms / total if total else None, "profiled_ms_per_inference": total})
     operators_table = pd.DataFrame(operator_rows, columns=list(OPERATOR_COLUMNS))
-    types_table = pd.DataFrame([{c: r.get(c) for c in OPERATOR_TYPE_COLUMNS} for r in type_rows],
-                               columns=list(OPERATOR_TYPE_COLUMNS))
     if len(operators_table):  # one row per operator name and type: a profiler lists each call site on its own
         key = [c for c in OPERATOR_COLUMNS if c not in ("ms_per_inference", "calls_per_inference")]
         operators_table = operators_table.groupby(key, as_index=False, dropna=False)[
             ["ms_per_inference", "calls_per_inference"]].sum()[list(OPERATOR_COLUMNS)]
     write_text_atomic(store.directory / "operators.csv", csv_text(operators_table))
-    write_text_atomic(store.directory / "operator_types.csv", csv_text(types_table))
-    return types_table
+    return write_rows_atomic(store.directory / "operator_types.csv", type_rows, OPERATOR_TYPE_COLUMNS)
 
 
 def load_operator_types(profile: str):

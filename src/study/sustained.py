@@ -43,7 +43,7 @@ def series(samples_ms, offsets_s, seconds: float, batch: int = 1, windows: int =
 
 
 def write_sustained_tables(profile, record_ids: list[str]) -> pd.DataFrame:
-    from study.fsutil import csv_text, write_text_atomic
+    from study.fsutil import write_rows_atomic
     from study.results import ResultsStore
     from study.schema import SUSTAINED_COLUMNS, SUSTAINED_SERIES_COLUMNS
 
@@ -62,11 +62,8 @@ def write_sustained_tables(profile, record_ids: list[str]) -> pd.DataFrame:
             series_rows += [{"model": label["model"], "runtime": label["runtime"], **s}
                             for s in series(samples, offsets, seconds, label["batch"])]
         rows.append(row)
-    table = pd.DataFrame([{c: r.get(c) for c in SUSTAINED_COLUMNS} for r in rows], columns=list(SUSTAINED_COLUMNS))
-    write_text_atomic(store.directory / "sustained.csv", csv_text(table))
-    write_text_atomic(store.directory / "sustained_series.csv",
-                      csv_text(pd.DataFrame(series_rows, columns=list(SUSTAINED_SERIES_COLUMNS))))
-    return table
+    write_rows_atomic(store.directory / "sustained_series.csv", series_rows, SUSTAINED_SERIES_COLUMNS)
+    return write_rows_atomic(store.directory / "sustained.csv", rows, SUSTAINED_COLUMNS)
 
 
 def load_sustained(profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
