@@ -53,6 +53,7 @@ class Case:
     case_id: str = ""
     precision: str = ""                   # the artifact format's own, unless a quantized variant says otherwise
     scheme: str = ""                      # quantization scheme of a quantization-study variant
+    dataset: str = ""                     # the data a quantization-study variant was trained on (its input shape)
     model_input: dict | None = field(default=None, hash=False)  # framework and shape, for a model not in the zoo
 
     @property
@@ -82,8 +83,9 @@ def make_case(model: str, runtime: str, threads: int, batch: int, cpus: tuple[in
     inputs = {"model": model, "runtime": runtime, "runtime_version": version, "threads": threads, "batch": batch,
               "cpus": list(cpus), "timing": timing, "harness": HARNESS_VERSION,
               "artifact": artifact.record.get("sha256") or f"unavailable:{artifact.record.get('inputs_key')}"}
-    if extra.get("scheme"):
-        inputs["scheme"] = extra["scheme"]
+    for key in ("scheme", "dataset"):
+        if extra.get(key):
+            inputs[key] = extra[key]
     case_id = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
     return Case(model, runtime, threads, batch, cpus, artifact, timing, version, inputs, case_id, **extra)
 

@@ -232,7 +232,7 @@ def schema_markdown() -> str:
         return "| column | meaning (unit) |\n| --- | --- |\n" + "".join(f"| `{k}` | {v} |\n" for k, v in columns.items())
 
     return ("`results/<profile>/latency.csv`, one row per case of the profile's current plan (the quantization "
-            "study's timed variants, `quant_latency.csv`, have the same columns plus `scheme`):\n\n"
+            "study's timed variants, `quant_latency.csv`, have the same columns plus `scheme` and `dataset`):\n\n"
             + table(LATENCY_COLUMNS)
             + "\n`results/<profile>/samples.csv`, every raw latency sample:\n\n" + table(SAMPLE_COLUMNS)
             + "\n`results/<profile>/conversions.csv`, the conversion matrix, one row per (model, target):\n\n"

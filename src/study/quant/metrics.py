@@ -95,3 +95,38 @@ def welch(fp32_accuracies, quant_accuracies) -> tuple[float, float]:
         warnings.simplefilter("ignore", RuntimeWarning)
         result = stats.ttest_ind(b, a, equal_var=False)
     return float(result.statistic), float(result.pvalue)
+
+
+def paired(fp32_accuracies, quant_accuracies) -> dict:
+    """A paired t-test across seeds (seed k's fp32 and quantized models share their trained weights): the mean
+    change, its 95% interval, two-sided p, and the smallest change this many seeds could have detected (80% power,
+    5% level). NaN with fewer than 2 seeds."""
+    from scipy import stats
+
+    diff = np.asarray(quant_accuracies, float) - np.asarray(fp32_accuracies, float)
+    nan = {"paired_mean": float(np.mean(diff)) if len(diff) else float("nan"), "paired_ci_low": float("nan"),
+           "paired_ci_high": float("nan"), "paired_p": float("nan"), "paired_mde": float("nan")}
+    if len(diff) < 2:
+        return nan
+    n, sd = len(diff), float(np.std(diff, ddof=1))
+    se = sd / np.sqrt(n)
+    t975, t80 = stats.t.ppf(0.975, n - 1), stats.t.ppf(0.80, n - 1)
+    if sd == 0:
+        p = 1.0 if np.all(diff == 0) else 0.0
+    else:
+        p = float(stats.ttest_rel(quant_accuracies, fp32_accuracies).pvalue)
+    return {"paired_mean": float(np.mean(diff)), "paired_ci_low": float(np.mean(diff) - t975 * se),
+            "paired_ci_high": float(np.mean(diff) + t975 * se), "paired_p": p, "paired_mde": float((t975 + t80) * se)}
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment for many comparisons (NaN stays NaN): controls the family-wise error rate."""
+    p = np.asarray(p_values, float)
+    adjusted = np.full(p.shape, np.nan)
+    index = np.flatnonzero(~np.isnan(p))
+    order = index[np.argsort(p[index])]
+    m, running = len(order), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted

@@ -22,7 +22,7 @@ from study import environment, paths
 from study.fsutil import write_json_atomic, write_text_atomic
 from study.isolate import run_isolated
 from study.profiles import Profile
-from study.quant.plan import jobs
+from study.quant.plan import jobs, zoo_jobs
 from study.results import ResultsStore
 
 BUILD_TIMEOUT_S = 3600
@@ -71,6 +71,62 @@ def run_builds(profile: Profile, planned: list[dict], force: bool, progress: boo
     return [j["id"] for j in pending]
 
 
+def run_zoo_builds(profile: Profile, planned: list[dict], force: bool, progress: bool, say) -> list[str]:
+    """Quantize every full-size zoo model not recorded yet (one process each, cached per machine)."""
+    store = ResultsStore(profile.name, records="quant_zoo")
+    pending = [j for j in planned if force or store.get(j["id"]) is None]
+    if planned:
+        say(f"[{profile.name}] quantization: {len(planned)} full-size zoo models, {len(pending)} to quantize")
+    for job in tqdm(pending, desc=f"{profile.name}: zoo quantization", unit="model", disable=None if progress else True):
+        model = job["inputs"]["model"]
+        say(f"[{profile.name}] quantizing {model} and its Keras twin with every scheme, then checking fidelity")
+        directory = paths.artifacts_dir() / "quant" / job["id"]
+        cached = directory / "build.json"
+        if cached.exists() and not force:
+            result = json.loads(cached.read_text())
+        else:
+            spec = {"kind": "zoo_quant_build", "model": model, "threads": 1, "directory": str(directory)}
+            result = run_isolated(spec, BUILD_TIMEOUT_S, threads=1,
+                                  log_path=store.directory / "logs" / f"quant-{job['id']}.log")
+            if result["status"] == "ok":
+                write_json_atomic(cached, result)
+        store.put({"case_id": job["id"], "status": result["status"], "inputs": job["inputs"],
+                   "error": result.get("error", ""), "build": result.get("record"),
+                   "machine": environment.machine_name(), "measured_at": environment.utc_now()})
+        variants = (result.get("record") or {}).get("variants", {})
+        failed = sorted(k for k, v in variants.items() if v["status"] != "ok")
+        say(f"[{profile.name}]   {model}: {result['status']}, {len(variants) - len(failed)} variants ok"
+            + (f", failed: {failed}" if failed else "") + (f": {result.get('error')}" if result.get("error") else ""))
+    return [j["id"] for j in pending]
+
+
+def zoo_variant_cases(profile: Profile, planned: list[dict]) -> list:
+    """A latency case for every full-size variant, at each of the profile's thread counts, batch 1 (the int8
+    files are made at batch 1)."""
+    from study.bench import make_case, timing_of
+    from study.convert import Artifact
+    from study.quant.zoo import DATASET
+    from study.runtimes import RUNTIMES
+
+    builds = ResultsStore(profile.name, records="quant_zoo")
+    cases = []
+    for job in planned:
+        build = ((builds.get(job["id"]) or {}).get("build")) or {}
+        for variant in build.get("variants", {}).values():
+            path = Path(variant["path"])
+            if variant["status"] != "ok" or not path.exists():
+                continue
+            record = {"status": "ok", "bytes": variant["bytes"], "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            artifact = Artifact(variant["source"], RUNTIMES[variant["runtime"]].artifact_format, None, path, record)
+            for threads in profile.resolved_threads():
+                cases.append(make_case(variant["source"], variant["runtime"], threads, 1, profile.allowed_cpus(),
+                                       artifact, timing_of(profile), precision=variant["precision"],
+                                       scheme=variant["scheme"], dataset=DATASET,
+                                       model_input={"framework": variant["framework"],
+                                                    "shape": variant["input_shape"]}))
+    return cases
+
+
 def _channels(build: dict) -> int:
     return 1 if build["dataset"] == "digits" else 3
 
@@ -98,7 +154,7 @@ def variant_cases(profile: Profile, planned: list[dict]) -> list:
             artifact = Artifact(i["model"], RUNTIMES[variant["runtime"]].artifact_format, None, path, record)
             shape = input_shape(build["framework"], _channels(build))
             cases.append(make_case(i["model"], variant["runtime"], threads, 1, cpus, artifact, timing_of(profile),
-                                   precision=variant["precision"], scheme=variant["scheme"],
+                                   precision=variant["precision"], scheme=variant["scheme"], dataset=i["dataset"],
                                    model_input={"framework": build["framework"], "shape": list(shape)}))
     return cases
 
@@ -109,12 +165,13 @@ def bench_quantization(profile: Profile, run_id: str, force: bool = False, progr
     from study.bench import measure_cases
     from study.quant import tables
 
-    planned = jobs(profile)
+    planned, zoo = jobs(profile), zoo_jobs(profile)
     measured = run_builds(profile, planned, force, progress, say)
-    cases = variant_cases(profile, planned)
+    measured += run_zoo_builds(profile, zoo, force, progress, say)
+    cases = variant_cases(profile, planned) + zoo_variant_cases(profile, zoo)
     store = ResultsStore(profile.name, records="quant_latency")
     measured += measure_cases(profile.name, store, cases, run_id, force, progress, say, desc="variant latency")
-    key = _tables_key(profile, planned, [c.case_id for c in cases])
+    key = _tables_key(profile, planned + zoo, [c.case_id for c in cases])
     key_file = ResultsStore(profile.name).directory / "quant_tables.key"
     if measured or not key_file.exists() or key_file.read_text() != key:
         tables.write_tables(profile, [c.case_id for c in cases])  # the bootstraps take a while
@@ -124,10 +181,10 @@ def bench_quantization(profile: Profile, run_id: str, force: bool = False, progr
 
 def _tables_key(profile: Profile, planned: list[dict], latency_ids: list[str]) -> str:
     digest = hashlib.sha256()
-    for name in ("tables.py", "metrics.py", "verdicts.py"):
+    for name in ("tables.py", "metrics.py", "verdicts.py", "zoo.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     digest.update(json.dumps([sorted(j["id"] for j in planned), sorted(latency_ids)]).encode())
-    for directory in ("quant", "quant_latency"):
+    for directory in ("quant", "quant_zoo", "quant_latency"):
         for record in sorted((ResultsStore(profile.name).directory / directory).glob("*.json")):
             digest.update(f"{record.name}:{record.stat().st_mtime_ns}".encode())
     return digest.hexdigest()

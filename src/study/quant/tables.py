@@ -52,15 +52,46 @@ def group_rows(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GROUP_COLUMNS)
 
 
-LATENCY_TABLE_COLUMNS = [*LATENCY_COLUMNS, "scheme"]
+LATENCY_TABLE_COLUMNS = [*LATENCY_COLUMNS, "scheme", "dataset"]
 
 
 def speeds(profile: Profile, latency_ids: list[str] | None = None) -> pd.DataFrame:
-    """Every timed variant of the plan: latency.csv's columns, plus the quantization scheme."""
+    """Every timed variant of the plan: latency.csv's columns, plus the quantization scheme and the dataset the
+    variant was trained on (its input shape: one model name is a different network on each dataset)."""
     store = ResultsStore(profile.name, records="quant_latency")
-    rows = [{**r["row"], "scheme": r["inputs"].get("scheme")} for r in store.records(latency_ids)]
+    rows = [{**r["row"], "scheme": r["inputs"].get("scheme"), "dataset": r["inputs"].get("dataset")}
+            for r in store.records(latency_ids)]
     table = pd.DataFrame([{c: r.get(c) for c in LATENCY_TABLE_COLUMNS} for r in rows], columns=LATENCY_TABLE_COLUMNS)
     return derived_columns(table)[LATENCY_TABLE_COLUMNS]
+
+
+def speed_of(speed: pd.DataFrame, dataset: str, model: str, runtime: str) -> pd.DataFrame:
+    """The timed variants of one trained network in one runtime: a dataset's rows never borrow another's speed."""
+    return speed[(speed["dataset"] == dataset) & (speed["model"] == model) & (speed["runtime"] == runtime)]
+
+
+SMALL_INPUT_SIDE = 16  # the trained networks' input, when a build does not say
+
+
+def isa_of(profile: Profile) -> str:
+    """The instruction-set extensions of the machine that timed the variants: they decide int8 speed."""
+    import json
+
+    from study.environment import cpu_flags
+
+    path = ResultsStore(profile.name).environment_json
+    # before a first run's environment record is written, the tables are built on the machine that measured
+    flags = json.loads(path.read_text()).get("cpu_flags", []) if path.exists() else cpu_flags()
+    return " ".join(flags) or "none of the int8-relevant extensions"
+
+
+def speedup_interval(fp32: pd.Series, quant: pd.Series) -> dict:
+    """The fp32-over-quantized p50 ratio's range allowed by the two p50 intervals (conservative: both extremes)."""
+    try:
+        return {"speedup_ci_low": float(fp32["ci_low_ms"] / quant["ci_high_ms"]),
+                "speedup_ci_high": float(fp32["ci_high_ms"] / quant["ci_low_ms"])}
+    except (KeyError, TypeError, ZeroDivisionError):
+        return {}
 
 
 def attribute(group_by: list[str]) -> str:
@@ -72,6 +103,7 @@ def attribute(group_by: list[str]) -> str:
 def summary_rows(profile: Profile, groups: pd.DataFrame, speed: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, model, variant): means over seeds, worst group, gap, CIEs, Welch, size, speed."""
     rows = []
+    cpu_isa = isa_of(profile)
     builds = [r for r in _builds(profile) if r["status"] == "ok" and r.get("build")]
     keys = sorted({(b["build"]["dataset"], b["build"]["model"], k) for b in builds for k in b["build"]["variants"]})
     for dataset, model, key in keys:
@@ -79,7 +111,8 @@ def summary_rows(profile: Profile, groups: pd.DataFrame, speed: pd.DataFrame) ->
         variant = VARIANTS[key]
         entries = [(p, p["variants"].get(key, {}), p["variants"].get(variant.twin, {})) for p in population]
         ok = [(p, e, t) for p, e, t in entries if e.get("status") == "ok" and t.get("status") == "ok"]
-        row = {"dataset": dataset, "model": model, "runtime": variant.runtime, "scheme": variant.scheme,
+        row = {"dataset": dataset, "model": model, "input_side": population[0].get("input_side", SMALL_INPUT_SIDE),
+               "runtime": variant.runtime, "scheme": variant.scheme, "cpu_isa": cpu_isa,
                "precision": variant.precision, "seeds": len(ok), "status": "ok" if ok else "failed",
                "error": next((e.get("error") for _, e, _ in entries if e.get("status") != "ok"), "")}
         if ok:
@@ -94,6 +127,14 @@ def summary_rows(profile: Profile, groups: pd.DataFrame, speed: pd.DataFrame) ->
             worst = per_group["delta"].idxmin() if len(per_group) else ""
             group_names = np.asarray(ok[0][0]["groups"][by])
             worst_mask = group_names == worst
+            worst_fp = [float(np.mean(np.asarray(t_["predictions"])[worst_mask] == labels[worst_mask]))
+                        for _, _, t_ in ok] if worst else []
+            worst_q = [float(np.mean(np.asarray(e["predictions"])[worst_mask] == labels[worst_mask]))
+                       for _, e, _ in ok] if worst else []
+            overall_test, worst_test = metrics.paired(acc_fp, acc_q), metrics.paired(worst_fp, worst_q)
+            row.update({"paired_p": overall_test["paired_p"], "paired_mde_pp": 100 * overall_test["paired_mde"],
+                        "worst_group_paired_p": worst_test["paired_p"],
+                        "worst_group_paired_mde_pp": 100 * worst_test["paired_mde"]})
             t, p = metrics.welch(acc_fp, acc_q)
             tw, pw = metrics.welch([float(np.mean(np.asarray(t_["predictions"])[worst_mask] == labels[worst_mask]))
                                     for _, _, t_ in ok],
@@ -113,21 +154,93 @@ def summary_rows(profile: Profile, groups: pd.DataFrame, speed: pd.DataFrame) ->
                         "cie_count": len(cies), "welch_t": t, "welch_p": p, "welch_p_worst_group": pw,
                         "bytes_fp32": sizes[0][1], "bytes": sizes[0][0],
                         "size_reduction_pct": 100 * (1 - sizes[0][0] / sizes[0][1])})
-            mine = speed[(speed["model"] == model) & (speed["runtime"] == variant.runtime)]
-            p50 = mine.loc[mine["scheme"] == variant.scheme, "p50_ms"]
-            p50_fp = mine.loc[mine["scheme"] == "fp32", "p50_ms"]
-            if len(p50) and len(p50_fp):
-                row.update({"p50_ms": float(p50.iloc[0]), "p50_fp32_ms": float(p50_fp.iloc[0]),
-                            "speedup": float(p50_fp.iloc[0] / p50.iloc[0])})
+            overall = groups[(groups["dataset"] == dataset) & (groups["model"] == model)
+                                       & (groups["runtime"] == variant.runtime) & (groups["scheme"] == variant.scheme)
+                                       & (groups["group"] == "all")]
+            if len(overall):
+                row.update({"delta_ci_low_pp": 100 * overall["delta_ci_low"].mean(),
+                            "delta_ci_high_pp": 100 * overall["delta_ci_high"].mean()})
+            if worst:
+                row["worst_group_delta_ci_low_pp"] = 100 * sub[sub["group"] == worst]["delta_ci_low"].mean()
+            mine = speed_of(speed, dataset, model, variant.runtime)
+            quant = mine[mine["scheme"] == variant.scheme]
+            fp32 = mine[mine["scheme"] == "fp32"]
+            if len(quant) and len(fp32):
+                q, f = quant.iloc[0], fp32.iloc[0]
+                row.update({"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]),
+                            "speedup": float(f["p50_ms"] / q["p50_ms"]), **speedup_interval(f, q)})
         rows.append(row)
+    table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return with_holm(table)
+
+
+def with_holm(table: pd.DataFrame) -> pd.DataFrame:
+    """Holm-adjusted paired p-values over the whole family compared: every quantized variant, overall and its
+    worst group (the worst group is picked from several, so it must pay for the choice)."""
+    quantized = table["precision"] != "fp32"
+    family = pd.concat([table.loc[quantized, "paired_p"], table.loc[quantized, "worst_group_paired_p"]])
+    adjusted = metrics.holm(family.to_numpy(dtype=float))
+    half = int(quantized.sum())
+    table.loc[quantized, "paired_p_holm"] = adjusted[:half]
+    table.loc[quantized, "worst_group_paired_p_holm"] = adjusted[half:]
+    return table
+
+
+SUMMARY_COLUMNS = ["dataset", "model", "input_side", "runtime", "scheme", "precision", "seeds", "status", "error",
+                   "group_by", "acc_fp32", "acc", "delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "worst_group",
+                   "worst_group_delta_pp", "worst_group_delta_ci_low_pp", "worst_group_delta_ci_high_pp",
+                   "gap_fp32_pp", "gap_pp", "flip_rate", "cie_count", "welch_t", "welch_p", "welch_p_worst_group",
+                   "paired_p", "paired_p_holm", "paired_mde_pp", "worst_group_paired_p", "worst_group_paired_p_holm",
+                   "worst_group_paired_mde_pp",
+                   "bytes_fp32", "bytes", "size_reduction_pct", "p50_ms", "p50_fp32_ms", "speedup", "speedup_ci_low",
+                   "speedup_ci_high", "cpu_isa", "top1_agreement", "sqnr_db", "max_rel_diff", "compressed_bytes_fp32",
+                   "compressed_bytes", "compressed_reduction_pct"]
+
+
+def _zoo_builds(profile: Profile) -> list[dict]:
+    from study.quant.plan import zoo_jobs
+
+    store = ResultsStore(profile.name, records="quant_zoo")
+    wanted = {j["id"] for j in zoo_jobs(profile)}
+    return [r for r in store.records() if r["case_id"] in wanted]
+
+
+def zoo_rows(profile: Profile, speed: pd.DataFrame) -> pd.DataFrame:
+    """One row per full-size variant: size, compressed size, fidelity to its fp32 twin, speed at the profile's
+    fewest threads (every thread count is in quant_latency.csv), or the error that stopped it."""
+    rows = []
+    cpu_isa = isa_of(profile)
+    threads = min(profile.resolved_threads())
+    for record in _zoo_builds(profile):
+        build = record.get("build") or {}
+        if record["status"] != "ok":
+            rows.append({"dataset": "zoo", "model": record["inputs"]["model"], "status": "failed",
+                         "error": record.get("error", "")})
+            continue
+        variants = build.get("variants", {})
+        for key, v in variants.items():
+            twin = variants.get(f"{v['source']}/{v['runtime']}/fp32", {})
+            row = {"dataset": "zoo", "model": v["source"], "input_side": max(v["input_shape"]),
+                   "runtime": v["runtime"], "scheme": v["scheme"], "precision": v["precision"], "seeds": 0,
+                   "status": v["status"], "error": v.get("error", ""), "cpu_isa": cpu_isa}
+            if v["status"] == "ok" and twin.get("status") == "ok":
+                row.update({k: v[k] for k in FIDELITY_COLUMNS},
+                           bytes_fp32=twin["bytes"], bytes=v["bytes"],
+                           size_reduction_pct=100 * (1 - v["bytes"] / twin["bytes"]),
+                           compressed_bytes=v["compressed_bytes"], compressed_bytes_fp32=twin["compressed_bytes"],
+                           compressed_reduction_pct=100 * (1 - v["compressed_bytes"] / twin["compressed_bytes"]))
+                mine = speed_of(speed, "zoo", v["source"], v["runtime"])
+                mine = mine[mine["threads"] == threads] if "threads" in mine else mine
+                quant, fp32 = mine[mine["scheme"] == v["scheme"]], mine[mine["scheme"] == "fp32"]
+                if len(quant) and len(fp32):
+                    q, f = quant.iloc[0], fp32.iloc[0]
+                    row.update({"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]),
+                                "speedup": float(f["p50_ms"] / q["p50_ms"]), **speedup_interval(f, q)})
+            rows.append(row)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-SUMMARY_COLUMNS = ["dataset", "model", "runtime", "scheme", "precision", "seeds", "status", "error", "group_by",
-                   "acc_fp32", "acc", "delta_pp", "worst_group", "worst_group_delta_pp", "worst_group_delta_ci_high_pp", "gap_fp32_pp", "gap_pp",
-                   "flip_rate", "cie_count", "welch_t", "welch_p", "welch_p_worst_group", "bytes_fp32", "bytes",
-                   "size_reduction_pct", "p50_ms", "p50_fp32_ms", "speedup"]
-
+FIDELITY_COLUMNS = ["top1_agreement", "sqnr_db", "max_rel_diff"]
 
 TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars")
 
@@ -137,7 +250,7 @@ def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict
     directory = ResultsStore(profile.name).directory
     groups = group_rows(profile)
     speed = speeds(profile, latency_ids)
-    summary = summary_rows(profile, groups, speed)
+    summary = pd.concat([summary_rows(profile, groups, speed), zoo_rows(profile, speed)], ignore_index=True)
     made = {"groups": groups, "summary": summary, "latency": speed, "claims": article_claims(summary),
             "overview": overview(profile), "exemplars": exemplars(profile, summary)}
     for name, table in made.items():
@@ -177,11 +290,27 @@ def overview(profile: Profile) -> pd.DataFrame:
 
 
 def summary_view(summary: pd.DataFrame) -> pd.DataFrame:
-    columns = ["dataset", "model", "runtime", "scheme", "seeds", "acc_fp32", "acc", "delta_pp", "worst_group",
-               "worst_group_delta_pp", "gap_fp32_pp", "gap_pp", "flip_rate", "cie_count", "welch_p",
-               "size_reduction_pct", "speedup"]
-    ok = summary[summary["status"] == "ok"]
+    columns = ["dataset", "model", "runtime", "scheme", "seeds", "acc_fp32", "acc", "delta_pp", "paired_p_holm",
+               "paired_mde_pp", "worst_group", "worst_group_delta_pp", "worst_group_paired_p_holm",
+               "worst_group_paired_mde_pp", "gap_fp32_pp", "gap_pp", "flip_rate", "cie_count", "size_reduction_pct",
+               "speedup"]
+    ok = summary[(summary["status"] == "ok") & (summary["dataset"] != "zoo")]
     return ok[[c for c in columns if c in ok]].round(4).reset_index(drop=True)
+
+
+def zoo_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """The full-size variants as a reader compares them: size, speed with its interval, fidelity, the CPU's
+    extensions that decide int8 speed."""
+    ok = summary[(summary["status"] == "ok") & (summary["dataset"] == "zoo")].copy()
+    if not len(ok):
+        return pd.DataFrame(columns=["model", "runtime", "scheme", "size_reduction_pct", "speedup"])
+    ok["speedup [95%]"] = [f"{r.speedup:.2f} [{r.speedup_ci_low:.2f}, {r.speedup_ci_high:.2f}]"
+                           if pd.notna(r.speedup) else "not timed" for r in ok.itertuples()]
+    ok["MB"] = ok["bytes"] / 1e6
+    ok["compressed MB"] = ok["compressed_bytes"] / 1e6
+    columns = ["model", "runtime", "scheme", "MB", "size_reduction_pct", "compressed MB", "compressed_reduction_pct",
+               "p50_ms", "speedup [95%]", "top1_agreement", "sqnr_db", "max_rel_diff", "cpu_isa"]
+    return ok[columns].round(4).reset_index(drop=True)
 
 
 def failures(summary: pd.DataFrame) -> pd.DataFrame:
@@ -197,7 +326,8 @@ EXEMPLAR_COLUMNS = ["dataset", "model", "variant", "seeds", "index", "label", "f
 def exemplars(profile: Profile, summary: pd.DataFrame) -> pd.DataFrame:
     """The compression-identified exemplars of the int8 variant with the most of them: test-split indices,
     labels and modal predictions over seeds (the notebook draws their images)."""
-    int8 = summary[(summary["status"] == "ok") & (summary["precision"] == "int8")] if len(summary) else summary
+    int8 = summary[(summary["status"] == "ok") & (summary["precision"] == "int8") & summary["cie_count"].notna()] \
+        if len(summary) else summary
     if not len(int8) or int8["cie_count"].max() == 0:
         return pd.DataFrame(columns=EXEMPLAR_COLUMNS)
     top = int8.loc[int8["cie_count"].idxmax()]
