@@ -19,6 +19,8 @@ PROCESS_S = 5.0            # a fresh case process: interpreter, one framework's 
 CONVERSION_S = 11.0        # one conversion plus its validation run, per worker (conversions run one per CPU)
 QUANT_BUILD_S = 40.0       # train one small model, make and evaluate every variant, per worker (one per CPU)
 VARIANTS_PER_MODEL = 7     # timed variants of one quantization-study model (seed 0 of the first dataset)
+ZOO_BUILD_S = 100.0        # quantize one 224x224 zoo model and its Keras twin every way, check fidelity (MobileNetV2)
+ZOO_VARIANTS_PER_MODEL = 12  # its timed variants per thread count (13 made, LiteRT float16 from PyTorch fails)
 NAIVE_S = 8.0              # the article's single timed call, in its own process
 OPERATOR_PROFILE_S = 10.0  # one runtime's operator profile of one model: start-up, load, warm-up, profiled runs
 
@@ -52,7 +54,7 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
     from study.bench import make_case, settings, timing_of
     from study.convert import Artifact, artifact_batch, model_spec
     from study.export import FORMATS, SOURCE_FORMATS, conversion_targets
-    from study.quant.plan import jobs
+    from study.quant.plan import jobs, zoo_jobs
     from study.results import ResultsStore
 
     workers = max(1, os.cpu_count() or 1)
@@ -118,4 +120,9 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
         timed = sum(1 for j in pending if j["inputs"]["seed"] == 0
                     and j["inputs"]["dataset"] == profile.quantization.datasets[0]) * VARIANTS_PER_MODEL
         seconds += len(pending) * QUANT_BUILD_S / workers + timed * latency_case_seconds(timing)
+        zoo_store = ResultsStore(profile.name, records="quant_zoo")
+        zoo = [j for j in zoo_jobs(profile) if force or zoo_store.get(j["id"]) is None]
+        counts["full-size zoo models to quantize"] = len(zoo)
+        seconds += len(zoo) * (ZOO_BUILD_S + ZOO_VARIANTS_PER_MODEL * len(profile.resolved_threads())
+                               * latency_case_seconds(timing))
     return Plan(counts, seconds)

@@ -77,6 +77,7 @@ class Quantization:
     models: tuple[str, ...]     # names from study.quant.nets.QUANT_MODELS
     seeds: int                  # training seeds per (dataset, model)
     epochs: int
+    zoo_models: tuple[str, ...] = ()  # full-size zoo models quantized by every scheme, judged by fidelity
 
 
 @dataclass(frozen=True)
@@ -314,11 +315,19 @@ def _quant_model(value):
     return _one_of(tuple(QUANT_MODELS), "quantization model")(value)
 
 
+def _zoo_model(value):
+    from study.quant.zoo import KERAS_TWINS
+
+    return _one_of(tuple(KERAS_TWINS), "zoo model with a Keras twin")(value)
+
+
 QUANTIZATION_SCHEMA = {
-    "datasets": _list_of(_dataset_ref, "[digits, tones]"),
-    "models": _list_of(_quant_model, "[mobilenet_small, plain_cnn, keras_mobilenet_small]"),
-    "seeds": _int(1),
-    "epochs": _int(1),
+    # absent datasets and models: no small model is trained (a profile that only quantizes zoo models)
+    "datasets": OptionalKey(_list_of(_dataset_ref, "[digits, tones]"), ()),
+    "models": OptionalKey(_list_of(_quant_model, "[mobilenet_small, plain_cnn, keras_mobilenet_small]"), ()),
+    "seeds": OptionalKey(_int(1), 3),
+    "epochs": OptionalKey(_int(1), 12),
+    "zoo_models": OptionalKey(_list_of(_zoo_model, "[mobilenet_v2, resnet18]"), ()),
 }
 TIMING_SCHEMA = {
     "warmup_runs": _int(0),

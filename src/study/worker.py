@@ -105,8 +105,16 @@ def quant_build(spec: dict) -> dict:
     return {"status": "ok", "record": record}
 
 
+def zoo_quant_build(spec: dict) -> dict:
+    from study.quant.zoo import build
+
+    record = build(spec["model"], Path(spec["directory"]), spec["threads"],
+                   log=lambda line: print(line, file=sys.stderr, flush=True))
+    return {"status": "ok", "record": record}
+
+
 KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "bandwidth": bandwidth, "naive": naive,
-         "quant_build": quant_build}
+         "quant_build": quant_build, "zoo_quant_build": zoo_quant_build}
 
 
 def main(argv: list[str]) -> int:

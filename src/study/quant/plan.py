@@ -44,3 +44,22 @@ def jobs(profile: Profile) -> list[dict]:
     return planned
 
 
+
+
+ZOO_CODE = ("zoo.py", "quantizers.py")
+
+
+def zoo_jobs(profile: Profile) -> list[dict]:
+    """One build per full-size zoo model: every variant of it and of its Keras twin, with fidelity."""
+    q = profile.quantization
+    planned = []
+    for model in (q.zoo_models if q else ()):
+        digest = hashlib.sha256()
+        for name in ZOO_CODE:
+            digest.update((Path(__file__).parent / name).read_bytes())
+        inputs = {"model": model, "code": digest.hexdigest()[:16], "version": QUANT_VERSION,
+                  "versions": environment.versions(["torch", "tensorflow", "onnxruntime", "executorch",
+                                                    "ai-edge-litert"])}
+        planned.append({"id": "zoo-" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16],
+                        "inputs": inputs})
+    return planned

@@ -66,7 +66,7 @@ def _tflite(model, calibration, destination: Path, options: str) -> None:
 
 # --- ONNX Runtime -------------------------------------------------------------------------------
 
-def _onnx_fp32(model, destination: Path, channels: int) -> None:
+def _onnx_fp32(model, destination: Path, sample_shape: tuple[int, ...]) -> None:
     import onnx
 
     try:
@@ -76,7 +76,7 @@ def _onnx_fp32(model, destination: Path, channels: int) -> None:
     except ImportError:
         is_torch = False
     if is_torch:
-        example = (torch.zeros(1, channels, 16, 16),)
+        example = (torch.zeros(1, *sample_shape),)
         torch.onnx.export(model, example, str(destination), dynamo=False, input_names=["input"],
                           output_names=["output"], opset_version=17)
     else:
@@ -139,6 +139,49 @@ def _executorch(model, calibration, destination: Path, quantize: bool) -> None:
     destination.write_bytes(program.buffer)
 
 
+# --- LiteRT from a PyTorch model: litert-torch, then ai-edge-quantizer on the .tflite file -------------------
+
+def _litert_torch(model, calibration, destination: Path, recipe_name: str) -> None:
+    """fp32 through litert-torch; the quantized variants through ai-edge-quantizer's recipes on that file."""
+    if recipe_name == "fp32":
+        import litert_torch
+        import torch
+
+        litert_torch.convert(model.eval(), (torch.from_numpy(calibration[:1]),)).export(str(destination))
+        return
+    if recipe_name == "fp16":
+        raise NotImplementedError("ai-edge-quantizer 0.10.0 has no float16 recipe, and litert-torch's quant recipes "
+                                  "apply to its Generative API models only")
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer, recipe
+
+    fp32 = destination.with_name("litert-fp32.tflite")
+    engine = quantizer.Quantizer(str(fp32))
+    engine.load_quantization_recipe(getattr(recipe, recipe_name)())
+    result = None
+    if recipe_name.startswith("static"):
+        signatures = Interpreter(model_path=str(fp32)).get_signature_list()
+        key = next(iter(signatures))
+        name = signatures[key]["inputs"][0]
+        samples = [{name: calibration[i:i + 1]} for i in range(len(calibration))]
+        result = engine.calibrate({key: samples}, num_threads=1)
+    engine.quantize(result, enable_progress_bar=False, enable_progress_report=False).export_model(
+        str(destination), overwrite=True)
+
+
+TORCH_LITERT: dict[str, Variant] = {v.key: v for v in [  # the zoo's PyTorch models into LiteRT (issue: full size)
+    Variant("litert", "fp32", "fp32", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "fp32"),
+            "litert-torch convert"),
+    Variant("litert", "fp16", "fp16", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "fp16"),
+            "no float16 route for a PyTorch model's .tflite"),
+    Variant("litert", "dynamic-int8", "int8", ("torch",), ".tflite",
+            lambda m, c, d: _litert_torch(m, c, d, "dynamic_wi8_afp32"),
+            "ai-edge-quantizer dynamic_wi8_afp32 on the litert-torch file"),
+    Variant("litert", "int8", "int8", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "static_wi8_ai8"),
+            "ai-edge-quantizer static_wi8_ai8 (calibrated) on the litert-torch file"),
+]}
+
+
 def _fp32_onnx_of(destination: Path) -> Path:
     return destination.with_name("onnxruntime-fp32.onnx")
 
@@ -153,7 +196,7 @@ VARIANTS: dict[str, Variant] = {v.key: v for v in [
     Variant("litert", "int8", "int8", ("keras",), ".tflite", lambda m, c, d: _tflite(m, c, d, "int8"),
             "TFLiteConverter full integer, representative dataset"),
     Variant("onnxruntime", "fp32", "fp32", ("torch", "keras"), ".onnx",
-            lambda m, c, d: _onnx_fp32(m, d, c.shape[1]), "torch.onnx (TorchScript exporter) / tf2onnx"),
+            lambda m, c, d: _onnx_fp32(m, d, c.shape[1:]), "torch.onnx (TorchScript exporter) / tf2onnx"),
     Variant("onnxruntime", "dynamic-int8", "int8", ("torch", "keras"), ".onnx",
             lambda m, c, d: _ort_dynamic(_fp32_onnx_of(d), d), "quantize_dynamic, uint8 weights"),
     Variant("onnxruntime", "qdq-int8-tensor", "int8", ("torch", "keras"), ".onnx",
