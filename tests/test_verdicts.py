@@ -44,6 +44,15 @@ def test_an_order_claim_counts_only_separated_steps():
     assert v.order(["a", "b", "x"], values).outcome == v.NOT_TESTABLE
 
 
+def test_point_values_separate_only_by_the_margin():
+    peaks = {"a": (100.0,) * 3, "b": (103.0,) * 3, "c": (150.0,) * 3}  # one reading each: no interval to separate
+    found = v.order(["a", "b", "c"], peaks)
+    assert found.outcome == v.NOT_DETECTED and "a vs b" in found.why
+    assert v.order(["a", "b", "c"], peaks, margin=0.10).outcome == v.NOT_DETECTED  # 3% is inside the 10% margin
+    assert v.order(["a", "c"], peaks, margin=0.10).outcome == v.SUPPORTED
+    assert v.order(["c", "a"], peaks, margin=0.10).outcome == v.CONTRADICTED
+
+
 def test_not_comparable_names_both_sides():
     assert v.comparable("phones", None) is None
     found = v.comparable("MobileNet-class models at 224x224", "16x16 networks only")

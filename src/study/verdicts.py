@@ -83,27 +83,31 @@ def effect(margin: float, estimate: float, low: float, high: float, unit: str = 
 def order(claimed: list[str], values: dict[str, tuple[float, float, float]], margin: float = 0.0) -> Verdict:
     """A claim that ``claimed[0] < claimed[1] < ...``; ``values`` maps each name to (estimate, low, high).
 
-    A pair is decided when the intervals separate, or (with a ``margin``) when the ratio passes it."""
+    A pair is decided when both have intervals and they separate, or (with a ``margin``) when the ratio passes it.
+    A value without an interval (low == high: one peak reading) separates from nothing: only the margin decides."""
     missing = [name for name in claimed if name not in values]
     if missing:
         return Verdict(NOT_TESTABLE, "not measured: " + ", ".join(missing))
     undecided, wrong = [], []
     for a, b in zip(claimed, claimed[1:]):
         (ea, la, ha), (eb, lb, hb) = values[a], values[b]
-        separated = ha < lb or hb < la or (margin and abs(eb / ea - 1) > margin)
+        with_intervals = la < ha and lb < hb
+        separated = (with_intervals and (ha < lb or hb < la)) or bool(margin and abs(eb / ea - 1) > margin)
         if not separated:
-            undecided.append((a, b, (ha - la + hb - lb) / 2 / max(ea, eb)))
+            width = (ha - la + hb - lb) / 2 / max(ea, eb)
+            undecided.append((a, b, max(DETECTABLE_PER_HALF_WIDTH * width, margin)))
         elif eb < ea:
             wrong.append(f"{b} < {a}")
     shown = ", ".join(f"{n} {values[n][0]:.3g} [{values[n][1]:.3g}, {values[n][2]:.3g}]" for n in claimed)
+    how = "intervals separated" if not margin else f"intervals separated or apart by more than {100 * margin:g}%"
     if wrong:
-        return Verdict(CONTRADICTED, f"{shown}: " + "; ".join(wrong) + ", intervals separated")
+        return Verdict(CONTRADICTED, f"{shown}: " + "; ".join(wrong) + f", {how}")
     if undecided:
         pairs = "; ".join(f"{a} vs {b}" for a, b, _ in undecided)
-        resolution = max(DETECTABLE_PER_HALF_WIDTH * w for _, _, w in undecided)
-        return Verdict(NOT_DETECTED, f"{shown}: {pairs} overlap; this data separates differences of "
+        resolution = max(r for _, _, r in undecided)
+        return Verdict(NOT_DETECTED, f"{shown}: {pairs} not separated; this data separates differences of "
                                      f"{100 * resolution:.2g}% or more")
-    return Verdict(SUPPORTED, f"{shown}: every step separated")
+    return Verdict(SUPPORTED, f"{shown}: every step {how}")
 
 
 def comparable(claim_context: str, evidence_context: str | None) -> Verdict | None:
