@@ -1,5 +1,5 @@
-"""The full-size route on a tiny zoo model: every quantizer makes a runnable artifact, fidelity is computed against
-the fp32 twin of the same runtime, and a quantizer with no route is a failed row with its error."""
+"""The full-size route on a tiny zoo model: every quantizer makes a runnable artifact, and fidelity is computed
+against the fp32 twin of the same runtime."""
 
 import numpy as np
 import pytest
@@ -28,7 +28,8 @@ def test_every_full_size_quantizer_on_a_tiny_model(tmp_path):
     expected = {f"digits_cnn/{v.key}" for v in zoo.zoo_variants("torch")}
     assert set(variants) == expected
     failed = {k: v["error"] for k, v in variants.items() if v["status"] != "ok"}
-    assert set(failed) == {"digits_cnn/litert/fp16"} and "float16" in failed["digits_cnn/litert/fp16"]
+    assert not failed  # LiteRT float16 from a PyTorch model too: ai-edge-quantizer's float casting
+    assert variants["digits_cnn/litert/fp16"]["bytes"] < variants["digits_cnn/litert/fp32"]["bytes"]
     for key, variant in variants.items():
         if variant["status"] != "ok":
             continue

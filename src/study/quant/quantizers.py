@@ -149,15 +149,21 @@ def _litert_torch(model, calibration, destination: Path, recipe_name: str) -> No
 
         litert_torch.convert(model.eval(), (torch.from_numpy(calibration[:1]),)).export(str(destination))
         return
-    if recipe_name == "fp16":
-        raise NotImplementedError("ai-edge-quantizer 0.10.0 has no float16 recipe, and litert-torch's quant recipes "
-                                  "apply to its Generative API models only")
     from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_quantizer import quantizer, recipe
+    from ai_edge_quantizer import quantizer, recipe, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     fp32 = destination.with_name("litert-fp32.tflite")
     engine = quantizer.Quantizer(str(fp32))
-    engine.load_quantization_recipe(getattr(recipe, recipe_name)())
+    if recipe_name == "fp16":
+        # ai-edge-quantizer has no named float16 recipe; its float-casting algorithm stores float16 weights and
+        # dequantizes them in the graph, as TFLiteConverter's float16 option does
+        manager = recipe_manager.RecipeManager()
+        manager.add_weight_only_config(regex=".*", operation_name=recipe.TFLOperationName.ALL_SUPPORTED, num_bits=16,
+                                       algorithm_key=AlgorithmName.FLOAT_CASTING)
+        engine.load_quantization_recipe(manager.get_quantization_recipe())
+    else:
+        engine.load_quantization_recipe(getattr(recipe, recipe_name)())
     result = None
     if recipe_name.startswith("static"):
         signatures = Interpreter(model_path=str(fp32)).get_signature_list()
@@ -173,7 +179,7 @@ TORCH_LITERT: dict[str, Variant] = {v.key: v for v in [  # the zoo's PyTorch mod
     Variant("litert", "fp32", "fp32", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "fp32"),
             "litert-torch convert"),
     Variant("litert", "fp16", "fp16", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "fp16"),
-            "no float16 route for a PyTorch model's .tflite"),
+            "ai-edge-quantizer float casting (float16 weights) on the litert-torch file"),
     Variant("litert", "dynamic-int8", "int8", ("torch",), ".tflite",
             lambda m, c, d: _litert_torch(m, c, d, "dynamic_wi8_afp32"),
             "ai-edge-quantizer dynamic_wi8_afp32 on the litert-torch file"),
@@ -221,7 +227,15 @@ def _layout(model) -> str:
         return "nhwc"
 
 
-def variants_for(framework: str) -> list[Variant]:
-    """Every variant that applies, fp32 twins first (quantizers of ONNX Runtime read the fp32 ONNX file)."""
+def variants_for(framework: str, litert_from_torch: bool = False) -> list[Variant]:
+    """Every variant that applies, fp32 twins first (quantizers of ONNX Runtime and ai-edge-quantizer read the fp32
+    file); a PyTorch model reaches LiteRT too when asked (litert-torch conversion costs tens of seconds)."""
     found = [v for v in VARIANTS.values() if framework in v.frameworks]
+    if framework == "torch" and litert_from_torch:
+        found += TORCH_LITERT.values()
     return sorted(found, key=lambda v: v.scheme != "fp32")
+
+
+def calibrated(variant: Variant) -> bool:
+    """Whether the variant's quantizer reads the calibration set (static int8: its activation ranges come from it)."""
+    return variant.precision == "int8" and "dynamic" not in variant.scheme

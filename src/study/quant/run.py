@@ -72,12 +72,15 @@ def run_builds(profile: Profile, planned: list[dict], force: bool, progress: boo
 
 
 def run_zoo_builds(profile: Profile, planned: list[dict], force: bool, progress: bool, say) -> list[str]:
-    """Quantize every full-size zoo model not recorded yet (one process each, cached per machine)."""
+    """Quantize every full-size zoo model not recorded yet (one process each, one per CPU, cached per machine)."""
     store = ResultsStore(profile.name, records="quant_zoo")
     pending = [j for j in planned if force or store.get(j["id"]) is None]
     if planned:
         say(f"[{profile.name}] quantization: {len(planned)} full-size zoo models, {len(pending)} to quantize")
-    for job in tqdm(pending, desc=f"{profile.name}: zoo quantization", unit="model", disable=None if progress else True):
+    bar = tqdm(total=len(pending), desc=f"{profile.name}: zoo quantization", unit="model",
+               disable=None if progress else True)
+
+    def one(job: dict) -> None:
         model = job["inputs"]["model"]
         say(f"[{profile.name}] quantizing {model} and its Keras twin with every scheme, then checking fidelity")
         directory = paths.artifacts_dir() / "quant" / job["id"]
@@ -97,6 +100,12 @@ def run_zoo_builds(profile: Profile, planned: list[dict], force: bool, progress:
         failed = sorted(k for k, v in variants.items() if v["status"] != "ok")
         say(f"[{profile.name}]   {model}: {result['status']}, {len(variants) - len(failed)} variants ok"
             + (f", failed: {failed}" if failed else "") + (f": {result.get('error')}" if result.get("error") else ""))
+        bar.update()
+
+    # not timed, so side by side, one per CPU, like the small models' builds
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        list(pool.map(one, pending))
+    bar.close()
     return [j["id"] for j in pending]
 
 
@@ -152,7 +161,7 @@ def variant_cases(profile: Profile, planned: list[dict]) -> list:
                 continue
             record = {"status": "ok", "bytes": variant["bytes"], "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
             artifact = Artifact(i["model"], RUNTIMES[variant["runtime"]].artifact_format, None, path, record)
-            shape = input_shape(build["framework"], _channels(build))
+            shape = input_shape(build["framework"], _channels(build), build.get("input_side", 16))
             cases.append(make_case(i["model"], variant["runtime"], threads, 1, cpus, artifact, timing_of(profile),
                                    precision=variant["precision"], scheme=variant["scheme"], dataset=i["dataset"],
                                    model_input={"framework": build["framework"], "shape": list(shape)}))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from study.quant.build import first_line
-from study.quant.quantizers import TORCH_LITERT, nhwc, variants_for
+from study.quant.quantizers import nhwc, variants_for
 
 KERAS_TWINS = {"mobilenet_v2": "keras_mobilenet_v2", "resnet18": "keras_resnet18",
                "efficientnet_b0": "keras_efficientnet_b0", "mobilenet_v3_small": "keras_mobilenet_v3_small"}
@@ -56,10 +56,7 @@ def _outputs(backend, images: np.ndarray) -> np.ndarray:
 
 def zoo_variants(framework: str) -> list:
     """The variants of one source model: its framework's quantizers, plus LiteRT from a PyTorch model's file."""
-    found = [v for v in variants_for(framework) if v.runtime in RUNTIMES_OF[framework]]
-    if framework == "torch":
-        found += sorted(TORCH_LITERT.values(), key=lambda v: v.scheme != "fp32")
-    return found
+    return [v for v in variants_for(framework, litert_from_torch=True) if v.runtime in RUNTIMES_OF[framework]]
 
 
 def sources(model: str) -> list[str]:
