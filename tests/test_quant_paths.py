@@ -16,9 +16,9 @@ def tiny_folder(tmp_path_factory):
     for i in range(40):
         label = i % 2
         pixels = rng.integers(0, 60, size=(16, 16, 3)).astype(np.uint8)
-        pixels[4:12, 4:12, label] = 220 if i < 30 else 120  # the last 10: a dimmer group
+        pixels[4:12, 4:12, label] = 220 if i < 32 else 120  # the last 8: a dimmer minority group
         Image.fromarray(pixels).save(root / f"{i}.png")
-        rows.append(f"{i}.png,{label},{'bright' if i < 30 else 'dim'}")
+        rows.append(f"{i}.png,{label},{'bright' if i < 32 else 'dim'}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     return root / "labels.csv"
 
@@ -38,6 +38,16 @@ def test_every_quantizer_path_runs(model, tiny_folder, tmp_path):
     quantized = [v for v in record["variants"].values() if v["precision"] == "int8"]
     fp32 = {v["runtime"]: v for v in record["variants"].values() if v["scheme"] == "fp32"}
     assert all(v["bytes"] < fp32[v["runtime"]]["bytes"] for v in quantized)  # int8 weights are smaller
+    # the dim images are a minority of training: each runtime's per-channel static int8 variant is recalibrated
+    # without them and with them over-represented
+    ablation = record["calibration_ablation"]
+    assert (ablation["group_by"], ablation["minority"]) == ("group", "dim")
+    made = {k: v for k, v in ablation["variants"].items() if not v.get("same_as")}
+    assert {v["mix"] for v in made.values()} == {"removed", "over"} and len(made) == 4
+    for key, variant in made.items():
+        assert variant["status"] == "ok", (key, variant.get("error"))
+        assert variant["minority_share"] == (0.0 if variant["mix"] == "removed" else 0.5)
+        assert len(variant["predictions"]) == len(record["labels"])
 
 
 def test_profile_tables_and_claims(tiny_study):

@@ -92,7 +92,7 @@ def _answer(profile: str, budgets: dict) -> str:
         parts.append("<p>No case succeeded; the inference-time page lists the errors.</p>")
     small = summary.recommend_small_models(profile, **budgets)
     if len(small):
-        parts.append("<h4>Small trained models (the quantization study's 16x16 networks)</h4>"
+        parts.append("<h4>Small trained models (the quantization study's 16x16 and 64x64 networks)</h4>"
                      "<p class=note>Trained here so accuracy can be measured; far smaller than anything shipped, so "
                      "their picks do not transfer to the models above.</p>" + display.to_html(summary.pick_view(small)))
     table = pd.read_csv(store.latency_csv)

@@ -89,7 +89,7 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
 
 def recommend_small_models(profile: str, latency_budget_ms: float, size_budget_mb: float,
                            max_accuracy_drop_pp: float, max_group_drop_pp: float) -> pd.DataFrame:
-    """The same pick for the quantization study's small trained models (16x16 inputs, accuracy measured over seeds):
+    """The same pick for the quantization study's small trained models (16x16 or 64x64, accuracy measured over seeds):
     a separate table, since these models say nothing about which runtime to ship a MobileNet on."""
     quant = _read(profile, "quant_summary.csv")
     rows = []
@@ -321,7 +321,9 @@ def findings(profiles: list[str]) -> list[str]:
         if int8.empty:
             continue
         best = int8.loc[int8["speedup"].idxmax()]
-        found.append(f"int8 on the small trained models of {profile} ({len(int8)} variants, 16x16 inputs): median "
+        sides = "/".join(f"{int(x)}x{int(x)}" for x in sorted(set(int8["input_side"].fillna(16)))) \
+            if "input_side" in int8 else "16x16"
+        found.append(f"int8 on the small trained models of {profile} ({len(int8)} variants, {sides} inputs): median "
                      f"speed {int8['speedup'].median():.2f}x its fp32 twin (best {best['speedup']:.2f}x, "
                      f"{_label(best['runtime'])} {best['scheme']}), files {int8['size_reduction_pct'].median():.0f}% "
                      f"smaller, accuracy change median {int8['delta_pp'].median():+.2f} pp. Models this small say "

@@ -3,6 +3,9 @@
 Every dataset is an ``ImageSet``: float32 images in NCHW at ``SIZE`` x ``SIZE``, integer labels, and one
 or more group columns (a name per sample) whose accuracy the study reports separately.
 
+Every builder makes its images at ``SIZE`` and ``load(ref, side)`` resizes them for a larger network (the 64x64
+MobileNet sees the same images as the 16x16 ones, upsampled).
+
 - ``digits``: scikit-learn's handwritten digits (real, ships in the package), upsampled from 8x8;
   groups: the class, and ink intensity tertile (light / medium / heavy pen strokes).
 - ``tones``: generated shapes whose ``tone`` group changes appearance: ``light`` images are bright,
@@ -25,6 +28,9 @@ from study.errors import StudyError
 
 SIZE = 16
 SPLIT_SEED = 0  # the train/test split is fixed; training seeds vary the model only
+CALIBRATION_COUNT = 64
+MINORITY_SHARE = 0.25   # an appearance group under this share of training is a minority (tones' dark: ~10%)
+CALIBRATION_MIXES = ("share", "removed", "over")  # post-training quantization sees the groups only through these
 
 
 @dataclass
@@ -48,9 +54,49 @@ class ImageSet:
     def channels(self) -> int:
         return int(self.x_train.shape[1])
 
-    def calibration(self, count: int = 64) -> np.ndarray:
-        """Representative inputs for static quantization: the first ``count`` training images (seeded order)."""
-        return self.x_train[:count]
+    def calibration(self, count: int = CALIBRATION_COUNT) -> np.ndarray:
+        """Representative inputs for static quantization: the first ``count`` training images (seeded order), with
+        a minority group held at its training share (the ``share`` mix of the calibration ablation)."""
+        return self.calibration_mix("share", count)[0] if self.minority() else self.x_train[:count]
+
+    def minority(self) -> tuple[str, str, float] | None:
+        """The appearance group (never the class) rarest in training, as (column, group, training share), when it
+        is under ``MINORITY_SHARE``; ``None`` for a balanced dataset."""
+        rarest = None
+        for column, names in self.groups_train.items():
+            if column == "class":
+                continue
+            found, counts = np.unique(names, return_counts=True)
+            share = counts.min() / counts.sum()
+            if share < MINORITY_SHARE and (rarest is None or share < rarest[2]):
+                rarest = (column, str(found[counts.argmin()]), float(share))
+        return rarest
+
+    def calibration_mix(self, mix: str, count: int = CALIBRATION_COUNT) -> tuple[np.ndarray, float]:
+        """A calibration set with the minority group at its training ``share``, ``removed``, or ``over``-represented
+        (half the set, its images repeated if too few), drawn in the training split's seeded order; returns the
+        images and the minority's share of them."""
+        column, group, _ = self.minority()
+        is_minority = self.groups_train[column] == group
+        if mix == "share":
+            wanted = int(round(count * is_minority.mean()))
+            chosen = np.sort(np.concatenate([np.flatnonzero(is_minority)[:wanted],
+                                             np.flatnonzero(~is_minority)[:count - wanted]]))
+        elif mix == "removed":
+            chosen = np.flatnonzero(~is_minority)[:count]
+        elif mix == "over":  # a small minority is repeated to fill its half
+            others = np.flatnonzero(~is_minority)[:count - count // 2]
+            chosen = np.concatenate([np.resize(np.flatnonzero(is_minority), len(others)), others])
+        else:
+            raise StudyError(f"unknown calibration mix '{mix}'. Fix: use one of: {', '.join(CALIBRATION_MIXES)}")
+        return self.x_train[chosen], float(is_minority[chosen].mean())
+
+    def resized(self, side: int) -> "ImageSet":
+        if side == self.x_train.shape[-1]:
+            return self
+        return ImageSet(self.name, _resize(self.x_train, side), self.y_train, _resize(self.x_test, side), self.y_test,
+                        self.groups_test, self.groups_train, self.classes,
+                        f"{self.description}; resized to {side}x{side}")
 
 
 def _split(n: int, test_fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
@@ -169,10 +215,10 @@ def image_folder(csv_path: Path, test_fraction: float = 0.3) -> ImageSet:
 BUILTIN = {"digits": digits, "tones": tones}
 
 
-def load(ref: str) -> ImageSet:
+def load(ref: str, side: int = SIZE) -> ImageSet:
     if ref in BUILTIN:
-        return BUILTIN[ref]()
+        return BUILTIN[ref]().resized(side)
     path = Path(ref)
     if path.suffix == ".csv":
-        return image_folder(path if path.is_absolute() else paths.root() / path)
+        return image_folder(path if path.is_absolute() else paths.root() / path).resized(side)
     raise StudyError(f"unknown dataset '{ref}'. Fix: use one of: {', '.join(BUILTIN)}, or a CSV path,label,group")

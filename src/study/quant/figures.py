@@ -186,3 +186,39 @@ def zoo_speedups(summary: pd.DataFrame, profile: str):
     fig.suptitle(f"int8 and float16 at 224x224: speed and fidelity (seeded weights: agreement with fp32, not "
                  f"accuracy) — measured, profile '{profile}'\nCPU extensions: {isa}", fontsize=9, x=0.02, ha="left")
     return save(fig, profile, "quant_zoo_speedups")
+
+
+MIX_COLOURS = {"removed": "#b71c1c", "share": "#424242", "over": "#1565c0"}
+
+
+def calibration_ablation(calibration: pd.DataFrame, profile: str):
+    """The minority group's accuracy change against fp32 for each calibration mix (removed, at its share,
+    over-represented), per static int8 variant: does what the calibrator saw decide who pays?"""
+    ok = calibration[(calibration["status"] == "ok")] if len(calibration) else calibration
+    if not len(ok):
+        return None
+    panels = list(dict.fromkeys(zip(ok["dataset"], ok["model"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 1.2 + 0.45 * ok.groupby(
+        ["dataset", "model"]).size().max() / 3 + 0.6), squeeze=False, sharex=True, layout="constrained")
+    for ax, (dataset, model) in zip(axes[0], panels):
+        mine = ok[(ok["dataset"] == dataset) & (ok["model"] == model)]
+        variants = list(dict.fromkeys(zip(mine["runtime"], mine["scheme"])))
+        for m, mix in enumerate(MIX_COLOURS):
+            part = mine[mine["mix"] == mix].set_index(["runtime", "scheme"]).reindex(variants)
+            y = np.arange(len(variants)) + (m - 1) * 0.25
+            share = part["calibration_minority_share"].dropna()
+            ax.errorbar(part["minority_delta_pp"], y,
+                        xerr=[part["minority_delta_pp"] - part["minority_delta_ci_low_pp"],
+                              part["minority_delta_ci_high_pp"] - part["minority_delta_pp"]],
+                        fmt="o", ms=4, capsize=2, color=MIX_COLOURS[mix],
+                        label=f"minority {mix}" + (f" ({100 * share.iloc[0]:.0f}% of the set)" if len(share) else ""))
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(variants)), [variant_label(r, s) for r, s in variants], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{model} on {dataset} ({mine['minority'].iloc[0]})", fontsize=9, loc="left")
+        ax.set_xlabel("minority accuracy change vs fp32 twin (pp)")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, frameon=False, loc="lower left")
+    fig.suptitle(f"Calibration-set ablation: the minority group removed, at its share, over-represented (mean over "
+                 f"seeds, 95% CI) — measured, profile '{profile}'", fontsize=9, x=0.02, ha="left")
+    return save(fig, profile, "quant_calibration_ablation")

@@ -19,11 +19,13 @@ BATCH = 64
 class QuantModel:
     name: str
     framework: str          # torch or keras
-    build: Callable          # (channels, classes, seed) -> untrained model
+    build: Callable          # (channels, classes, seed, side) -> untrained model
     description: str
+    input_side: int = 16     # the images are resized to side x side for it
+    litert_from_torch: bool = False  # also into LiteRT through litert-torch and ai-edge-quantizer (slower to build)
 
 
-def mobilenet_small(channels: int, classes: int, seed: int):
+def mobilenet_small(channels: int, classes: int, seed: int, side: int = 16):
     """MobileNetV2's inverted residual blocks (torchvision's own) at 16x16: stride-1 stem, 128-wide head."""
     import torch
     from torch import nn
@@ -40,7 +42,7 @@ def mobilenet_small(channels: int, classes: int, seed: int):
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, classes))
 
 
-def plain_cnn(channels: int, classes: int, seed: int):
+def plain_cnn(channels: int, classes: int, seed: int, side: int = 16):
     import torch
     from torch import nn
 
@@ -52,7 +54,7 @@ def plain_cnn(channels: int, classes: int, seed: int):
         nn.Flatten(), nn.Linear(64, classes))
 
 
-def keras_mobilenet_small(channels: int, classes: int, seed: int):
+def keras_mobilenet_small(channels: int, classes: int, seed: int, side: int = 16):
     """The Keras twin of mobilenet_small's design: inverted residuals with depthwise convolutions (NHWC)."""
     import keras
     from keras import layers
@@ -68,7 +70,7 @@ def keras_mobilenet_small(channels: int, classes: int, seed: int):
         y = layers.BatchNormalization(momentum=0.9)(layers.Conv2D(out, 1, use_bias=False)(y))
         return layers.Add()([shortcut, y]) if stride == 1 and shortcut.shape[-1] == out else y
 
-    inputs = keras.Input((16, 16, channels))
+    inputs = keras.Input((side, side, channels))
     x = layers.ReLU(6.0)(layers.BatchNormalization(momentum=0.9)(layers.Conv2D(16, 3, padding="same", use_bias=False)(inputs)))
     for expand, out, stride in ((1, 16, 1), (6, 24, 2), (6, 24, 1), (6, 32, 2), (6, 64, 1)):
         x = block(x, expand, out, stride)
@@ -77,19 +79,35 @@ def keras_mobilenet_small(channels: int, classes: int, seed: int):
     return keras.Model(inputs, layers.Dense(classes)(x), name="keras_mobilenet_small")
 
 
+def mobilenet_64(channels: int, classes: int, seed: int, side: int = 64):
+    """torchvision's MobileNetV2 itself at width 0.35 (its 17 inverted residual blocks, stride 32), for 64x64 input:
+    a MobileNet-class network at a realistic scale, with a stem for the dataset's channels."""
+    import torch
+    from torch import nn
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(seed)
+    model = mobilenet_v2(width_mult=0.35, num_classes=classes)
+    stem = model.features[0][0]
+    model.features[0][0] = nn.Conv2d(channels, stem.out_channels, 3, stride=2, padding=1, bias=False)
+    return model
+
+
 QUANT_MODELS = {
     "mobilenet_small": QuantModel("mobilenet_small", "torch", mobilenet_small,
                                   "MobileNetV2-style (torchvision blocks) at 16x16, PyTorch"),
     "plain_cnn": QuantModel("plain_cnn", "torch", plain_cnn, "three conv-BN-ReLU layers and a linear head, PyTorch"),
     "keras_mobilenet_small": QuantModel("keras_mobilenet_small", "keras", keras_mobilenet_small,
                                         "MobileNetV2-style inverted residuals at 16x16, Keras"),
+    "mobilenet_64": QuantModel("mobilenet_64", "torch", mobilenet_64,
+                               "torchvision MobileNetV2 (width 0.35) at 64x64, PyTorch; also into LiteRT", 64, True),
 }
 
 
 def train(spec: QuantModel, data, seed: int, epochs: int = EPOCHS, log=print):
     """Fit on the dataset's training split with a fixed seed; returns the trained model (eval mode)."""
     classes = len(data.classes)
-    model = spec.build(data.channels, classes, seed)
+    model = spec.build(data.channels, classes, seed, spec.input_side)
     if spec.framework == "torch":
         import torch
 

@@ -94,6 +94,17 @@ def speedup_interval(fp32: pd.Series, quant: pd.Series) -> dict:
         return {}
 
 
+def speedup_columns(timed: pd.DataFrame, scheme: str) -> dict:
+    """p50 of the variant and of its fp32 twin (the timed variants of one network in one runtime), the speedup and
+    its interval; empty when either was not timed."""
+    quant, fp32 = timed[timed["scheme"] == scheme], timed[timed["scheme"] == "fp32"]
+    if not (len(quant) and len(fp32)):
+        return {}
+    q, f = quant.iloc[0], fp32.iloc[0]
+    return {"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]), "speedup": float(f["p50_ms"] / q["p50_ms"]),
+            **speedup_interval(f, q)}
+
+
 def attribute(group_by: list[str]) -> str:
     """The appearance attribute of a dataset (ink, tone, group), else class."""
     others = [g for g in group_by if g != "class"]
@@ -162,13 +173,7 @@ def summary_rows(profile: Profile, groups: pd.DataFrame, speed: pd.DataFrame) ->
                             "delta_ci_high_pp": 100 * overall["delta_ci_high"].mean()})
             if worst:
                 row["worst_group_delta_ci_low_pp"] = 100 * sub[sub["group"] == worst]["delta_ci_low"].mean()
-            mine = speed_of(speed, dataset, model, variant.runtime)
-            quant = mine[mine["scheme"] == variant.scheme]
-            fp32 = mine[mine["scheme"] == "fp32"]
-            if len(quant) and len(fp32):
-                q, f = quant.iloc[0], fp32.iloc[0]
-                row.update({"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]),
-                            "speedup": float(f["p50_ms"] / q["p50_ms"]), **speedup_interval(f, q)})
+            row.update(speedup_columns(speed_of(speed, dataset, model, variant.runtime), variant.scheme))
         rows.append(row)
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     return with_holm(table)
@@ -230,19 +235,96 @@ def zoo_rows(profile: Profile, speed: pd.DataFrame) -> pd.DataFrame:
                            compressed_bytes=v["compressed_bytes"], compressed_bytes_fp32=twin["compressed_bytes"],
                            compressed_reduction_pct=100 * (1 - v["compressed_bytes"] / twin["compressed_bytes"]))
                 mine = speed_of(speed, "zoo", v["source"], v["runtime"])
-                mine = mine[mine["threads"] == threads] if "threads" in mine else mine
-                quant, fp32 = mine[mine["scheme"] == v["scheme"]], mine[mine["scheme"] == "fp32"]
-                if len(quant) and len(fp32):
-                    q, f = quant.iloc[0], fp32.iloc[0]
-                    row.update({"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]),
-                                "speedup": float(f["p50_ms"] / q["p50_ms"]), **speedup_interval(f, q)})
+                row.update(speedup_columns(mine[mine["threads"] == threads] if "threads" in mine else mine,
+                                           v["scheme"]))
             rows.append(row)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 FIDELITY_COLUMNS = ["top1_agreement", "sqnr_db", "max_rel_diff"]
 
-TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars")
+CALIBRATION_COLUMNS = ["dataset", "model", "runtime", "scheme", "mix", "minority", "calibration_minority_share",
+                       "seeds", "status", "error", "minority_delta_pp", "minority_delta_ci_low_pp",
+                       "minority_delta_ci_high_pp", "others_delta_pp", "change_vs_share_pp", "change_ci_low_pp",
+                       "change_ci_high_pp", "change_p", "change_p_holm", "change_mde_pp", "interval", "verdict",
+                       "verdict_why"]
+
+
+def _seed_interval(per_seed_fp32, per_seed_quant, correct_fp32, correct_quant) -> tuple[float, float, float, str]:
+    """Across seeds a paired t interval (seeds pair the models); with one seed, a bootstrap over the test images."""
+    if len(per_seed_quant) >= 2:
+        found = metrics.paired(per_seed_fp32, per_seed_quant)
+        return found["paired_mean"], found["paired_ci_low"], found["paired_ci_high"], "paired over seeds"
+    delta, low, high = metrics.delta_ci(correct_quant, correct_fp32)
+    return delta, low, high, "bootstrap over test images (one seed)"
+
+
+def calibration_rows(profile: Profile) -> pd.DataFrame:
+    """The calibration-set ablation: each per-channel static int8 variant calibrated with the minority group at its
+    training share, removed, and over-represented. Per mix: the minority's accuracy change against fp32, and how
+    far that change moves from the ``share`` mix (paired by seed), judged against the bias margin."""
+    from study import verdicts
+    from study.quant.verdicts import BIAS_MARGIN_PP
+
+    ablated = [r["build"] for r in _builds(profile) if r["status"] == "ok" and (r.get("build") or {}).get(
+        "calibration_ablation")]
+    rows = []
+    keys = sorted({(b["dataset"], b["model"], k) for b in ablated for k in b["calibration_ablation"]["variants"]})
+    for dataset, model, key in keys:
+        builds = [b for b in ablated if b["dataset"] == dataset and b["model"] == model]
+        ablation = builds[0]["calibration_ablation"]
+        entry = ablation["variants"][key]
+        runtime, scheme, mix = entry["runtime"], entry["scheme"], entry["mix"]
+        row = {"dataset": dataset, "model": model, "runtime": runtime, "scheme": scheme, "mix": mix,
+               "minority": f"{ablation['group_by']} = {ablation['minority']}",
+               "calibration_minority_share": entry["minority_share"]}
+        per_seed = []  # (labels mask, fp32 predictions, this mix's predictions, the share mix's predictions)
+        errors = []
+        for build in builds:
+            variants, mixes = build["variants"], build["calibration_ablation"]["variants"]
+            twin, main = variants.get(f"{runtime}/fp32", {}), variants.get(f"{runtime}/{scheme}", {})
+            this = mixes.get(key, {})
+            this = main if this.get("same_as") else this
+            if this.get("status") != "ok" or twin.get("status") != "ok" or main.get("status") != "ok":
+                errors.append(this.get("error") or main.get("error") or twin.get("error") or "not made")
+                continue
+            labels = np.asarray(build["labels"])
+            minority = np.asarray(build["groups"][ablation["group_by"]]) == ablation["minority"]
+            per_seed.append((labels, minority, np.asarray(twin["predictions"]), np.asarray(this["predictions"]),
+                             np.asarray(main["predictions"])))
+        row.update(seeds=len(per_seed), status="ok" if per_seed else "failed", error=errors[0] if errors else "")
+        if per_seed:
+            def accuracy(predictions_at: int, where: str) -> list[float]:
+                return [float(np.mean((s[predictions_at] == s[0])[s[1] if where == "minority" else ~s[1]]))
+                        for s in per_seed]
+
+            def correct(predictions_at: int) -> np.ndarray:
+                return np.concatenate([(s[predictions_at] == s[0])[s[1]] for s in per_seed]).astype(float)
+
+            delta, low, high, how = _seed_interval(accuracy(2, "minority"), accuracy(3, "minority"), correct(2),
+                                                   correct(3))
+            others = np.mean(accuracy(3, "others")) - np.mean(accuracy(2, "others"))
+            row.update(minority_delta_pp=100 * delta, minority_delta_ci_low_pp=100 * low,
+                       minority_delta_ci_high_pp=100 * high, others_delta_pp=100 * others, interval=how)
+            if mix != "share":
+                change, c_low, c_high, _ = _seed_interval(accuracy(4, "minority"), accuracy(3, "minority"),
+                                                          correct(4), correct(3))
+                test = metrics.paired(accuracy(4, "minority"), accuracy(3, "minority"))
+                found = verdicts.effect(BIAS_MARGIN_PP, 100 * change, 100 * c_low, 100 * c_high, " pp")
+                row.update(change_vs_share_pp=100 * change, change_ci_low_pp=100 * c_low,
+                           change_ci_high_pp=100 * c_high, change_p=test["paired_p"],
+                           change_mde_pp=100 * test["paired_mde"], verdict=found.outcome, verdict_why=found.why)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+    tested = table["change_p"].notna()
+    table.loc[tested, "change_p_holm"] = metrics.holm(table.loc[tested, "change_p"].to_numpy(dtype=float))
+    # Holm: a change "supported" by its interval alone but not surviving the family's correction is not detected
+    weak = tested & (table["verdict"] == verdicts.SUPPORTED) & (table["change_p_holm"] >= 0.05)
+    table.loc[weak, "verdict"] = verdicts.NOT_DETECTED
+    table.loc[weak, "verdict_why"] += "; not significant after Holm's correction over the ablation's comparisons"
+    return table
+
+TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars", "calibration")
 
 
 def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -252,7 +334,8 @@ def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict
     speed = speeds(profile, latency_ids)
     summary = pd.concat([summary_rows(profile, groups, speed), zoo_rows(profile, speed)], ignore_index=True)
     made = {"groups": groups, "summary": summary, "latency": speed, "claims": article_claims(summary),
-            "overview": overview(profile), "exemplars": exemplars(profile, summary)}
+            "overview": overview(profile), "exemplars": exemplars(profile, summary),
+            "calibration": calibration_rows(profile)}
     for name, table in made.items():
         write_text_atomic(directory / f"quant_{name}.csv", csv_text(table))
     return made
@@ -264,8 +347,9 @@ def load_tables(profile: str) -> dict[str, pd.DataFrame]:
     if not path.exists():
         raise StudyError(f"{display_path(path)}: no quantization results yet. Fix: python -m study bench --profile "
                          f"{profile} --only quantization")
+    # a table added since these results were measured is empty until the next bench rebuilds the tables
     return {name: pd.read_csv(directory / f"quant_{name}.csv", keep_default_na=False, na_values=[""])
-            for name in TABLES}
+            if (directory / f"quant_{name}.csv").exists() else pd.DataFrame() for name in TABLES}
 
 
 # --- views for the notebook -------------------------------------------------------------------------
@@ -311,6 +395,29 @@ def zoo_view(summary: pd.DataFrame) -> pd.DataFrame:
     columns = ["model", "runtime", "scheme", "MB", "size_reduction_pct", "compressed MB", "compressed_reduction_pct",
                "p50_ms", "speedup [95%]", "top1_agreement", "sqnr_db", "max_rel_diff", "cpu_isa"]
     return ok[columns].round(4).reset_index(drop=True)
+
+
+def calibration_view(calibration: pd.DataFrame) -> pd.DataFrame:
+    """The ablation as a reader compares it: the minority's change per calibration mix, and the verdict on whether
+    the mix moved it."""
+    if not len(calibration):
+        return pd.DataFrame(columns=["dataset", "model", "runtime", "scheme", "mix"])
+    view = calibration.copy()
+
+    def span(low, high) -> str:
+        return f"[{low:+.1f}, {high:+.1f}]" if pd.notna(low) else ""
+
+    def shown(estimate, low, high) -> str:
+        return f"{estimate:+.2f} {span(low, high)}" if pd.notna(estimate) else ""
+
+    view["minority Δ vs fp32 (pp) [95%]"] = [shown(r.minority_delta_pp, r.minority_delta_ci_low_pp,
+                                                   r.minority_delta_ci_high_pp) for r in view.itertuples()]
+    view["change vs share (pp) [95%]"] = [shown(r.change_vs_share_pp, r.change_ci_low_pp, r.change_ci_high_pp)
+                                          for r in view.itertuples()]
+    columns = ["dataset", "model", "runtime", "scheme", "minority", "mix", "calibration_minority_share", "seeds",
+               "minority Δ vs fp32 (pp) [95%]", "others_delta_pp", "change vs share (pp) [95%]", "change_p_holm",
+               "change_mde_pp", "verdict", "status", "error"]
+    return view[columns].round(4).reset_index(drop=True)
 
 
 def failures(summary: pd.DataFrame) -> pd.DataFrame:
