@@ -198,8 +198,8 @@ def calibration_ablation(calibration: pd.DataFrame, profile: str):
     if not len(ok):
         return None
     panels = list(dict.fromkeys(zip(ok["dataset"], ok["model"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 1.2 + 0.45 * ok.groupby(
-        ["dataset", "model"]).size().max() / 3 + 0.6), squeeze=False, sharex=True, layout="constrained")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 2.6, 1.6 + 0.5 * ok.groupby(
+        ["dataset", "model"]).size().max() / 3), squeeze=False, sharex=True, layout="constrained")
     for ax, (dataset, model) in zip(axes[0], panels):
         mine = ok[(ok["dataset"] == dataset) & (ok["model"] == model)]
         variants = list(dict.fromkeys(zip(mine["runtime"], mine["scheme"])))
@@ -218,7 +218,7 @@ def calibration_ablation(calibration: pd.DataFrame, profile: str):
         ax.set_title(f"{model} on {dataset} ({mine['minority'].iloc[0]})", fontsize=9, loc="left")
         ax.set_xlabel("minority accuracy change vs fp32 twin (pp)")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=7, frameon=False, loc="lower left")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8, frameon=False, loc="outside right")
     fig.suptitle(f"Calibration-set ablation: the minority group removed, at its share, over-represented (mean over "
                  f"seeds, 95% CI) — measured, profile '{profile}'", fontsize=9, x=0.02, ha="left")
     return save(fig, profile, "quant_calibration_ablation")
