@@ -17,7 +17,10 @@ from study.profiles import Profile
 # conversions took 314 s two at a time; 18 quantization builds and their 21 timed variants 428 s):
 PROCESS_S = 5.0            # a fresh case process: interpreter, one framework's import, load, first call
 CONVERSION_S = 11.0        # one conversion plus its validation run, per worker (conversions run one per CPU)
-QUANT_BUILD_S = 40.0       # train one small model, make and evaluate every variant, per worker (one per CPU)
+# train one model, make and evaluate every variant, per worker (one per CPU). mobilenet_64 (64x64, 10 variants)
+# took 9-10 min per digits build two at a time on a slower AMD EPYC (2026-12: training 2-3 min, ExecuTorch lowering
+# 2.5 min); tones trains on twice the images and adds the calibration ablation
+QUANT_BUILD_S = {"small": 40.0, "mobilenet_64": 660.0}
 VARIANTS_PER_MODEL = 7     # timed variants of one quantization-study model (seed 0 of the first dataset)
 ZOO_BUILD_S = 100.0        # quantize one 224x224 zoo model and its Keras twin every way, check fidelity (MobileNetV2)
 ZOO_VARIANTS_PER_MODEL = 14  # its timed variants per thread count (10 from the PyTorch model, 4 from its Keras twin)
@@ -119,7 +122,8 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
         counts["quantization builds"] = len(pending)
         timed = sum(1 for j in pending if j["inputs"]["seed"] == 0
                     and j["inputs"]["dataset"] == profile.quantization.datasets[0]) * VARIANTS_PER_MODEL
-        seconds += len(pending) * QUANT_BUILD_S / workers + timed * latency_case_seconds(timing)
+        seconds += sum(QUANT_BUILD_S.get(j["inputs"]["model"], QUANT_BUILD_S["small"]) for j in pending) / workers \
+            + timed * latency_case_seconds(timing)
         zoo_store = ResultsStore(profile.name, records="quant_zoo")
         zoo = [j for j in zoo_jobs(profile) if force or zoo_store.get(j["id"]) is None]
         counts["full-size zoo models to quantize"] = len(zoo)
