@@ -278,7 +278,7 @@ def calibration_rows(profile: Profile) -> pd.DataFrame:
         row = {"dataset": dataset, "model": model, "runtime": runtime, "scheme": scheme, "mix": mix,
                "minority": f"{ablation['group_by']} = {ablation['minority']}",
                "calibration_minority_share": entry["minority_share"]}
-        per_seed = []  # (labels mask, fp32 predictions, this mix's predictions, the share mix's predictions)
+        per_seed = []  # per seed: (labels, minority mask, fp32, this mix, share mix predictions)
         errors = []
         for build in builds:
             variants, mixes = build["variants"], build["calibration_ablation"]["variants"]
