@@ -69,6 +69,32 @@ def test_perturbed_outputs_are_a_mismatch(perturb, broken):
     assert status == "mismatch" and broken in reason
 
 
+def test_a_sample_whose_output_is_rounding_noise_is_judged_by_its_difference_alone():
+    """A text map of a photograph without text is ~1e-8 everywhere: its cosine with the reference is noise."""
+    rng = np.random.default_rng(0)
+    reference = np.concatenate([rng.random((1, 400)), 1e-8 * rng.random((1, 400))])
+    outputs = reference.copy()
+    outputs[1] = 1e-8 * rng.random(400)  # another draw of the noise: the cosine alone would call it a mismatch
+    assert verdict(parity(outputs, reference)) == ("ok", "")
+    outputs[1] = 0.5  # a real difference still fails, on the relative difference
+    assert verdict(parity(outputs, reference))[0] == "mismatch"
+
+
+def test_a_detection_model_has_no_top1_to_check():
+    limits = THRESHOLDS["fp32"]
+    assert verdict({"max_rel_diff": 0.0, "cosine_min": 1.0, "top1_agreement": None}) == ("ok", "")
+    assert verdict({"max_rel_diff": 0.0, "cosine_min": 1.0, "top1_agreement": limits.min_top1 - 0.5})[0] == "mismatch"
+
+
+def test_outputs_of_a_model_with_one_input_and_several_outputs_come_back_per_output():
+    from study.validation import run_in_chunks
+
+    inputs = np.arange(10, dtype=np.float32).reshape(5, 2)
+    boxes, scores = run_in_chunks(lambda x: (np.repeat(x, 8, axis=1), x.sum(axis=1, keepdims=True)), inputs, 2)
+    assert boxes.shape == (5, 16) and scores.shape == (5, 1)
+    assert np.array_equal(scores[:, 0], inputs.sum(axis=1))  # the padded last chunk is cut off again
+
+
 def test_each_threshold_is_checked_on_its_own():
     limits = THRESHOLDS["fp32"]
     base = {"max_rel_diff": 0.0, "cosine_min": 1.0, "top1_agreement": 1.0}

@@ -103,11 +103,16 @@ def compressed_bytes(path: Path) -> int:
 
 
 def _exporter_code_hash(fmt: str, framework: str) -> str:
-    """Hash of the exporter's source file (found without importing its framework): new code, new artifact."""
+    """Hash of the exporter's source files (found without importing its framework): new code, new artifact."""
     from importlib.util import find_spec
 
-    origin = find_spec(FORMATS[fmt].exporter_for(framework).partition(":")[0]).origin
-    return hashlib.sha256(Path(origin).read_bytes()).hexdigest()[:16]
+    modules = [FORMATS[fmt].exporter_for(framework).partition(":")[0]]
+    if framework in ("onnx", "tflite"):  # a file reaches the PyTorch routes through onnx2torch: that code counts too
+        modules.append("study.export.onnx_torch")
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(find_spec(module).origin).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _inputs_key(model: str, fmt: str, batch: int | None, source_sha: str | None) -> str:

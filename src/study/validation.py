@@ -24,6 +24,7 @@ class Thresholds:
 # fp32 conversions only reorder float arithmetic: differences of ~1e-6 relative are expected, 1e-3 is not.
 # One top-1 flip in 32 is tolerated because near-ties in a 1000-way output can flip on rounding alone.
 THRESHOLDS = {"fp32": Thresholds(max_rel_diff=1e-3, min_cosine=0.9999, min_top1=0.96)}
+NEGLIGIBLE = 1e-4  # a sample's output norm below this share of the largest sample's: no direction to compare
 
 
 def parity(outputs, reference) -> dict:
@@ -49,11 +50,17 @@ def _parity(outputs: np.ndarray, reference: np.ndarray) -> dict:
     scale = float(np.abs(reference).max()) or 1.0
     norms = np.linalg.norm(outputs, axis=1) * np.linalg.norm(reference, axis=1)
     cosine = np.where(norms > 0, (outputs * reference).sum(axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    # A sample whose output is rounding noise around zero (a text map of a photo without text: 1e-8 everywhere)
+    # has no direction or arg-max to compare: its cosine is noise. Such samples are judged by max_rel_diff alone.
+    reference_norms = np.linalg.norm(reference, axis=1)
+    meaningful = reference_norms >= NEGLIGIBLE * reference_norms.max()
+    cosine = np.where(meaningful, cosine, 1.0)
+    same_top1 = (outputs.argmax(axis=1) == reference.argmax(axis=1)) | ~meaningful
     return {
         "max_abs_diff": float(difference.max()),
         "max_rel_diff": float(difference.max() / scale),
         "cosine_min": float(cosine.min()),
-        "top1_agreement": float((outputs.argmax(axis=1) == reference.argmax(axis=1)).mean()),
+        "top1_agreement": float(same_top1.mean()),
     }
 
 
@@ -78,7 +85,7 @@ def verdict(metrics: dict, precision: str = "fp32") -> tuple[str, str]:
         return "mismatch", f"max relative difference {metrics['max_rel_diff']:.2e} > {limits.max_rel_diff:g}"
     if metrics["cosine_min"] < limits.min_cosine:
         return "mismatch", f"cosine similarity {metrics['cosine_min']:.6f} < {limits.min_cosine}"
-    if metrics["top1_agreement"] < limits.min_top1:
+    if metrics["top1_agreement"] is not None and metrics["top1_agreement"] < limits.min_top1:
         return "mismatch", f"top-1 agreement {metrics['top1_agreement']:.2%} < {limits.min_top1:.0%}"
     return "ok", ""
 
@@ -97,5 +104,8 @@ def run_in_chunks(predict, inputs, batch: int):
         short = batch - len(chunk)
         if short:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], short, axis=0)])
-        outputs.append(np.asarray(predict(np.ascontiguousarray(chunk)))[: batch - short])
-    return np.concatenate(outputs)
+        result = predict(np.ascontiguousarray(chunk))
+        parts = result if isinstance(result, tuple) else (result,)
+        outputs.append([np.asarray(part)[: batch - short] for part in parts])
+    joined = tuple(np.concatenate([chunk[k] for chunk in outputs]) for k in range(len(outputs[0])))
+    return joined if len(joined) > 1 else joined[0]

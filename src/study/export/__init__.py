@@ -30,17 +30,22 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "torch": Format(".pt", {"torch": "study.export.torch_state:export", "onnx": "study.export.onnx_torch:export"},
-                    ("torch", "torchvision", "onnx2torch"),
-                    description="PyTorch state_dict (the source weights, or an ONNX file's through onnx2torch)"),
+    "torch": Format(".pt", {"torch": "study.export.torch_state:export", "onnx": "study.export.onnx_torch:export",
+                            "tflite": "study.export.onnx_torch:export"},
+                    ("torch", "torchvision", "onnx2torch", "onnxslim", "tf2onnx"),
+                    description="PyTorch state_dict (the source weights, or an ONNX or TFLite file's through onnx2torch)"),
     "keras": Format(".keras", {"keras": "study.export.keras_source:export"}, ("tensorflow-cpu", "keras"),
                     description="Keras v3 file (the source weights)"),
-    # an ONNX file reaches the PyTorch routes through onnx2torch (torch_state.load_source converts it)
-    "torchscript": Format(".ptl", {"torch": "study.export.torchscript:export", "onnx": "study.export.torchscript:export"},
-                          ("torch", "onnx2torch"), description="TorchScript for the lite interpreter (PyTorch Mobile)"),
-    "executorch": Format(".pte", {"torch": "study.export.executorch:export", "onnx": "study.export.executorch:export",
+    # an ONNX file reaches the PyTorch routes through onnx2torch (torch_state.load_source converts it), a TFLite
+    # file through tf2onnx and then onnx2torch
+    "torchscript": Format(".ptl", {"torch": "study.export.torchscript:export", "onnx": "study.export.torchscript:export",
+                                   "tflite": "study.export.torchscript:export"},
+                          ("torch", "onnx2torch", "onnxslim"),
+                          description="TorchScript for the lite interpreter (PyTorch Mobile)"),
+    "executorch": Format(".pte", {"torch": "study.export.executorch:export",
+                                  "onnx": "study.export.executorch:export", "tflite": "study.export.executorch:export",
                                   "executorch": "study.export.model_file:export"},
-                         ("torch", "executorch", "torchao", "onnx2torch"),
+                         ("torch", "executorch", "torchao", "onnx2torch", "onnxslim"),
                          static_batch=True, description="ExecuTorch program lowered to XNNPACK"),
     "onnx": Format(".onnx", {"torch": "study.export.onnx:export", "keras": "study.export.keras_onnx:export",
                              "tflite": "study.export.tflite_onnx:export", "onnx": "study.export.model_file:export"},

@@ -16,9 +16,9 @@ def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int
 
 
 def load_source(model: ModelSpec, weights: Path) -> torch.nn.Module:
-    """The model with the saved source weights, as every exporter starts from it; a user's ONNX file (its own
-    source) as onnx2torch converts it, so every PyTorch route serves it too."""
-    if model.framework == "onnx":
+    """The model with the saved source weights, as every exporter starts from it; a user's ONNX or TFLite file
+    (its own source) as onnx2torch converts it, so every PyTorch route serves it too."""
+    if model.framework in ("onnx", "tflite"):  # a TFLite file comes through tf2onnx first
         from study.export import onnx_torch
 
         return onnx_torch.module(model, weights)
@@ -28,5 +28,7 @@ def load_source(model: ModelSpec, weights: Path) -> torch.nn.Module:
 
 
 def reference(model: ModelSpec, weights: Path, inputs):
+    from study.runtimes.base import tensors_out
+
     with torch.no_grad():
-        return load_source(model, weights)(torch.from_numpy(inputs)).numpy()
+        return tensors_out(load_source(model, weights)(torch.from_numpy(inputs)))
