@@ -73,11 +73,21 @@ def figures_dir(profile: str) -> Path:
     return root() / "figures" / profile
 
 
+def downloads_dir() -> Path:
+    """Files taken from pinned wheels on the registry (trained models that ship in packages): the same bytes on
+    every machine, so kept once per user (``STUDY_CACHE`` or ``$XDG_CACHE_HOME/edge-runtime-study``) and shared by
+    every checkout and test."""
+    return _user_cache() / "downloads"
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("STUDY_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edge-runtime-study"))
+
+
 def machine_cache_dir() -> Path:
     """Measurements of the machine itself (the GEMM peak), shared by every profile and checkout on it:
     ``STUDY_CACHE``, else ``$XDG_CACHE_HOME/edge-runtime-study``, one folder per host name."""
     import socket
 
-    base = os.environ.get("STUDY_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edge-runtime-study")
-    return Path(base) / socket.gethostname()
+    return _user_cache() / socket.gethostname()

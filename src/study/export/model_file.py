@@ -22,7 +22,7 @@ def _backend(model: ModelSpec, artifact: Path, batch: int):
 
 
 def export(model: ModelSpec, weights: Path | None, destination: Path, batch: int) -> dict:
-    source = file_path(model.name)
+    source = model.source_file() if model.source_file is not None else file_path(model.name)
     _backend(model, source, batch).predict(model.example_input(batch=batch))  # a broken file fails here
     shutil.copyfile(source, destination)
     return {"exporter": f"your file, copied ({source})"}

@@ -20,6 +20,9 @@ MODELS: dict[str, str] = {
     "lstm_classifier": "study.models.lstm_classifier:SPEC",
     "transformer_encoder": "study.models.transformer_encoder:SPEC",
     "digits_cnn": "study.models.digits_cnn:SPEC",
+    "blazeface": "study.models.shipped:BLAZEFACE",
+    "ppocr_det": "study.models.shipped:PPOCR_DET",
+    "ppocr_cls": "study.models.shipped:PPOCR_CLS",
 }
 
 
@@ -35,6 +38,11 @@ class ModelSpec:
     # A model with several inputs, or inputs that are not float32 (an LSTM with its state, a VAD with a sample
     # rate, a mask): each input's name, full shape at batch 1 and dtype. Empty: one float32 input, input_shape.
     inputs: tuple[dict, ...] = ()
+    # A trained model that ships as a file (the shipped family): where the file is (fetched and checked on call),
+    # where it came from (package, version, member, sha256, licence), and the task its outputs are judged by.
+    source_file: Callable[[], Any] | None = None
+    provenance: dict | None = None
+    task: str | None = None
 
     @property
     def several_inputs(self) -> bool:

