@@ -181,3 +181,15 @@ def test_a_shipped_file_becomes_a_pytorch_module_that_torch_export_traces(model)
     for a, b in zip(ours if isinstance(ours, tuple) else (ours,), theirs if isinstance(theirs, tuple) else (theirs,)):
         assert np.abs(a - b).max() <= 1e-4 * max(1.0, float(np.abs(b).max()))
     torch.export.export(module, (torch.from_numpy(sample),))
+
+
+def test_a_file_that_fixes_batch_one_gets_no_cases_at_other_batch_sizes(study_root):
+    from helpers import write_profile
+
+    from study.bench import settings
+    from study.profiles import load_profile
+
+    write_profile(study_root, "ship", models=["blazeface", "digits_cnn"], batch_sizes=[1, 4],
+                  runtimes=["onnxruntime", "litert"])
+    found = {(model, batch) for model, _, _, batch, _ in settings(load_profile("ship"), log=lambda message: None)}
+    assert found == {("blazeface", 1), ("digits_cnn", 1), ("digits_cnn", 4)}

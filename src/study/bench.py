@@ -93,13 +93,16 @@ def make_case(model: str, runtime: str, threads: int, batch: int, cpus: tuple[in
 def settings(profile: Profile, log=print):
     """(model, runtime, format, batch, threads) of every latency case, without converting anything."""
     for model in profile.models:
-        if model_spec(model, log=log)[0] is None:
+        spec = model_spec(model, log=log)[0]
+        if spec is None:
             continue  # it failed to load: the conversion matrix records why
         for runtime in profile.runtimes:
             fmt = RUNTIMES[runtime].artifact_format
             if not_applicable(model, fmt):
                 continue  # e.g. PyTorch eager for a Keras model: not a case, not a failure
             for batch in profile.batch_sizes:
+                if batch != 1 and spec.runs_at_batch_one_only:
+                    continue  # its graph or its inputs fix batch 1: not a case, not a failure
                 for threads in profile.resolved_threads():
                     yield model, runtime, fmt, batch, threads
 

@@ -43,6 +43,11 @@ class ModelSpec:
     source_file: Callable[[], Any] | None = None
     provenance: dict | None = None
     task: str | None = None
+    batch_one_only: bool = False       # the file fixes batch 1 in its graph (BlazeFace's reshapes)
+
+    @property
+    def runs_at_batch_one_only(self) -> bool:
+        return self.batch_one_only or self.several_inputs
 
     @property
     def several_inputs(self) -> bool:

@@ -160,6 +160,7 @@ def _shipped(name: str, file: WheelFile, **fields) -> ModelSpec:
 
 BLAZEFACE = _shipped(
     "blazeface", BLAZEFACE_FILE, framework="tflite", input_shape=(FACE_SIDE, FACE_SIDE, 3), task="face_detection",
+    batch_one_only=True,
     description="MediaPipe BlazeFace short-range face detector (trained; TFLite, 128x128)",
     validation_data="study.models.shipped:face_validation")
 PPOCR_DET = _shipped(
