@@ -193,3 +193,39 @@ def test_a_file_that_fixes_batch_one_gets_no_cases_at_other_batch_sizes(study_ro
                   runtimes=["onnxruntime", "litert"])
     found = {(model, batch) for model, _, _, batch, _ in settings(load_profile("ship"), log=lambda message: None)}
     assert found == {("blazeface", 1), ("digits_cnn", 1), ("digits_cnn", 4)}
+
+
+def test_a_shipped_model_is_quantized_and_judged_by_its_task_against_the_shipped_file(study_root):
+    """ONNX Runtime's variants of the direction classifier (the fastest to make), calibrated on real line pieces
+    and judged on others, through the zoo's build and into quant_shipped.csv's rows."""
+    import pandas as pd
+    from helpers import write_profile
+
+    from study.profiles import load_profile
+    from study.quant.plan import zoo_jobs
+    from study.quant.tables import shipped_rows, zoo_rows
+    from study.quant.zoo import build
+    from study.results import ResultsStore
+
+    record = build("ppocr_cls", study_root / "built", threads=1, log=lambda message: None, runtimes=("onnxruntime",))
+    assert record["dataset"] == "shipped" and record["task"] == "classification"
+    assert record["provenance"]["sha256"].startswith("e47acedf")
+    variants = record["variants"]
+    assert {v["scheme"] for v in variants.values()} == {"fp32", "dynamic-int8", "qdq-int8-tensor", "qdq-int8-channel"}
+    assert all(v["status"] == "ok" for v in variants.values()), variants
+    fp32 = variants["ppocr_cls/onnxruntime/fp32"]
+    assert fp32["task_fidelity"] == 1.0 and fp32["task_samples"] == 36  # the module's ONNX agrees with the file
+    assert all(0.0 <= v["task_fidelity"] <= 1.0 for v in variants.values())
+
+    write_profile(study_root, "ship", quantization={"shipped_models": ["ppocr_cls"]})
+    profile = load_profile("ship")
+    job = zoo_jobs(profile)[0]
+    ResultsStore("ship", records="quant_zoo").put({"case_id": job["id"], "status": "ok", "inputs": job["inputs"],
+                                                    "build": record})
+    no_speed = pd.DataFrame(columns=["dataset", "model", "runtime", "scheme", "threads", "p50_ms"])
+    rows = shipped_rows(profile, no_speed)
+    assert len(rows) == 4 and set(rows["task"]) == {"classification"}
+    int8 = rows[rows["scheme"] == "qdq-int8-channel"].iloc[0]
+    assert int8["size_reduction_pct"] > 0 and "label_agreement" in int8["task_metrics"]
+    assert int8["calibration"] != int8["fidelity_images"]
+    assert zoo_rows(profile, no_speed).empty  # not among the zoo's rows, so never evidence for the article's claims

@@ -126,7 +126,7 @@ def plan(profile: Profile, phases: tuple[str, ...], force: bool = False) -> Plan
             + timed * latency_case_seconds(timing)
         zoo_store = ResultsStore(profile.name, records="quant_zoo")
         zoo = [j for j in zoo_jobs(profile) if force or zoo_store.get(j["id"]) is None]
-        counts["full-size zoo models to quantize"] = len(zoo)
+        counts["full-size zoo and shipped models to quantize"] = len(zoo)
         seconds += len(zoo) * (ZOO_BUILD_S / workers + ZOO_VARIANTS_PER_MODEL * len(profile.resolved_threads())
                                * latency_case_seconds(timing))
     return Plan(counts, seconds)

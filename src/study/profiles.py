@@ -78,6 +78,7 @@ class Quantization:
     seeds: int                  # training seeds per (dataset, model)
     epochs: int
     zoo_models: tuple[str, ...] = ()  # full-size zoo models quantized by every scheme, judged by fidelity
+    shipped_models: tuple[str, ...] = ()  # trained files people ship, quantized, judged by their task on real images
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,12 @@ def _zoo_model(value):
     return _one_of(tuple(KERAS_TWINS), "zoo model with a Keras twin")(value)
 
 
+def _shipped_model(value):
+    from study.models import MODELS, get_model
+
+    return _one_of(tuple(m for m in MODELS if get_model(m).task is not None), "shipped model")(value)
+
+
 QUANTIZATION_SCHEMA = {
     # absent datasets and models: no small model is trained (a profile that only quantizes zoo models)
     "datasets": OptionalKey(_list_of(_dataset_ref, "[digits, tones]"), ()),
@@ -328,6 +335,7 @@ QUANTIZATION_SCHEMA = {
     "seeds": OptionalKey(_int(1), 3),
     "epochs": OptionalKey(_int(1), 12),
     "zoo_models": OptionalKey(_list_of(_zoo_model, "[mobilenet_v2, resnet18]"), ()),
+    "shipped_models": OptionalKey(_list_of(_shipped_model, "[blazeface, ppocr_det, ppocr_cls]"), ()),
 }
 TIMING_SCHEMA = {
     "warmup_runs": _int(0),

@@ -139,6 +139,31 @@ def line_validation(count: int) -> np.ndarray:
     return _stack([line_input(x) for x in line_pieces(0, 6)], count)
 
 
+def fidelity_inputs(name: str) -> np.ndarray:
+    """The images a shipped model's variants are judged on, preprocessed for it."""
+    if name == "blazeface":
+        return _stack([face_input(x) for x in face_fidelity_images().values()])
+    if name == "ppocr_det":
+        return _stack([text_input(x) for x in text_fidelity_images().values()])
+    return line_fidelity()
+
+
+def calibration_inputs(name: str, count: int) -> np.ndarray:
+    return {"blazeface": face_calibration, "ppocr_det": text_calibration, "ppocr_cls": line_calibration}[name](count)
+
+
+CALIBRATION_ABOUT = {
+    "blazeface": "Labeled Faces in the Wild crops (scikit-image) alternating with crops of rocket.jpg and camera.png",
+    "ppocr_det": "crops of text.png (handwriting), camera.png and rocket.jpg",
+    "ppocr_cls": "pieces of page.png's text lines 5-7, upright and turned 180 degrees",
+}
+FIDELITY_ABOUT = {
+    "blazeface": "astronaut.png (one face), chelsea.png and coffee.png (none)",
+    "ppocr_det": "page.png (printed text) and coffee.png (none)",
+    "ppocr_cls": "pieces of page.png's text lines 1-4, upright and turned 180 degrees",
+}
+
+
 # ---- the specs ----
 
 def _define(name: str):

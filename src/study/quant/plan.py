@@ -46,14 +46,16 @@ def jobs(profile: Profile) -> list[dict]:
 
 
 
-ZOO_CODE = ("zoo.py", "quantizers.py")
+ZOO_CODE = ("zoo.py", "quantizers.py", "../models/shipped.py", "../tasks/face_detection.py",
+            "../tasks/text_detection.py", "../tasks/classification.py")
 
 
 def zoo_jobs(profile: Profile) -> list[dict]:
-    """One build per full-size zoo model: every variant of it and of its Keras twin, with fidelity."""
+    """One build per full-size zoo model (every variant of it and of its Keras twin, with fidelity) and per shipped
+    model (every variant, with task fidelity on real images)."""
     q = profile.quantization
     planned = []
-    for model in (q.zoo_models if q else ()):
+    for model in ((*q.zoo_models, *q.shipped_models) if q else ()):
         digest = hashlib.sha256()
         for name in ZOO_CODE:
             digest.update((Path(__file__).parent / name).read_bytes())

@@ -76,13 +76,14 @@ def run_zoo_builds(profile: Profile, planned: list[dict], force: bool, progress:
     store = ResultsStore(profile.name, records="quant_zoo")
     pending = [j for j in planned if force or store.get(j["id"]) is None]
     if planned:
-        say(f"[{profile.name}] quantization: {len(planned)} full-size zoo models, {len(pending)} to quantize")
+        say(f"[{profile.name}] quantization: {len(planned)} full-size zoo and shipped models, {len(pending)} to quantize")
     bar = tqdm(total=len(pending), desc=f"{profile.name}: zoo quantization", unit="model",
                disable=None if progress else True)
 
     def one(job: dict) -> None:
         model = job["inputs"]["model"]
-        say(f"[{profile.name}] quantizing {model} and its Keras twin with every scheme, then checking fidelity")
+        say(f"[{profile.name}] quantizing {model} (and a Keras twin, if it has one) with every scheme, then checking "
+            "fidelity")
         directory = paths.artifacts_dir() / "quant" / job["id"]
         cached = directory / "build.json"
         if cached.exists() and not force:
@@ -130,7 +131,7 @@ def zoo_variant_cases(profile: Profile, planned: list[dict]) -> list:
             for threads in profile.resolved_threads():
                 cases.append(make_case(variant["source"], variant["runtime"], threads, 1, profile.allowed_cpus(),
                                        artifact, timing_of(profile), precision=variant["precision"],
-                                       scheme=variant["scheme"], dataset=DATASET,
+                                       scheme=variant["scheme"], dataset=build.get("dataset", DATASET),
                                        model_input={"framework": variant["framework"],
                                                     "shape": variant["input_shape"]}))
     return cases

@@ -19,6 +19,7 @@ from study.quant import metrics
 from study.quant.plan import jobs
 from study.quant.quantizers import VARIANTS
 from study.quant.verdicts import article_claims
+from study.quant.zoo import SHIPPED
 from study.results import ResultsStore, derived_columns
 from study.schema import LATENCY_COLUMNS
 
@@ -222,6 +223,8 @@ def zoo_rows(profile: Profile, speed: pd.DataFrame) -> pd.DataFrame:
             rows.append({"dataset": "zoo", "model": record["inputs"]["model"], "status": "failed",
                          "error": record.get("error", "")})
             continue
+        if build.get("dataset") == SHIPPED:
+            continue  # shipped models have their own table (shipped_rows): judged by their task, not in the claims
         variants = build.get("variants", {})
         for key, v in variants.items():
             twin = variants.get(f"{v['source']}/{v['runtime']}/fp32", {})
@@ -242,6 +245,51 @@ def zoo_rows(profile: Profile, speed: pd.DataFrame) -> pd.DataFrame:
 
 
 FIDELITY_COLUMNS = ["top1_agreement", "sqnr_db", "max_rel_diff"]
+
+SHIPPED_COLUMNS = ["model", "task", "runtime", "scheme", "precision", "status", "error", "task_fidelity",
+                   "task_metrics", "sqnr_db", "bytes", "bytes_fp32", "size_reduction_pct", "compressed_bytes",
+                   "compressed_reduction_pct", "p50_ms", "p50_fp32_ms", "speedup", "speedup_ci_low",
+                   "speedup_ci_high", "cpu_isa", "calibration", "fidelity_images", "file_sha256"]
+
+
+def shipped_rows(profile: Profile, speed: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant of a shipped model: what quantization changed at the level of its task (boxes, text
+    regions, labels) against the shipped fp32 file on real images, with size and speed against the fp32 twin of
+    the same runtime. Not evidence for the article's claims, which are about the 224x224 zoo models."""
+    rows = []
+    cpu_isa = isa_of(profile)
+    threads = min(profile.resolved_threads())
+    for record in _zoo_builds(profile):
+        build = record.get("build") or {}
+        if record["status"] != "ok" or build.get("dataset") != SHIPPED:
+            if record["status"] != "ok" and record["inputs"]["model"] in profile.quantization.shipped_models:
+                rows.append({"model": record["inputs"]["model"], "status": "failed", "error": record.get("error", "")})
+            continue
+        variants = build.get("variants", {})
+        for v in variants.values():
+            twin = variants.get(f"{v['source']}/{v['runtime']}/fp32", {})
+            row = {"model": v["source"], "task": build.get("task"), "runtime": v["runtime"], "scheme": v["scheme"],
+                   "precision": v["precision"], "status": v["status"], "error": v.get("error", ""),
+                   "cpu_isa": cpu_isa, "calibration": build.get("calibration"),
+                   "fidelity_images": build.get("validation"),
+                   "file_sha256": (build.get("provenance") or {}).get("sha256")}
+            if v["status"] == "ok":
+                row.update(task_fidelity=v.get("task_fidelity"), sqnr_db=v.get("sqnr_db"), bytes=v["bytes"],
+                           compressed_bytes=v["compressed_bytes"],
+                           task_metrics="; ".join(f"{k[5:]} {_short(x)}" for k, x in v.items()
+                                                  if k.startswith("task_") and k != "task_fidelity"))
+            if v["status"] == "ok" and twin.get("status") == "ok":
+                row.update(bytes_fp32=twin["bytes"], size_reduction_pct=100 * (1 - v["bytes"] / twin["bytes"]),
+                           compressed_reduction_pct=100 * (1 - v["compressed_bytes"] / twin["compressed_bytes"]))
+                mine = speed_of(speed, SHIPPED, v["source"], v["runtime"])
+                row.update(speedup_columns(mine[mine["threads"] == threads] if "threads" in mine else mine,
+                                           v["scheme"]))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=SHIPPED_COLUMNS)
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 CALIBRATION_COLUMNS = ["dataset", "model", "runtime", "scheme", "mix", "minority", "calibration_minority_share",
                        "seeds", "status", "error", "minority_delta_pp", "minority_delta_ci_low_pp",
@@ -324,7 +372,7 @@ def calibration_rows(profile: Profile) -> pd.DataFrame:
     table.loc[weak, "verdict_why"] += "; not significant after Holm's correction over the ablation's comparisons"
     return table
 
-TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars", "calibration")
+TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars", "calibration", "shipped")
 
 
 def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -335,7 +383,7 @@ def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict
     summary = pd.concat([summary_rows(profile, groups, speed), zoo_rows(profile, speed)], ignore_index=True)
     made = {"groups": groups, "summary": summary, "latency": speed, "claims": article_claims(summary),
             "overview": overview(profile), "exemplars": exemplars(profile, summary),
-            "calibration": calibration_rows(profile)}
+            "calibration": calibration_rows(profile), "shipped": shipped_rows(profile, speed)}
     for name, table in made.items():
         write_text_atomic(directory / f"quant_{name}.csv", csv_text(table))
     return made

@@ -8,6 +8,11 @@ Runtime, ExecuTorch), its Keras twin through the Keras-source ones (LiteRT).
 Calibration set (fixed, documented): ``CALIBRATION`` seeded standard-normal inputs (seed ``CALIBRATION_SEED``), the
 distribution the zoo's batch norms were calibrated on (study.models.calibration), other draws than the validation
 inputs (``ModelSpec.validation_inputs``: ``VALIDATION`` draws of seed 1234).
+
+A shipped model (``study.models.shipped``: trained, a file) goes the same way, as the PyTorch module onnx2torch
+makes of its file, with what its weights allow: calibration on its real calibration images, and fidelity judged
+by its task (``study.tasks``) on its fidelity images, against the shipped file run in its own runtime ("the fp32
+file") as well as against the runtime's fp32 twin. Its rows carry the dataset ``shipped``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ CALIBRATION, CALIBRATION_SEED, VALIDATION = 32, 7, 64
 # a Keras twin goes to LiteRT only: its ONNX route would time ONNX Runtime twice on the same network
 RUNTIMES_OF = {"torch": ("onnxruntime", "executorch", "litert"), "keras": ("litert",)}
 DATASET = "zoo"  # the dataset column of a zoo variant: no dataset, seeded inputs
+SHIPPED = "shipped"  # ... and of a shipped model's variant: real images
 
 
 def calibration_inputs(input_shape: tuple[int, ...]) -> np.ndarray:
@@ -50,8 +56,41 @@ def compressed_bytes(path: Path) -> int:
 
 
 def _outputs(backend, images: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.asarray(backend.predict(np.ascontiguousarray(images[i:i + 1]))).reshape(1, -1)
-                           for i in range(len(images))])
+    """One row per input: every output of the model, flattened and joined (a detector has boxes and scores)."""
+    rows = []
+    for i in range(len(images)):
+        found = backend.predict(np.ascontiguousarray(images[i:i + 1]))
+        parts = found if isinstance(found, tuple) else (found,)
+        rows.append(np.concatenate([np.asarray(part, dtype=np.float32).reshape(-1) for part in parts]))
+    return np.stack(rows)
+
+
+def _task_outputs(backend, images: np.ndarray):
+    """The outputs as the model gives them (a tuple for several), one input at a time: what a task decodes."""
+    from study.validation import run_in_chunks
+
+    return run_in_chunks(backend.predict, images, 1)
+
+
+def shipped_sets(spec) -> dict:
+    """A shipped model's calibration and fidelity inputs (in its module's layout) and what they are."""
+    from study.models import shipped
+
+    return {"calibration": shipped.calibration_inputs(spec.name, CALIBRATION),
+            "fidelity": shipped.fidelity_inputs(spec.name),
+            "calibration_about": shipped.CALIBRATION_ABOUT[spec.name],
+            "fidelity_about": shipped.FIDELITY_ABOUT[spec.name]}
+
+
+def _file_reference(spec, images: np.ndarray, threads: int):
+    """The shipped file's own outputs in its own runtime: what every variant of it is judged against."""
+    from study.export.model_file import FRAMEWORK_FORMAT
+    from study.registry import resolve
+    from study.runtimes import RUNTIMES, runtime_for_format
+
+    backend = resolve(RUNTIMES[runtime_for_format(FRAMEWORK_FORMAT[spec.framework])].backend)(threads=threads)
+    backend.load(spec.source_file(), spec, 1)
+    return _task_outputs(backend, images)
 
 
 def zoo_variants(framework: str) -> list:
@@ -65,8 +104,9 @@ def sources(model: str) -> list[str]:
     return [model, twin] if twin else [model]
 
 
-def build(model: str, directory: Path, threads: int, log=print) -> dict:
-    """Every variant of one zoo model (and its Keras twin): the file, its size, its fidelity, or its error."""
+def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[str, ...] | None = None) -> dict:
+    """Every variant of one zoo model (and its Keras twin) or shipped model: the file, its size, its fidelity, or
+    its error. ``runtimes`` limits the variants to those runtimes' (a test's shortcut)."""
     from study.convert import model_spec
     from study.registry import resolve
     from study.runtimes import RUNTIMES
@@ -79,25 +119,38 @@ def build(model: str, directory: Path, threads: int, log=print) -> dict:
         if spec is None:
             record["sources"][source] = {"status": "failed", "error": error}
             continue
+        file_reference = None
         try:
-            if spec.framework == "torch":
+            if spec.framework in ("torch", "onnx", "tflite"):
                 import torch
 
                 torch.set_num_threads(threads)
             network = spec.build()
+            if spec.task is not None:  # a shipped file: real images, judged by its task against the file itself
+                sets = shipped_sets(spec)
+                file_reference = _file_reference(spec, sets["fidelity"], threads)
+                record.update(dataset=SHIPPED, task=spec.task, provenance=spec.provenance,
+                              calibration=sets["calibration_about"], validation=sets["fidelity_about"])
         except Exception as exc:  # a model that cannot be built is a failed source, the others go on
             traceback.print_exc()
             record["sources"][source] = {"status": "failed", "error": first_line(exc)}
             continue
         (directory / source).mkdir(parents=True, exist_ok=True)
         record["sources"][source] = {"status": "ok", "framework": spec.framework, "input_shape": list(spec.input_shape)}
-        nchw = spec.input_shape if spec.framework == "torch" else (spec.input_shape[2], *spec.input_shape[:2])
-        calibration = calibration_inputs(tuple(nchw))
-        validation = np.asarray(spec.validation_inputs(VALIDATION), np.float32)  # in the framework's layout
+        # a shipped file is quantized as the PyTorch module onnx2torch makes of it, in that module's layout
+        framework = "torch" if file_reference is not None else spec.framework
+        if file_reference is not None:
+            calibration, validation = sets["calibration"], sets["fidelity"]
+        else:
+            nchw = spec.input_shape if spec.framework == "torch" else (spec.input_shape[2], *spec.input_shape[:2])
+            calibration = calibration_inputs(tuple(nchw))
+            validation = np.asarray(spec.validation_inputs(VALIDATION), np.float32)  # in the framework's layout
         reference = None
-        for variant in zoo_variants(spec.framework):
+        for variant in zoo_variants(framework):
+            if runtimes is not None and variant.runtime not in runtimes:
+                continue
             path = directory / source / f"{variant.runtime}-{variant.scheme}{variant.suffix}"
-            entry = {"source": source, "framework": spec.framework, "runtime": variant.runtime,
+            entry = {"source": source, "framework": framework, "runtime": variant.runtime,
                      "scheme": variant.scheme, "precision": variant.precision, "description": variant.description,
                      "path": str(path), "input_shape": list(spec.input_shape)}
             log(f"zoo / {source}: {variant.key}")
@@ -115,6 +168,11 @@ def build(model: str, directory: Path, threads: int, log=print) -> dict:
                 if twin is None:
                     raise RuntimeError(f"no fp32 {variant.runtime} twin to compare with")
                 entry.update(fidelity(twin, outputs), status="ok")
+                if file_reference is not None:
+                    from study.tasks import task
+
+                    judged = task(spec.task).fidelity(file_reference, _task_outputs(backend, validation))
+                    entry.update({f"task_{k}": v for k, v in judged.items()}, task=spec.task)
             except Exception as exc:  # one quantizer's failure is a result, never the end of the study
                 traceback.print_exc()
                 entry.update(status="failed", error=first_line(exc))
