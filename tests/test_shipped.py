@@ -229,3 +229,12 @@ def test_a_shipped_model_is_quantized_and_judged_by_its_task_against_the_shipped
     assert int8["size_reduction_pct"] > 0 and "label_agreement" in int8["task_metrics"]
     assert int8["calibration"] != int8["fidelity_images"]
     assert zoo_rows(profile, no_speed).empty  # not among the zoo's rows, so never evidence for the article's claims
+
+    from study.quant.figures import shipped_fidelity
+    from study.quant.tables import shipped_view
+
+    shown = shipped_view(rows)
+    assert len(shown) == 4 and set(shown["speedup [95%]"]) == {"not timed"}
+    assert shipped_fidelity(rows, "ship") is not None
+    assert (study_root / "figures" / "ship" / "quant_shipped_fidelity.png").stat().st_size > 10_000
+    assert shipped_view(pd.DataFrame()).empty and shipped_fidelity(pd.DataFrame(), "ship") is None

@@ -188,6 +188,38 @@ def zoo_speedups(summary: pd.DataFrame, profile: str):
     return save(fig, profile, "quant_zoo_speedups")
 
 
+def shipped_fidelity(shipped: pd.DataFrame, profile: str):
+    """Shipped models: each variant's task fidelity against the shipped fp32 file on real images (1 = the same
+    boxes, text regions or labels), with its speedup and size saving beside it."""
+    ok = shipped[(shipped["status"] == "ok") & (shipped["precision"] != "fp32")] if len(shipped) else shipped
+    if not len(ok):
+        return None
+    models = list(dict.fromkeys(ok["model"]))
+    heights = [max(1.2, 0.32 * (ok["model"] == m).sum()) for m in models]
+    fig, axes = plt.subplots(len(models), 1, figsize=(8.2, sum(heights) + 1.0), squeeze=False, sharex=True,
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
+    for ax, model in zip(axes[:, 0], models):
+        mine = ok[ok["model"] == model].sort_values(["runtime", "scheme"]).reset_index(drop=True)
+        y = np.arange(len(mine))
+        ax.barh(y, mine["task_fidelity"], color=[RUNTIME_COLORS.get(r, "black") for r in mine["runtime"]], alpha=0.75)
+        ax.set_yticks(y, [variant_label(r, s) for r, s in zip(mine["runtime"], mine["scheme"])], fontsize=7.5)
+        for i, row in enumerate(mine.itertuples()):
+            speed = f"{row.speedup:.2f}x [{row.speedup_ci_low:.2f}, {row.speedup_ci_high:.2f}]" \
+                if pd.notna(row.speedup) else "not timed"
+            ax.text(1.02, i, f"fidelity {row.task_fidelity:.2f} · {speed} · −{row.size_reduction_pct:.0f}% size",
+                    va="center", fontsize=6.5, color="#444444")
+        ax.set_xlim(0, 1.75)
+        ax.axvline(1.0, color="black", lw=0.8)
+        ax.set_title(f"{model} ({mine['task'].iloc[0].replace('_', ' ')})", fontsize=9, loc="left")
+        ax.grid(alpha=0.3, axis="x")
+    axes[-1, 0].set_xlabel("task fidelity against the shipped fp32 file on real images\n(face boxes: F1 at IoU 0.5; "
+                           "text: map IoU; labels: agreement) · speedup over the fp32 twin [95%] · size saved")
+    isa = ", ".join(sorted(set(ok["cpu_isa"].dropna())))
+    fig.suptitle(f"Trained models people ship: what int8 and float16 changed — measured, profile '{profile}'\n"
+                 f"CPU extensions: {isa}", fontsize=9, x=0.02, ha="left")
+    return save(fig, profile, "quant_shipped_fidelity")
+
+
 MIX_COLOURS = {"removed": "#b71c1c", "share": "#424242", "over": "#1565c0"}
 
 

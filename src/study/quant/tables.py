@@ -16,10 +16,9 @@ from study.errors import StudyError
 from study.fsutil import csv_text, display_path, write_text_atomic
 from study.profiles import Profile
 from study.quant import metrics
-from study.quant.plan import jobs
+from study.quant.plan import SHIPPED, jobs
 from study.quant.quantizers import VARIANTS
 from study.quant.verdicts import article_claims
-from study.quant.zoo import SHIPPED
 from study.results import ResultsStore, derived_columns
 from study.schema import LATENCY_COLUMNS
 
@@ -443,6 +442,19 @@ def zoo_view(summary: pd.DataFrame) -> pd.DataFrame:
     columns = ["model", "runtime", "scheme", "MB", "size_reduction_pct", "compressed MB", "compressed_reduction_pct",
                "p50_ms", "speedup [95%]", "top1_agreement", "sqnr_db", "max_rel_diff", "cpu_isa"]
     return ok[columns].round(4).reset_index(drop=True)
+
+
+def shipped_view(shipped: pd.DataFrame) -> pd.DataFrame:
+    """The shipped models' variants as a reader compares them: what each changed at the level of the task, against
+    the shipped fp32 file on real images, beside what it saved in size and time."""
+    if not len(shipped) or "status" not in shipped:
+        return pd.DataFrame(columns=["model", "task", "runtime", "scheme", "task_fidelity"])
+    ok = shipped[shipped["status"] == "ok"].copy()
+    ok["speedup [95%]"] = [f"{r.speedup:.2f} [{r.speedup_ci_low:.2f}, {r.speedup_ci_high:.2f}]"
+                           if pd.notna(r.speedup) else "not timed" for r in ok.itertuples()]
+    columns = ["model", "task", "runtime", "scheme", "task_fidelity", "task_metrics", "size_reduction_pct", "p50_ms",
+               "speedup [95%]", "cpu_isa"]
+    return ok[columns].round(3).reset_index(drop=True)
 
 
 def calibration_view(calibration: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from study.quant.build import first_line
+from study.quant.plan import SHIPPED
 from study.quant.quantizers import nhwc, variants_for
 
 KERAS_TWINS = {"mobilenet_v2": "keras_mobilenet_v2", "resnet18": "keras_resnet18",
@@ -33,7 +34,6 @@ CALIBRATION, CALIBRATION_SEED, VALIDATION = 32, 7, 64
 # a Keras twin goes to LiteRT only: its ONNX route would time ONNX Runtime twice on the same network
 RUNTIMES_OF = {"torch": ("onnxruntime", "executorch", "litert"), "keras": ("litert",)}
 DATASET = "zoo"  # the dataset column of a zoo variant: no dataset, seeded inputs
-SHIPPED = "shipped"  # ... and of a shipped model's variant: real images
 
 
 def calibration_inputs(input_shape: tuple[int, ...]) -> np.ndarray:
