@@ -154,32 +154,41 @@ def _pareto_front(rows: pd.DataFrame) -> set:
     return front
 
 
+def _panel_per_model(ok: pd.DataFrame, value: str):
+    """One horizontal bar panel per model, a bar of ``value`` per variant (runtime colours), heights by the variant
+    count: (figure, axes, [(axis, model, the model's variants in bar order)]) for the caller to annotate."""
+    models = list(dict.fromkeys(ok["model"]))
+    heights = [max(1.2, 0.32 * (ok["model"] == m).sum()) for m in models]
+    fig, axes = plt.subplots(len(models), 1, figsize=(8.2, sum(heights) + 1.0), squeeze=False, sharex=True,
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
+    panels = []
+    for ax, model in zip(axes[:, 0], models):
+        mine = ok[ok["model"] == model].sort_values(["runtime", "scheme"]).reset_index(drop=True)
+        y = np.arange(len(mine))
+        ax.barh(y, mine[value], color=[RUNTIME_COLORS.get(r, "black") for r in mine["runtime"]], alpha=0.75)
+        ax.set_yticks(y, [variant_label(r, s) for r, s in zip(mine["runtime"], mine["scheme"])], fontsize=7.5)
+        ax.grid(alpha=0.3, axis="x")
+        panels.append((ax, model, mine))
+    return fig, axes, panels
+
+
 def zoo_speedups(summary: pd.DataFrame, profile: str):
     """Full-size variants: speedup over the fp32 twin of the same runtime (95% range), beside their fidelity."""
     ok = summary[(summary["status"] == "ok") & (summary["dataset"] == "zoo") & (summary["precision"] != "fp32")]
     ok = ok[ok["speedup"].notna()]
     if not len(ok):
         return None
-    models = list(dict.fromkeys(ok["model"]))
-    heights = [max(1.2, 0.32 * (ok["model"] == m).sum()) for m in models]
-    fig, axes = plt.subplots(len(models), 1, figsize=(8.2, sum(heights) + 1.0), squeeze=False, sharex=True,
-                             gridspec_kw={"height_ratios": heights}, layout="constrained")
-    for ax, model in zip(axes[:, 0], models):
-        mine = ok[ok["model"] == model].sort_values(["runtime", "scheme"]).reset_index(drop=True)
-        y = np.arange(len(mine))
-        colours = [RUNTIME_COLORS.get(r, "black") for r in mine["runtime"]]
-        ax.barh(y, mine["speedup"], color=colours, alpha=0.75)
-        ax.errorbar(mine["speedup"], y, xerr=[mine["speedup"] - mine["speedup_ci_low"],
-                                              mine["speedup_ci_high"] - mine["speedup"]],
+    fig, axes, panels = _panel_per_model(ok, "speedup")
+    for ax, model, mine in panels:
+        ax.errorbar(mine["speedup"], np.arange(len(mine)), xerr=[mine["speedup"] - mine["speedup_ci_low"],
+                                                                 mine["speedup_ci_high"] - mine["speedup"]],
                     fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
-        ax.set_yticks(y, [variant_label(r, s) for r, s in zip(mine["runtime"], mine["scheme"])], fontsize=7.5)
         for i, row in enumerate(mine.itertuples()):
             ax.text(row.speedup_ci_high * 1.02, i, f"agree {100 * row.top1_agreement:.0f}%, {row.sqnr_db:.0f} dB, "
                     f"−{row.size_reduction_pct:.0f}% size", va="center", fontsize=6.5, color="#444444")
         ax.axvline(1.0, color="black", lw=0.8)
         ax.axvline(3.0, color="#b71c1c", lw=0.8, ls="--")
         ax.set_title(model, fontsize=9, loc="left")
-        ax.grid(alpha=0.3, axis="x")
     axes[-1, 0].set_xlabel("speedup over the fp32 twin in the same runtime, p50 batch 1 (×; bar: 95% range; red "
                            "dashes: the article's 3x)")
     isa = ", ".join(sorted(set(ok["cpu_isa"].dropna())))
@@ -194,15 +203,8 @@ def shipped_fidelity(shipped: pd.DataFrame, profile: str):
     ok = shipped[(shipped["status"] == "ok") & (shipped["precision"] != "fp32")] if len(shipped) else shipped
     if not len(ok):
         return None
-    models = list(dict.fromkeys(ok["model"]))
-    heights = [max(1.2, 0.32 * (ok["model"] == m).sum()) for m in models]
-    fig, axes = plt.subplots(len(models), 1, figsize=(8.2, sum(heights) + 1.0), squeeze=False, sharex=True,
-                             gridspec_kw={"height_ratios": heights}, layout="constrained")
-    for ax, model in zip(axes[:, 0], models):
-        mine = ok[ok["model"] == model].sort_values(["runtime", "scheme"]).reset_index(drop=True)
-        y = np.arange(len(mine))
-        ax.barh(y, mine["task_fidelity"], color=[RUNTIME_COLORS.get(r, "black") for r in mine["runtime"]], alpha=0.75)
-        ax.set_yticks(y, [variant_label(r, s) for r, s in zip(mine["runtime"], mine["scheme"])], fontsize=7.5)
+    fig, axes, panels = _panel_per_model(ok, "task_fidelity")
+    for ax, model, mine in panels:
         for i, row in enumerate(mine.itertuples()):
             speed = f"{row.speedup:.2f}x [{row.speedup_ci_low:.2f}, {row.speedup_ci_high:.2f}]" \
                 if pd.notna(row.speedup) else "not timed"
@@ -211,7 +213,6 @@ def shipped_fidelity(shipped: pd.DataFrame, profile: str):
         ax.set_xlim(0, 1.75)
         ax.axvline(1.0, color="black", lw=0.8)
         ax.set_title(f"{model} ({mine['task'].iloc[0].replace('_', ' ')})", fontsize=9, loc="left")
-        ax.grid(alpha=0.3, axis="x")
     axes[-1, 0].set_xlabel("task fidelity against the shipped fp32 file on real images\n(face boxes: F1 at IoU 0.5; "
                            "text: map IoU; labels: agreement) · speedup over the fp32 twin [95%] · size saved")
     isa = ", ".join(sorted(set(ok["cpu_isa"].dropna())))
