@@ -43,11 +43,14 @@ def image(name: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def lfw_faces() -> np.ndarray:
+def lfw_crops() -> np.ndarray:
     """scikit-image's 200 Labeled Faces in the Wild crops (25x25 greyscale, floats in [0, 1]): the first 100 are
-    faces, the rest are not. Face crops for calibration, held apart from the fidelity images."""
-    crops = np.load(data_dir() / "lfw_subset.npy", allow_pickle=False)
-    return crops[:100]
+    faces, the rest are not (fp32 BlazeFace finds a face in 99 of the first and 1 of the rest)."""
+    return np.load(data_dir() / "lfw_subset.npy", allow_pickle=False)
+
+
+def lfw_rgb(crops: np.ndarray) -> list[np.ndarray]:
+    return [np.repeat((crop * 255).astype(np.uint8)[..., None], 3, axis=2) for crop in crops]
 
 
 def resize(image_rgb: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -83,12 +83,20 @@ def face_fidelity_images() -> dict[str, np.ndarray]:
 
 
 def face_calibration(count: int) -> np.ndarray:
-    """Real faces (Labeled Faces in the Wild crops) and crops of scenes without a face; none of the fidelity
+    """Real faces (Labeled Faces in the Wild crops 0-49) and crops of scenes without a face; none of the fidelity
     images."""
-    faces = [np.repeat((crop * 255).astype(np.uint8)[..., None], 3, axis=2) for crop in images.lfw_faces()]
+    faces = images.lfw_rgb(images.lfw_crops()[:50])
     scenes = [c for name in ("rocket.jpg", "camera.png") for c in images.crops(images.image(name), 256, 8, seed=7)]
     pool = [face_input(x) for pair in zip(faces, scenes * 10) for x in pair]
     return _stack(pool[:count])
+
+
+def face_fidelity(count: int | None = None) -> np.ndarray:
+    """The three photographs, then 50 face crops (Labeled Faces in the Wild 50-99) and 50 crops without a face
+    (100-149): about 51 faces to find, and 50 places where none should be."""
+    named = [face_input(x) for x in face_fidelity_images().values()]
+    crops = [face_input(x) for x in images.lfw_rgb(images.lfw_crops()[50:150])]
+    return _stack(named + crops, count)
 
 
 def face_validation(count: int) -> np.ndarray:
@@ -142,7 +150,7 @@ def line_validation(count: int) -> np.ndarray:
 def fidelity_inputs(name: str) -> np.ndarray:
     """The images a shipped model's variants are judged on, preprocessed for it."""
     if name == "blazeface":
-        return _stack([face_input(x) for x in face_fidelity_images().values()])
+        return face_fidelity()
     if name == "ppocr_det":
         return _stack([text_input(x) for x in text_fidelity_images().values()])
     return line_fidelity()
@@ -153,12 +161,14 @@ def calibration_inputs(name: str, count: int) -> np.ndarray:
 
 
 CALIBRATION_ABOUT = {
-    "blazeface": "Labeled Faces in the Wild crops (scikit-image) alternating with crops of rocket.jpg and camera.png",
+    "blazeface": "Labeled Faces in the Wild face crops 0-49 (scikit-image) alternating with crops of rocket.jpg and "
+                 "camera.png",
     "ppocr_det": "crops of text.png (handwriting), camera.png and rocket.jpg",
     "ppocr_cls": "pieces of page.png's text lines 5-7, upright and turned 180 degrees",
 }
 FIDELITY_ABOUT = {
-    "blazeface": "astronaut.png (one face), chelsea.png and coffee.png (none)",
+    "blazeface": "astronaut.png (one face), chelsea.png and coffee.png (none), Labeled Faces in the Wild face crops "
+                 "50-99 and non-face crops 100-149",
     "ppocr_det": "page.png (printed text) and coffee.png (none)",
     "ppocr_cls": "pieces of page.png's text lines 1-4, upright and turned 180 degrees",
 }
