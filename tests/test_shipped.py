@@ -87,9 +87,8 @@ def test_fp32_blazeface_finds_the_astronauts_face_and_no_face_in_the_other_photo
     from study.models import get_model, shipped
     from study.tasks import face_detection
 
-    pictures = shipped.face_fidelity_images()
-    found = face_detection.decode(_litert(get_model("blazeface").source_file(),
-                                          np.stack([shipped.face_input(p) for p in pictures.values()])))
+    pictures = shipped.FACE_FIDELITY_PHOTOS
+    found = face_detection.decode(_litert(get_model("blazeface").source_file(), shipped.face_fidelity(len(pictures))))
     by_name = dict(zip(pictures, found))
     face = by_name["astronaut.png"]
     assert len(face["boxes"]) == 1 and face["scores"][0] > 0.8
@@ -97,6 +96,10 @@ def test_fp32_blazeface_finds_the_astronauts_face_and_no_face_in_the_other_photo
     assert 200 < (x0 + x1) / 2 < 250 and 105 < (y0 + y1) / 2 < 155  # her face, not her suit or the flag
     assert 60 < x1 - x0 < 130
     assert all(len(by_name[name]["boxes"]) == 0 for name in pictures if name != "astronaut.png")
+    # what the overlay figure draws: the same box, in the photograph's pixels
+    shown = face_detection.picture(_litert(get_model("blazeface").source_file(), shipped.face_fidelity(1)),
+                                   (512, 512, 3))
+    assert np.allclose(shown["boxes"], face["boxes"] * 512, atol=0.1) and shown["scores"][0] > 0.8
 
 
 def _perturbed(onnx_path, scale: float) -> bytes:
@@ -141,9 +144,8 @@ def test_task_fidelity_is_one_for_a_model_against_itself_and_falls_for_a_perturb
     from study.tasks import task
 
     spec = get_model(model)
-    inputs = {"blazeface": lambda: np.stack([shipped.face_input(p) for p in shipped.face_fidelity_images().values()]),
-              "ppocr_det": lambda: np.stack([shipped.text_input(p) for p in shipped.text_fidelity_images().values()]),
-              "ppocr_cls": shipped.line_fidelity}[model]()
+    inputs = {"blazeface": lambda: shipped.face_fidelity(len(shipped.FACE_FIDELITY_PHOTOS)),
+              "ppocr_det": shipped.text_fidelity, "ppocr_cls": shipped.line_fidelity}[model]()
     path = onnx_file(spec.source_file())  # BlazeFace through tf2onnx: ONNX Runtime runs the perturbed copy
     reference = _onnxruntime(path.read_bytes(), inputs)
     judged = task(spec.task)
@@ -238,3 +240,78 @@ def test_a_shipped_model_is_quantized_and_judged_by_its_task_against_the_shipped
     assert shipped_fidelity(rows, "ship") is not None
     assert (study_root / "figures" / "ship" / "quant_shipped_fidelity.png").stat().st_size > 10_000
     assert shipped_view(pd.DataFrame()).empty and shipped_fidelity(pd.DataFrame(), "ship") is None
+
+
+def _face_outputs(centres_and_logits) -> tuple[np.ndarray, np.ndarray]:
+    """BlazeFace-shaped outputs with a 20-pixel box at the given anchors and the given score logits."""
+    boxes, logits = np.zeros((1, 896, 16), np.float32), np.full((1, 896, 1), -10.0, np.float32)
+    for anchor, logit in centres_and_logits:
+        boxes[0, anchor, 2:4] = 20.0
+        logits[0, anchor, 0] = logit
+    return boxes, logits
+
+
+def _text_outputs(rows: slice, columns: slice) -> np.ndarray:
+    found = np.zeros((1, 1, 320, 320), np.float32)
+    found[0, 0, rows, columns] = 0.9
+    return found
+
+
+def test_the_pictures_of_what_each_variant_finds_are_recorded_and_drawn_over_the_photograph(study_root):
+    """The face boxes in the photograph's pixels, the text map cut to the page and packed; a figure per model,
+    a panel per variant, a failed variant a panel saying why."""
+    import json
+
+    import matplotlib.pyplot as plt
+    from helpers import write_profile
+
+    from study.profiles import load_profile
+    from study.quant.figures import shipped_pictures
+    from study.quant.plan import zoo_jobs
+    from study.quant.tables import picture_rows
+    from study.results import ResultsStore
+    from study.tasks import face_detection, picture, text_detection
+
+    # a 256x512 photograph letterboxed into 128x128 is scaled by a quarter: [0, 1] of the input is 512 pixels
+    face = picture("face_detection", _face_outputs([(0, 3.0)]), (256, 512, 3))
+    assert len(face["boxes"]) == 1 and np.allclose(face["boxes"][0], [-24, -24, 56, 56], atol=0.1)
+    assert picture("classification", np.zeros((1, 2)), (48, 192, 3)) is None
+
+    page = picture("text_detection", _text_outputs(slice(10, 40), slice(0, 100)), (191, 384, 3))
+    assert page["shape"] == [159, 320] and page["text_pixels"] == 3000 and page["regions"] == 1
+    assert text_detection.unpacked(page)[10:40, :100].all() and text_detection.unpacked(page).sum() == 3000
+    half = picture("text_detection", _text_outputs(slice(10, 40), slice(0, 50)), (191, 384, 3))
+    fig, ax = plt.subplots()
+    assert text_detection.draw(ax, np.zeros((191, 384, 3), np.uint8), page, half).startswith("here map IoU 0.50")
+    extra = picture("face_detection", _face_outputs([(0, 3.0), (895, 2.0)]), (256, 512, 3))
+    assert face_detection.draw(ax, np.zeros((256, 512, 3), np.uint8), face, extra) == "here 1 of 1 found, 1 extra"
+    plt.close(fig)
+
+    def variant(runtime, scheme, shown):
+        return {"source": "m", "runtime": runtime, "scheme": scheme, "precision": "int8", "status": "ok",
+                "picture": shown}
+
+    builds = {
+        "blazeface": {"dataset": "shipped", "model": "blazeface", "task": "face_detection",
+                      "picture": {"image": "astronaut.png", "reference": face},
+                      "variants": {"a": variant("litert", "int8", extra), "b": variant("onnxruntime", "fp32", face),
+                                   "c": {"source": "m", "runtime": "onnxruntime", "scheme": "dynamic-int8",
+                                         "precision": "int8", "status": "failed", "error": "no kernel for ConvInteger"}}},
+        "ppocr_det": {"dataset": "shipped", "model": "ppocr_det", "task": "text_detection",
+                      "picture": {"image": "page.png", "reference": page},
+                      "variants": {"a": variant("executorch", "pt2e-int8", half)}}}
+    write_profile(study_root, "ship", quantization={"shipped_models": list(builds)})
+    profile = load_profile("ship")
+    for job in zoo_jobs(profile):
+        ResultsStore("ship", records="quant_zoo").put({"case_id": job["id"], "status": "ok", "inputs": job["inputs"],
+                                                        "build": builds[job["inputs"]["model"]]})
+    rows = picture_rows(profile)
+    assert len(rows) == 6 and (rows["runtime"] == "shipped file").sum() == 2
+    assert json.loads(rows[rows["scheme"] == "pt2e-int8"]["picture"].iloc[0]) == half
+    drawn = shipped_pictures(rows, "ship")
+    assert len(drawn) == 2
+    titles = [a.get_title(loc="left") for a in drawn[0].axes]
+    assert any("here 1 of 1 found, 1 extra" in t for t in titles) and any("failed: no kernel" in t for t in titles)
+    for model in builds:
+        assert (study_root / "figures" / "ship" / f"quant_shipped_{model}_picture.png").stat().st_size > 10_000
+    assert shipped_pictures(rows.iloc[0:0], "ship") == []

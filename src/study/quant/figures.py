@@ -9,6 +9,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from study.plots import RUNTIME_COLORS, runtime_label, save
+from study.quant.plan import FILE_ITSELF
 
 
 def variant_label(runtime: str, scheme: str) -> str:
@@ -219,6 +220,54 @@ def shipped_fidelity(shipped: pd.DataFrame, profile: str):
     fig.suptitle(f"Trained models people ship: what int8 and float16 changed — measured, profile '{profile}'\n"
                  f"CPU extensions: {isa}", fontsize=9, x=0.02, ha="left")
     return save(fig, profile, "quant_shipped_fidelity")
+
+
+def shipped_pictures(pictures: pd.DataFrame, profile: str) -> list:
+    """Per shipped model with a picture, one figure: the photograph with what each variant finds on it (face
+    boxes, a text map) over what the shipped fp32 file finds, a row per runtime: what quantization changed, at a
+    glance."""
+    import json
+
+    from study.real_images import image
+    from study.tasks import task
+
+    if not len(pictures) or "picture" not in pictures:
+        return []
+    made = []
+    for model, mine in pictures.groupby("model", sort=False):
+        reference = mine[mine["runtime"] == FILE_ITSELF]
+        if not len(reference):
+            continue
+        drawn = task(mine["task"].iloc[0])
+        photo, original = image(mine["image"].iloc[0]), json.loads(reference["picture"].iloc[0])
+        variants = mine[mine["runtime"] != FILE_ITSELF]
+        runtimes = list(dict.fromkeys(variants["runtime"]))
+        columns = max(variants.groupby("runtime").size().max(), 1)
+        aspect = photo.shape[0] / photo.shape[1] if mine["task"].iloc[0] != "face_detection" else 1.0
+        fig, axes = plt.subplots(len(runtimes), columns, figsize=(2.9 * columns, (2.6 * aspect + 0.3) * len(runtimes) + 0.9),
+                                 squeeze=False, layout="constrained")
+        for row, runtime in zip(axes, runtimes):
+            here = variants[variants["runtime"] == runtime].reset_index(drop=True)
+            for ax, entry in zip(row, here.itertuples()):
+                if entry.status == "ok" and isinstance(entry.picture, str) and entry.picture:
+                    caption = drawn.draw(ax, photo, original, json.loads(entry.picture))
+                else:
+                    ax.axis("off")
+                    caption = f"failed: {str(entry.error)[:70]}"
+                every = getattr(entry, "on_every_image", "")
+                every = every if isinstance(every, str) else ""
+                ax.set_title(f"{variant_label(runtime, entry.scheme)}\n{caption}\n{every}", fontsize=6.5, loc="left")
+            for ax in row[len(here):]:
+                ax.axis("off")
+        key = ("white dashes: the shipped fp32 file's boxes; green: a variant's box matching one (IoU >= 0.5), red: "
+               "one that does not" if mine["task"].iloc[0] == "face_detection" else
+               "green: text both the shipped fp32 file and the variant see; red: text only the file sees (lost); "
+               "blue: text only the variant sees")
+        fig.suptitle(f"{model} on {mine['image'].iloc[0]}: what each variant finds — measured, profile "
+                     f"'{profile}'\n{key}\nEach panel's last line is the variant's task fidelity over every "
+                     "fidelity image, of which this picture is one", fontsize=8.5, x=0.02, ha="left")
+        made.append(save(fig, profile, f"quant_shipped_{model}_picture"))
+    return made
 
 
 MIX_COLOURS = {"removed": "#b71c1c", "share": "#424242", "over": "#1565c0"}

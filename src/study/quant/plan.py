@@ -47,6 +47,7 @@ def jobs(profile: Profile) -> list[dict]:
 
 
 SHIPPED = "shipped"  # the dataset column of a shipped model's variants (here, so tables need not import zoo.py)
+FILE_ITSELF = "shipped file"  # the runtime of a picture's reference row: the file run in its own runtime
 
 ZOO_CODE = ("zoo.py", "quantizers.py", "../models/shipped.py", "../tasks/face_detection.py",
             "../tasks/text_detection.py", "../tasks/classification.py")

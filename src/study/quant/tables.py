@@ -3,11 +3,14 @@ the notebook shows: per (variant, seed, group) accuracy changes, per-variant sum
 
 - ``quant_groups.csv`` (per variant, seed, group), ``quant_summary.csv`` (per variant), ``quant_latency.csv``
   (every timed variant, the columns of latency.csv), ``quant_claims.csv``, ``quant_overview.csv`` (what was
-  trained) and ``quant_exemplars.csv`` (compression-identified exemplars) are all a notebook reads.
+  trained), ``quant_exemplars.csv`` (compression-identified exemplars), ``quant_calibration.csv`` (the
+  calibration-set ablation), ``quant_shipped.csv`` (the shipped models' variants, judged by their task) and
+  ``quant_pictures.csv`` (what each of those finds on its picture) are all a notebook reads.
 """
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pandas as pd
@@ -16,10 +19,11 @@ from study.errors import StudyError
 from study.fsutil import csv_text, display_path, write_text_atomic
 from study.profiles import Profile
 from study.quant import metrics
-from study.quant.plan import SHIPPED, jobs
+from study.quant.plan import FILE_ITSELF, SHIPPED, jobs
 from study.quant.quantizers import VARIANTS
 from study.quant.verdicts import article_claims
 from study.results import ResultsStore, derived_columns
+from study.tasks import task
 from study.schema import LATENCY_COLUMNS
 
 GROUP_COLUMNS = ["dataset", "model", "framework", "runtime", "scheme", "precision", "seed", "group_by", "group", "n",
@@ -287,6 +291,33 @@ def shipped_rows(profile: Profile, speed: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SHIPPED_COLUMNS)
 
 
+PICTURE_COLUMNS = ["model", "task", "image", "runtime", "scheme", "precision", "status", "error", "picture",
+                   "on_every_image"]
+
+
+def picture_rows(profile: Profile) -> pd.DataFrame:
+    """What the shipped file and each of its variants find on the model's picture (a face photograph, a printed
+    page): boxes or a packed text map as JSON, one row each, the file's own first, with what the variant's task
+    fidelity was over every fidelity image (one picture can look right where the set does not). What the overlay
+    figures draw."""
+    rows = []
+    for record in _zoo_builds(profile):
+        build = record.get("build") or {}
+        shown = build.get("picture")
+        if record["status"] != "ok" or build.get("dataset") != SHIPPED or not shown:
+            continue
+        common = {"model": build["model"], "task": build.get("task"), "image": shown["image"]}
+        rows.append({**common, "runtime": FILE_ITSELF, "scheme": "fp32", "precision": "fp32", "status": "ok",
+                     "picture": json.dumps(shown["reference"])})
+        for v in build.get("variants", {}).values():
+            judged = {k[5:]: x for k, x in v.items() if k.startswith("task_")}
+            rows.append({**common, "runtime": v["runtime"], "scheme": v["scheme"], "precision": v["precision"],
+                         "status": v["status"], "error": v.get("error", ""),
+                         "picture": json.dumps(v["picture"]) if "picture" in v else "",
+                         "on_every_image": task(build["task"]).describe(judged) if judged else ""})
+    return pd.DataFrame(rows, columns=PICTURE_COLUMNS)
+
+
 def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
@@ -371,7 +402,7 @@ def calibration_rows(profile: Profile) -> pd.DataFrame:
     table.loc[weak, "verdict_why"] += "; not significant after Holm's correction over the ablation's comparisons"
     return table
 
-TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars", "calibration", "shipped")
+TABLES = ("groups", "summary", "latency", "claims", "overview", "exemplars", "calibration", "shipped", "pictures")
 
 
 def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -382,7 +413,8 @@ def write_tables(profile: Profile, latency_ids: list[str] | None = None) -> dict
     summary = pd.concat([summary_rows(profile, groups, speed), zoo_rows(profile, speed)], ignore_index=True)
     made = {"groups": groups, "summary": summary, "latency": speed, "claims": article_claims(summary),
             "overview": overview(profile), "exemplars": exemplars(profile, summary),
-            "calibration": calibration_rows(profile), "shipped": shipped_rows(profile, speed)}
+            "calibration": calibration_rows(profile), "shipped": shipped_rows(profile, speed),
+            "pictures": picture_rows(profile)}
     for name, table in made.items():
         write_text_atomic(directory / f"quant_{name}.csv", csv_text(table))
     return made

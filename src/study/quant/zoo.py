@@ -10,9 +10,11 @@ distribution the zoo's batch norms were calibrated on (study.models.calibration)
 inputs (``ModelSpec.validation_inputs``: ``VALIDATION`` draws of seed 1234).
 
 A shipped model (``study.models.shipped``: trained, a file) goes the same way, as the PyTorch module onnx2torch
-makes of its file, with what its weights allow: calibration on its real calibration images, and fidelity judged
-by its task (``study.tasks``) on its fidelity images, against the shipped file run in its own runtime ("the fp32
-file") as well as against the runtime's fp32 twin. Its rows carry the dataset ``shipped``.
+makes of its file, with what its weights allow: calibration on its real calibration images
+(``ModelSpec.real_images``), and fidelity judged by its task (``study.tasks``) on its fidelity images, against the
+shipped file run in its own runtime ("the fp32 file") as well as against the runtime's fp32 twin; what the file and
+each variant find on the first fidelity image (boxes, a text map) is kept for the figures. Its rows carry the
+dataset ``shipped``.
 """
 
 from __future__ import annotations
@@ -55,16 +57,6 @@ def compressed_bytes(path: Path) -> int:
     return len(zlib.compress(path.read_bytes(), 9))
 
 
-def _outputs(backend, images: np.ndarray) -> np.ndarray:
-    """One row per input: every output of the model, flattened and joined (a detector has boxes and scores)."""
-    rows = []
-    for i in range(len(images)):
-        found = backend.predict(np.ascontiguousarray(images[i:i + 1]))
-        parts = found if isinstance(found, tuple) else (found,)
-        rows.append(np.concatenate([np.asarray(part, dtype=np.float32).reshape(-1) for part in parts]))
-    return np.stack(rows)
-
-
 def _task_outputs(backend, images: np.ndarray):
     """The outputs as the model gives them (a tuple for several), one input at a time: what a task decodes."""
     from study.validation import run_in_chunks
@@ -72,14 +64,10 @@ def _task_outputs(backend, images: np.ndarray):
     return run_in_chunks(backend.predict, images, 1)
 
 
-def shipped_sets(spec) -> dict:
-    """A shipped model's calibration and fidelity inputs (in its module's layout) and what they are."""
-    from study.models import shipped
-
-    return {"calibration": shipped.calibration_inputs(spec.name, CALIBRATION),
-            "fidelity": shipped.fidelity_inputs(spec.name),
-            "calibration_about": shipped.CALIBRATION_ABOUT[spec.name],
-            "fidelity_about": shipped.FIDELITY_ABOUT[spec.name]}
+def _rows(outputs) -> np.ndarray:
+    """One row per input: every output of the model, flattened and joined (a detector has boxes and scores)."""
+    parts = outputs if isinstance(outputs, tuple) else (outputs,)
+    return np.concatenate([np.asarray(part, dtype=np.float32).reshape(len(part), -1) for part in parts], axis=1)
 
 
 def _file_reference(spec, images: np.ndarray, threads: int):
@@ -106,7 +94,8 @@ def sources(model: str) -> list[str]:
 
 def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[str, ...] | None = None) -> dict:
     """Every variant of one zoo model (and its Keras twin) or shipped model: the file, its size, its fidelity, or
-    its error. ``runtimes`` limits the variants to those runtimes' (a test's shortcut)."""
+    its error; for a shipped model with a picture, what each variant finds on it (boxes, a text map).
+    ``runtimes`` limits the variants to those runtimes' (a test's shortcut)."""
     from study.convert import model_spec
     from study.registry import resolve
     from study.runtimes import RUNTIMES
@@ -119,18 +108,30 @@ def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[
         if spec is None:
             record["sources"][source] = {"status": "failed", "error": error}
             continue
-        file_reference = None
+        file_reference, shown = None, None
         try:
             if spec.framework in ("torch", "onnx", "tflite"):
                 import torch
 
                 torch.set_num_threads(threads)
             network = spec.build()
-            if spec.task is not None:  # a shipped file: real images, judged by its task against the file itself
-                sets = shipped_sets(spec)
-                file_reference = _file_reference(spec, sets["fidelity"], threads)
+            real = spec.real_images
+            if real is not None:  # a trained file: real images, judged by its task against the file itself
+                calibration, validation = real.calibration(CALIBRATION), real.fidelity()
+                file_reference = _file_reference(spec, validation, threads)
                 record.update(dataset=SHIPPED, task=spec.task, provenance=spec.provenance,
-                              calibration=sets["calibration_about"], validation=sets["fidelity_about"])
+                              calibration=real.calibration_about, validation=real.fidelity_about)
+                if real.picture is not None:
+                    from study.real_images import image
+                    from study.tasks import picture
+
+                    shown = image(real.picture).shape
+                    record["picture"] = {"image": real.picture,
+                                         "reference": picture(spec.task, file_reference, shown)}
+            else:
+                nchw = spec.input_shape if spec.framework == "torch" else (spec.input_shape[2], *spec.input_shape[:2])
+                calibration = calibration_inputs(tuple(nchw))
+                validation = np.asarray(spec.validation_inputs(VALIDATION), np.float32)  # the framework's layout
         except Exception as exc:  # a model that cannot be built is a failed source, the others go on
             traceback.print_exc()
             record["sources"][source] = {"status": "failed", "error": first_line(exc)}
@@ -139,12 +140,6 @@ def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[
         record["sources"][source] = {"status": "ok", "framework": spec.framework, "input_shape": list(spec.input_shape)}
         # a shipped file is quantized as the PyTorch module onnx2torch makes of it, in that module's layout
         framework = "torch" if file_reference is not None else spec.framework
-        if file_reference is not None:
-            calibration, validation = sets["calibration"], sets["fidelity"]
-        else:
-            nchw = spec.input_shape if spec.framework == "torch" else (spec.input_shape[2], *spec.input_shape[:2])
-            calibration = calibration_inputs(tuple(nchw))
-            validation = np.asarray(spec.validation_inputs(VALIDATION), np.float32)  # in the framework's layout
         reference = None
         for variant in zoo_variants(framework):
             if runtimes is not None and variant.runtime not in runtimes:
@@ -161,7 +156,8 @@ def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[
                 entry["bytes"], entry["compressed_bytes"] = path.stat().st_size, compressed_bytes(path)
                 backend = resolve(RUNTIMES[variant.runtime].backend)(threads=threads)
                 backend.load(path, spec, 1)
-                outputs = _outputs(backend, validation)
+                answers = _task_outputs(backend, validation)
+                outputs = _rows(answers)
                 if variant.scheme == "fp32":
                     reference = {**(reference or {}), variant.runtime: outputs}
                 twin = (reference or {}).get(variant.runtime)
@@ -169,10 +165,12 @@ def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[
                     raise RuntimeError(f"no fp32 {variant.runtime} twin to compare with")
                 entry.update(fidelity(twin, outputs), status="ok")
                 if file_reference is not None:
-                    from study.tasks import task
+                    from study.tasks import picture, task
 
-                    judged = task(spec.task).fidelity(file_reference, _task_outputs(backend, validation))
+                    judged = task(spec.task).fidelity(file_reference, answers)
                     entry.update({f"task_{k}": v for k, v in judged.items()}, task=spec.task)
+                    if shown is not None:
+                        entry["picture"] = picture(spec.task, answers, shown)
             except Exception as exc:  # one quantizer's failure is a result, never the end of the study
                 traceback.print_exc()
                 entry.update(status="failed", error=first_line(exc))

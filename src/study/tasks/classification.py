@@ -16,6 +16,10 @@ def fidelity(reference, candidate) -> dict:
             "samples": int(len(expected))}
 
 
+def describe(judged: dict) -> str:
+    return f"all {judged['samples']} inputs: {judged['label_agreement']:.0%} same label"
+
+
 def accuracy(outputs, labels) -> float:
     """Against known answers, where the inputs have them (the line pieces: upright 0, turned 1)."""
     return float((decode(outputs) == np.asarray(labels)).mean())

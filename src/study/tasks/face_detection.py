@@ -108,3 +108,54 @@ def fidelity(reference, candidate) -> dict:
             "score_shift": float(np.mean([abs(f["scores"][m[1]] - e["scores"][m[0]]) for e, f, m in pairs]))
             if pairs else 0.0,
             "boxes_reference": n_expected, "boxes_variant": n_found, "samples": len(expected_all)}
+
+
+def describe(judged: dict) -> str:
+    return f"all {judged['samples']} images: recall {judged['recall']:.2f}, precision {judged['precision']:.2f}"
+
+
+def picture(outputs, image_shape: tuple[int, ...]) -> dict:
+    """The first sample's boxes in the pixels of the photograph it was letterboxed from (letterboxing pads at the
+    bottom and right, so a box maps back by the scale alone), for a figure to draw on that photograph."""
+    first = decode(tuple(np.asarray(o)[:1] for o in outputs) if isinstance(outputs, tuple)
+                   else np.asarray(outputs)[:1])[0]
+    scale = min(SIDE / image_shape[0], SIDE / image_shape[1])
+    return {"boxes": np.round(first["boxes"] * SIDE / scale, 1).tolist(),
+            "scores": np.round(first["scores"], 3).tolist()}
+
+
+def _arrays(picture_of: dict) -> dict:
+    return {"boxes": np.asarray(picture_of["boxes"], dtype=np.float64).reshape(-1, 4),
+            "scores": np.asarray(picture_of["scores"], dtype=np.float64)}
+
+
+def draw(ax, image: np.ndarray, reference: dict, variant: dict | None) -> str:
+    """The photograph with the fp32 file's boxes (dashed white) and the variant's (green where it matches one at
+    IoU >= 0.5, red where it does not), zoomed on the boxes; returns a caption."""
+    from matplotlib.patches import Rectangle
+
+    ax.imshow(image)
+    for x0, y0, x1, y1 in reference["boxes"]:
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.4, ls="--"))
+    if variant is None:
+        caption = f"{len(reference['boxes'])} face(s)"
+    else:
+        expected, found = _arrays(reference), _arrays(variant)
+        matched = {j for _, j, _ in match(expected, found)}
+        for j, ((x0, y0, x1, y1), score) in enumerate(zip(found["boxes"], found["scores"])):
+            colour = "#2e7d32" if j in matched else "#c62828"
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec=colour, lw=1.6))
+            ax.text(x0, y0 - 4, f"{score:.2f}", color="white", fontsize=6.5, va="bottom",
+                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1})
+        caption = f"here {len(matched)} of {len(expected['boxes'])} found, {len(found['boxes']) - len(matched)} extra"
+    every = list(reference["boxes"]) + list((variant or {}).get("boxes", []))
+    if every:  # a face is a small part of the photograph: show the region the boxes are in
+        boxes = np.asarray(every, dtype=np.float64)
+        x0, y0 = boxes[:, :2].min(axis=0)
+        x1, y1 = boxes[:, 2:].max(axis=0)
+        margin = max(x1 - x0, y1 - y0)
+        ax.set_xlim(max(0, x0 - margin), min(image.shape[1], x1 + margin))
+        ax.set_ylim(min(image.shape[0], y1 + margin), max(0, y0 - margin))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return caption
