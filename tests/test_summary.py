@@ -95,3 +95,41 @@ def test_side_by_side_figure_takes_any_number_of_profiles(study_root):
     rows = [{"profile": f"p{i}", "machine": "m", "model": "x", "runtime": "litert", "p50_ms_min_threads": 1.0 + i}
             for i in range(25)]
     assert plots.cross_profile(pd.DataFrame(rows)) is not None
+
+
+def test_a_shipped_file_gets_its_own_pick_among_its_quantized_variants_judged_by_task_fidelity(study_root):
+    from helpers import write_profile
+    from study import paths, summary
+
+    write_profile(study_root, "ship")
+    directory = paths.results_dir("ship")
+    directory.mkdir(parents=True)
+
+    def timed(model, runtime, p50, **extra):
+        return {"model": model, "runtime": runtime, "variant": "fp32", "threads": 1, "batch": 1, "status": "ok",
+                "artifact_status": "ok", "p50_ms": p50, "ci_low_ms": p50 * 0.99, "ci_high_ms": p50 * 1.01,
+                "artifact_bytes": 230_000, **extra}
+
+    pd.DataFrame([timed("blazeface", "litert", 1.5), timed("blazeface", "onnxruntime", 2.5),
+                  timed("mobilenet_v2", "litert", 3.0)]).to_csv(directory / "latency.csv", index=False)
+    pd.DataFrame([timed("blazeface", "litert", 1.6, scheme="fp32", dataset="shipped"),
+                  timed("blazeface", "litert", 0.9, scheme="int8", dataset="shipped", artifact_bytes=90_000),
+                  timed("blazeface", "onnxruntime", 1.0, scheme="qdq-int8-channel", dataset="shipped"),
+                  timed("blazeface", "executorch", 1.1, scheme="pt2e-int8", dataset="shipped")]) \
+        .to_csv(directory / "quant_latency.csv", index=False)
+    pd.DataFrame([{"model": "blazeface", "runtime": "litert", "scheme": "int8", "status": "ok",
+                   "task_fidelity": 0.96},
+                  {"model": "blazeface", "runtime": "onnxruntime", "scheme": "qdq-int8-channel", "status": "ok",
+                   "task_fidelity": 0.04}]).to_csv(directory / "quant_shipped.csv", index=False)
+
+    budgets = {"latency_budget_ms": 20, "size_budget_mb": 20, "max_accuracy_drop_pp": 1, "max_group_drop_pp": 2}
+    assert summary.recommend("ship", **budgets)["model"].tolist() == ["mobilenet_v2"]  # the file is not a zoo pick
+    strict = summary.recommend_shipped("ship", **budgets).iloc[0]
+    # LiteRT int8 lost 4 points of box F1, ORT's int8 96, ExecuTorch's was never judged: the fp32 file wins
+    assert (strict["model"], strict["ship"], strict["variant"]) == ("blazeface", "litert", "fp32")
+    assert "trained file" in strict["basis"]
+    loose = summary.recommend_shipped("ship", **{**budgets, "max_accuracy_drop_pp": 5}).iloc[0]
+    assert (loose["ship"], loose["variant"]) == ("litert", "int8")
+    assert "task fidelity drop 4.00 pp" in loose["reason"] and "worst group" not in loose["reason"]
+    none = summary.recommend_shipped("ship", **{**budgets, "latency_budget_ms": 0.5}).iloc[0]
+    assert none["ship"] == "none" and "p50" in none["reason"]

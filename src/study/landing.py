@@ -95,6 +95,13 @@ def _answer(profile: str, budgets: dict) -> str:
         parts.append("<h4>Small trained models (the quantization study's 16x16 and 64x64 networks)</h4>"
                      "<p class=note>Trained here so accuracy can be measured; far smaller than anything shipped, so "
                      "their picks do not transfer to the models above.</p>" + display.to_html(summary.pick_view(small)))
+    shipped = summary.recommend_shipped(profile, **budgets)
+    if len(shipped):
+        parts.append("<h4>Trained models people ship (BlazeFace, PP-OCR)</h4>"
+                     "<p class=note>The files as their packages ship them, in every runtime they reach, and their "
+                     "float16 and int8 variants; a variant's drop is what its task fidelity against the shipped "
+                     "fp32 file lost on real images (face boxes, text maps, labels), not accuracy.</p>"
+                     + display.to_html(summary.pick_view(shipped)))
     table = pd.read_csv(store.latency_csv)
     fig = plots.relative_latency(table, profile)
     if fig is not None:

@@ -67,7 +67,7 @@ DEFAULT_BUDGETS = {"latency_budget_ms": 20.0, "size_budget_mb": 20.0, "max_accur
 
 def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max_accuracy_drop_pp: float,
               max_group_drop_pp: float) -> pd.DataFrame:
-    """For each zoo model: the runtime to ship (fastest meeting every constraint), ties, the runner-up and the margin.
+    """For each zoo model (and model of your own): the runtime to ship (fastest meeting every constraint), ties, the runner-up and the margin.
 
     Zoo models run fp32; their artifacts are validated against the source model (fidelity), their accuracy is not
     measured (seeded weights), so only an artifact that failed validation breaks the accuracy constraint.
@@ -78,6 +78,8 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
         ok = latency[(latency["status"] == "ok") & (latency["batch"] == 1)]
         ok = ok[ok["threads"] == ok["threads"].max()]
         for model, part in ok.groupby("model"):
+            if _is_shipped(model):  # a trained file gets its own pick, with its quantized variants (recommend_shipped)
+                continue
             rows.append(pick_runtime(model, f"fp32, {int(part['threads'].iloc[0])} thread(s), batch 1", [
                 {"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
                  "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
@@ -102,6 +104,59 @@ def recommend_small_models(profile: str, latency_budget_ms: float, size_budget_m
                 for r in part.itertuples()], latency_budget_ms, size_budget_mb, max_accuracy_drop_pp,
                 max_group_drop_pp))
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
+
+
+def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: float, max_accuracy_drop_pp: float,
+                      max_group_drop_pp: float) -> pd.DataFrame:
+    """The pick for each trained file people ship (the shipped family): fp32 in every runtime it reached
+    (``latency.csv``), and its float16 and int8 variants (``quant_latency.csv``), at one thread count, batch 1.
+
+    These files come without labelled data, so a variant's "drop" is what its task fidelity against the shipped
+    fp32 file lost: 100 x (1 - fidelity) points (face boxes: F1 at IoU 0.5; text: map IoU; labels: agreement). An
+    fp32 artifact counts as no drop once it passed validation, as for the zoo; a variant never judged cannot be
+    picked. No groups: the group constraint does not apply."""
+    from study.quant.plan import SHIPPED
+
+    latency, quant = _read(profile, "latency.csv"), _read(profile, "quant_latency.csv")
+    judged = _read(profile, "quant_shipped.csv")
+    fidelity = {} if judged.empty else {(r.model, r.runtime, r.scheme): r.task_fidelity
+                                       for r in judged[judged["status"] == "ok"].itertuples()}
+    files = judged["model"].unique().tolist() if len(judged) else []
+    fp32 = latency[(latency["status"] == "ok") & (latency["batch"] == 1)] if len(latency) else latency
+    files += [m for m in (fp32["model"].unique() if len(fp32) else []) if _is_shipped(m) and m not in files]
+    variants = quant[(quant["status"] == "ok") & (quant["dataset"] == SHIPPED)] if len(quant) else quant
+    rows = []
+    for model in files:
+        mine, theirs = (fp32[fp32["model"] == model] if len(fp32) else fp32,
+                        variants[variants["model"] == model] if len(variants) else variants)
+        threads = mine["threads"].max() if len(mine) else theirs["threads"].max() if len(theirs) else None
+        if threads is None or pd.isna(threads):
+            continue
+        candidates = [{"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
+                       "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
+                       "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None}
+                      for r in mine[mine["threads"] == threads].itertuples()] if len(mine) else []
+        reached = {c["runtime"] for c in candidates}
+        for r in theirs[theirs["threads"] == threads].itertuples() if len(theirs) else []:
+            if r.scheme == "fp32" and r.runtime in reached:  # the file itself in that runtime is already there
+                continue
+            kept = fidelity.get((model, r.runtime, r.scheme))
+            candidates.append({"runtime": r.runtime, "variant": r.scheme, "p50_ms": r.p50_ms,
+                               "ci_low_ms": r.ci_low_ms, "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
+                               "drop_pp": float("inf") if kept is None or pd.isna(kept) else 100 * (1 - kept),
+                               "group_drop_pp": None, "drop_of": "task fidelity",
+                               "unjudged": "variant not judged by its task"})
+        if candidates:
+            rows.append(pick_runtime(model, f"trained file, {int(threads)} thread(s), batch 1; a variant's drop is "
+                                     "100 x (1 - task fidelity against the shipped fp32 file)", candidates,
+                                     latency_budget_ms, size_budget_mb, max_accuracy_drop_pp, max_group_drop_pp))
+    return pd.DataFrame(rows, columns=PICK_COLUMNS)
+
+
+def _is_shipped(model: str) -> bool:
+    from study.models import MODELS, get_model
+
+    return model in MODELS and get_model(model).task is not None
 
 
 PICK_COLUMNS = ["model", "ship", "variant", "p50_ms", "size_mb", "tie", "runner_up", "margin_pct", "margin_low_pct",
@@ -175,9 +230,9 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
         if c["size_mb"] > size_budget:
             found.append(f"{c['size_mb']:.2f} MB > {size_budget:g} MB")
         if c.get("drop_pp") is not None and c["drop_pp"] == float("inf"):
-            found.append("artifact failed validation against its source model")
+            found.append(c.get("unjudged", "artifact failed validation against its source model"))
         elif c.get("drop_pp") is not None and c["drop_pp"] > max_drop:
-            found.append(f"accuracy -{c['drop_pp']:.2f} pp > {max_drop:g} pp")
+            found.append(f"{c.get('drop_of', 'accuracy')} -{c['drop_pp']:.2f} pp > {max_drop:g} pp")
         if c.get("group_drop_pp") is not None and c["group_drop_pp"] > max_group_drop:
             found.append(f"worst group -{c['group_drop_pp']:.2f} pp > {max_group_drop:g} pp")
         return found
@@ -194,6 +249,8 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
     tied = [c for c in passing[1:] if ties_with(best, c)]
     if best.get("drop_pp") is None:
         accuracy = "fidelity-checked against its source, accuracy not measured"
+    elif best.get("group_drop_pp") is None:
+        accuracy = f"{best.get('drop_of', 'accuracy')} drop {_no_gain(best['drop_pp']):.2f} pp"
     else:
         accuracy = (f"accuracy drop {_no_gain(best['drop_pp']):.2f} pp (worst group "
                     f"{_no_gain(best['group_drop_pp']):.2f} pp)")
