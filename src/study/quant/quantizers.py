@@ -6,8 +6,8 @@ takes the trained model, the dataset's calibration images (NCHW) and a destinati
 
 - LiteRT (TFLiteConverter, Keras source): fp32, float16, dynamic-range int8, full int8 calibrated on a
   representative dataset (float input and output kept).
-- ONNX Runtime (torch.onnx / tf2onnx, then onnxruntime.quantization): fp32, dynamic int8 (weights uint8,
-  activations quantized at run time), static QDQ int8 calibrated per tensor and per channel.
+- ONNX Runtime (torch.onnx / tf2onnx, then onnxruntime.quantization after its pre-processing): fp32, dynamic int8
+  (weights uint8, activations quantized at run time), static QDQ int8 calibrated per tensor and per channel.
 - ExecuTorch (PyTorch source): fp32 lowered to XNNPACK, and PT2E with the XNNPACK quantizer (symmetric,
   per channel, calibrated) lowered to XNNPACK.
 """
@@ -88,8 +88,39 @@ def _onnx_fp32(model, destination: Path, sample_shape: tuple[int, ...]) -> None:
     onnx.checker.check_model(str(destination))
 
 
+QDQ_MIN_OPSET = 13  # per-channel DequantizeLinear (its axis attribute) needs opset 13
+
+
+def _pre_processed(fp32: Path) -> Path:
+    """The fp32 file after ONNX Runtime's quantization pre-processing (shape inference, then its graph optimiser:
+    constants folded into initializers, Conv and BatchNorm fused), as its documentation asks before quantizing, at
+    opset 13 at least (per-channel QDQ). Without it, a graph that stores its weights in Constant nodes (Paddle's
+    exporter) is left unquantized and grows: PP-OCRv4 det's QDQ file was 5% larger than the fp32 file, 1.5 MB of
+    4.7 after; and PP-OCR's opset 11 and 12 files got per-channel nodes their opset does not have. Made once."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    done = fp32.with_name(fp32.stem + ".pre.onnx")
+    if done.exists() and done.stat().st_mtime >= fp32.stat().st_mtime:
+        return done
+    graph_model = onnx.load(str(fp32))
+    opset = next((o.version for o in graph_model.opset_import if o.domain in ("", "ai.onnx")), QDQ_MIN_OPSET)
+    source = fp32
+    if opset < QDQ_MIN_OPSET:
+        source = fp32.with_name(fp32.stem + f".opset{QDQ_MIN_OPSET}.onnx")
+        onnx.save(version_converter.convert_version(graph_model, QDQ_MIN_OPSET), str(source))
+    try:
+        quant_pre_process(str(source), str(done))
+    except Exception:  # its symbolic shape inference asserts on some graphs (Paddle's Concat): ONNX's alone
+        quant_pre_process(str(source), str(done), skip_symbolic_shape=True)
+    return done
+
+
 def _ort_static(fp32: Path, calibration: np.ndarray, destination: Path, per_channel: bool, layout: str) -> None:
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
+
+    fp32 = _pre_processed(fp32)
 
     images = calibration if layout == "nchw" else nhwc(calibration)
     import onnx
@@ -111,7 +142,7 @@ def _ort_dynamic(fp32: Path, destination: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # uint8 weights: ONNX Runtime's ConvInteger kernel has no int8-weight implementation on the CPU
-    quantize_dynamic(str(fp32), str(destination), weight_type=QuantType.QUInt8)
+    quantize_dynamic(str(_pre_processed(fp32)), str(destination), weight_type=QuantType.QUInt8)
 
 
 # --- ExecuTorch -----------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ Calibration set (fixed, documented): ``CALIBRATION`` seeded standard-normal inpu
 distribution the zoo's batch norms were calibrated on (study.models.calibration), other draws than the validation
 inputs (``ModelSpec.validation_inputs``: ``VALIDATION`` draws of seed 1234).
 
-A shipped model (``study.models.shipped``: trained, a file) goes the same way, as the PyTorch module onnx2torch
-makes of its file, with what its weights allow: calibration on its real calibration images
+A shipped model (``study.models.shipped``: trained, a file) goes the same way, with what its weights allow: ONNX
+Runtime's quantizers read the shipped file itself (as a user of the model would; a TFLite file through tf2onnx),
+the others the PyTorch module onnx2torch makes of it; calibration on its real calibration images
 (``ModelSpec.real_images``), and fidelity judged by its task (``study.tasks``) on its fidelity images, against the
 shipped file run in its own runtime ("the fp32 file") as well as against the runtime's fp32 twin; what the file and
 each variant find on the first fidelity image (boxes, a text map) is kept for the figures. Its rows carry the
@@ -19,6 +20,7 @@ dataset ``shipped``.
 
 from __future__ import annotations
 
+import shutil
 import time
 import traceback
 import zlib
@@ -79,6 +81,19 @@ def _file_reference(spec, images: np.ndarray, threads: int):
     backend = resolve(RUNTIMES[runtime_for_format(FRAMEWORK_FORMAT[spec.framework])].backend)(threads=threads)
     backend.load(spec.source_file(), spec, 1)
     return _task_outputs(backend, images)
+
+
+def _shipped_file_as(spec, runtime: str) -> tuple[Path, str] | None:
+    """ONNX Runtime's fp32 twin of a shipped model is the shipped file itself (through tf2onnx for a TFLite file),
+    and its quantizers read it: what a user of the model would quantize. LiteRT's is litert-torch's conversion of
+    the module even for a TFLite file: ai-edge-quantizer calibrates through a SignatureDef, and MediaPipe's BlazeFace
+    file has none."""
+    if runtime != "onnxruntime":
+        return None
+    from study.export.onnx_torch import onnx_file
+
+    return (onnx_file(spec.source_file()),
+            "the shipped file itself" if spec.framework == "onnx" else "the shipped file through tf2onnx")
 
 
 def zoo_variants(framework: str) -> list:
@@ -151,7 +166,12 @@ def build(model: str, directory: Path, threads: int, log=print, runtimes: tuple[
             log(f"zoo / {source}: {variant.key}")
             try:
                 started = time.perf_counter()
-                variant.make(network, calibration, path)
+                itself = _shipped_file_as(spec, variant.runtime) if real is not None else None
+                if variant.scheme == "fp32" and itself is not None:
+                    shutil.copyfile(itself[0], path)
+                    entry["description"] = itself[1]
+                else:
+                    variant.make(network, calibration, path)
                 entry["convert_s"] = time.perf_counter() - started
                 entry["bytes"], entry["compressed_bytes"] = path.stat().st_size, compressed_bytes(path)
                 backend = resolve(RUNTIMES[variant.runtime].backend)(threads=threads)
