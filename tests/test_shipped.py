@@ -297,7 +297,8 @@ def test_the_pictures_of_what_each_variant_finds_are_recorded_and_drawn_over_the
                       "picture": {"image": "astronaut.png", "reference": face},
                       "variants": {"a": variant("litert", "int8", extra), "b": variant("onnxruntime", "fp32", face),
                                    "c": {"source": "m", "runtime": "onnxruntime", "scheme": "dynamic-int8",
-                                         "precision": "int8", "status": "failed", "error": "no kernel for ConvInteger"}}},
+                                         "precision": "int8", "status": "failed",
+                                         "error": "no kernel for ConvInteger"}}},
         "ppocr_det": {"dataset": "shipped", "model": "ppocr_det", "task": "text_detection",
                       "picture": {"image": "page.png", "reference": page},
                       "variants": {"a": variant("executorch", "pt2e-int8", half)}}}

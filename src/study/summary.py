@@ -67,7 +67,8 @@ DEFAULT_BUDGETS = {"latency_budget_ms": 20.0, "size_budget_mb": 20.0, "max_accur
 
 def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max_accuracy_drop_pp: float,
               max_group_drop_pp: float) -> pd.DataFrame:
-    """For each zoo model (and model of your own): the runtime to ship (fastest meeting every constraint), ties, the runner-up and the margin.
+    """For each zoo model (and model of your own): the runtime to ship (fastest meeting every constraint), ties, the
+    runner-up and the margin.
 
     Zoo models run fp32; their artifacts are validated against the source model (fidelity), their accuracy is not
     measured (seeded weights), so only an artifact that failed validation breaks the accuracy constraint.

@@ -8,6 +8,7 @@ from the record.
 
 from __future__ import annotations
 
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -119,10 +120,8 @@ def calibration_ablation(data, variants, directory: Path, make_and_run, log=prin
                 continue
             path = directory / "calibration" / f"{variant.runtime}-{variant.scheme}-{mix}{variant.suffix}"
             path.parent.mkdir(parents=True, exist_ok=True)
-            if variant.runtime == "onnxruntime":  # its quantizer reads the fp32 file beside the destination
-                (path.parent / "onnxruntime-fp32.onnx").write_bytes((directory / "onnxruntime-fp32.onnx").read_bytes())
-            if variant.runtime == "litert" and (directory / "litert-fp32.tflite").exists():
-                (path.parent / "litert-fp32.tflite").write_bytes((directory / "litert-fp32.tflite").read_bytes())
+            if variant.reads_fp32:
+                shutil.copyfile(directory / variant.fp32_file, path.parent / variant.fp32_file)
             log(f"{data.name}: calibration ablation, {variant.key} with the {group} group {mix}")
             found["variants"][f"{variant.key}/{mix}"] = make_and_run(variant, images, path, entry)
     return found

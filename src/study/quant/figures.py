@@ -244,8 +244,9 @@ def shipped_pictures(pictures: pd.DataFrame, profile: str) -> list:
         runtimes = list(dict.fromkeys(variants["runtime"]))
         columns = max(variants.groupby("runtime").size().max(), 1)
         aspect = photo.shape[0] / photo.shape[1] if mine["task"].iloc[0] != "face_detection" else 1.0
-        fig, axes = plt.subplots(len(runtimes), columns, figsize=(2.9 * columns, (2.6 * aspect + 0.3) * len(runtimes) + 0.9),
-                                 squeeze=False, layout="constrained")
+        height = (2.6 * aspect + 0.3) * len(runtimes) + 0.9
+        fig, axes = plt.subplots(len(runtimes), columns, figsize=(2.9 * columns, height), squeeze=False,
+                                 layout="constrained")
         for row, runtime in zip(axes, runtimes):
             here = variants[variants["runtime"] == runtime].reset_index(drop=True)
             for ax, entry in zip(row, here.itertuples()):

@@ -30,6 +30,11 @@ class Variant:
     suffix: str
     make: Callable
     description: str
+    reads_fp32: bool = False     # its quantizer reads the fp32 twin's file, which must sit beside the destination
+
+    @property
+    def fp32_file(self) -> str:
+        return f"{self.runtime}-fp32{self.suffix}"
 
     @property
     def key(self) -> str:
@@ -210,12 +215,12 @@ TORCH_LITERT: dict[str, Variant] = {v.key: v for v in [  # the zoo's PyTorch mod
     Variant("litert", "fp32", "fp32", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "fp32"),
             "litert-torch convert"),
     Variant("litert", "fp16", "fp16", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "fp16"),
-            "ai-edge-quantizer float casting (float16 weights) on the litert-torch file"),
+            "ai-edge-quantizer float casting (float16 weights) on the litert-torch file", reads_fp32=True),
     Variant("litert", "dynamic-int8", "int8", ("torch",), ".tflite",
             lambda m, c, d: _litert_torch(m, c, d, "dynamic_wi8_afp32"),
-            "ai-edge-quantizer dynamic_wi8_afp32 on the litert-torch file"),
+            "ai-edge-quantizer dynamic_wi8_afp32 on the litert-torch file", reads_fp32=True),
     Variant("litert", "int8", "int8", ("torch",), ".tflite", lambda m, c, d: _litert_torch(m, c, d, "static_wi8_ai8"),
-            "ai-edge-quantizer static_wi8_ai8 (calibrated) on the litert-torch file"),
+            "ai-edge-quantizer static_wi8_ai8 (calibrated) on the litert-torch file", reads_fp32=True),
 ]}
 
 
@@ -235,13 +240,13 @@ VARIANTS: dict[str, Variant] = {v.key: v for v in [
     Variant("onnxruntime", "fp32", "fp32", ("torch", "keras"), ".onnx",
             lambda m, c, d: _onnx_fp32(m, d, c.shape[1:]), "torch.onnx (TorchScript exporter) / tf2onnx"),
     Variant("onnxruntime", "dynamic-int8", "int8", ("torch", "keras"), ".onnx",
-            lambda m, c, d: _ort_dynamic(_fp32_onnx_of(d), d), "quantize_dynamic, uint8 weights"),
+            lambda m, c, d: _ort_dynamic(_fp32_onnx_of(d), d), "quantize_dynamic, uint8 weights", reads_fp32=True),
     Variant("onnxruntime", "qdq-int8-tensor", "int8", ("torch", "keras"), ".onnx",
             lambda m, c, d: _ort_static(_fp32_onnx_of(d), c, d, False, _layout(m)),
-            "quantize_static QDQ, per-tensor weights, MinMax calibration"),
+            "quantize_static QDQ, per-tensor weights, MinMax calibration", reads_fp32=True),
     Variant("onnxruntime", "qdq-int8-channel", "int8", ("torch", "keras"), ".onnx",
             lambda m, c, d: _ort_static(_fp32_onnx_of(d), c, d, True, _layout(m)),
-            "quantize_static QDQ, per-channel weights, MinMax calibration"),
+            "quantize_static QDQ, per-channel weights, MinMax calibration", reads_fp32=True),
     Variant("executorch", "fp32", "fp32", ("torch",), ".pte", lambda m, c, d: _executorch(m, c, d, False),
             "torch.export, XNNPACK delegate"),
     Variant("executorch", "pt2e-int8", "int8", ("torch",), ".pte", lambda m, c, d: _executorch(m, c, d, True),
