@@ -131,5 +131,11 @@ def test_a_shipped_file_gets_its_own_pick_among_its_quantized_variants_judged_by
     loose = summary.recommend_shipped("ship", **{**budgets, "max_accuracy_drop_pp": 5}).iloc[0]
     assert (loose["ship"], loose["variant"]) == ("litert", "int8")
     assert "task fidelity drop 4.00 pp" in loose["reason"] and "worst group" not in loose["reason"]
+    # the file in LiteRT and its int8 variant within each other's intervals: a tie naming both variants
+    pd.DataFrame([timed("blazeface", "litert", 1.5), timed("blazeface", "onnxruntime", 2.5)]) \
+        .assign(ci_low_ms=[0.8, 2.4], ci_high_ms=[2.0, 2.6]).to_csv(directory / "latency.csv", index=False)
+    tied = summary.recommend_shipped("ship", **{**budgets, "max_accuracy_drop_pp": 5}).iloc[0]
+    assert tied["tie"] == "litert int8, litert fp32"
+    assert summary.pick_view(pd.DataFrame([tied]))["ship"].iloc[0] == "tie: LiteRT (TFLite) int8, LiteRT (TFLite) fp32"
     none = summary.recommend_shipped("ship", **{**budgets, "latency_budget_ms": 0.5}).iloc[0]
     assert none["ship"] == "none" and "p50" in none["reason"]

@@ -269,7 +269,9 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
     row = {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": best["p50_ms"],
            "size_mb": best["size_mb"], **empty, "basis": basis}
     if tied:
-        row["tie"] = ", ".join(c["runtime"] for c in [best, *tied])
+        together = [best, *tied]
+        repeated = len({c["runtime"] for c in together}) < len(together)  # several variants of one runtime tie
+        row["tie"] = ", ".join(f"{c['runtime']} {c['variant']}" if repeated else c["runtime"] for c in together)
     if len(passing) > 1:
         runner = passing[1]
         row["runner_up"] = f"{runner['runtime']} {runner['variant']}"
@@ -283,9 +285,11 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
 
 
 def _label(runtime: str) -> str:
+    """A runtime's name as a reader knows it, with the variant after it where a tie names one."""
     from study.plots import runtime_label
 
-    return runtime_label(runtime)
+    name, _, variant = runtime.partition(" ")
+    return runtime_label(name) + (f" {variant}" if variant else "")
 
 
 def _fastest(part: pd.DataFrame) -> list[str]:

@@ -426,9 +426,15 @@ def load_tables(profile: str) -> dict[str, pd.DataFrame]:
     if not path.exists():
         raise StudyError(f"{display_path(path)}: no quantization results yet. Fix: python -m study bench --profile "
                          f"{profile} --only quantization")
-    # a table added since these results were measured is empty until the next bench rebuilds the tables
-    return {name: pd.read_csv(directory / f"quant_{name}.csv", keep_default_na=False, na_values=[""])
-            if (directory / f"quant_{name}.csv").exists() else pd.DataFrame() for name in TABLES}
+    # a table added since these results were measured is empty until the next bench rebuilds the tables, and a
+    # table with no rows and no columns (no small models trained in this profile) is an empty file
+    return {name: _read_table(directory / f"quant_{name}.csv") for name in TABLES}
+
+
+def _read_table(path) -> pd.DataFrame:
+    if not path.exists() or not path.read_text().strip():
+        return pd.DataFrame()
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 # --- views for the notebook -------------------------------------------------------------------------
