@@ -115,7 +115,9 @@ def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: fl
     These files come without labelled data, so a variant's "drop" is what its task fidelity against the shipped
     fp32 file lost: 100 x (1 - fidelity) points (face boxes: F1 at IoU 0.5; text: map IoU; labels: agreement). An
     fp32 artifact counts as no drop once it passed validation, as for the zoo; a variant never judged cannot be
-    picked. No groups: the group constraint does not apply."""
+    picked. No groups: the group constraint does not apply. The two tables are two phases of the profile's run on
+    this machine (latency, then quantization): their intervals cover process-to-process noise, not a drift of the
+    machine between the phases, so a close call between a file and a variant is left a tie by the 5% margin."""
     from study.quant.plan import SHIPPED
 
     latency, quant = _read(profile, "latency.csv"), _read(profile, "quant_latency.csv")
