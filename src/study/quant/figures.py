@@ -173,6 +173,14 @@ def _panel_per_model(ok: pd.DataFrame, value: str):
     return fig, axes, panels
 
 
+def _titled(fig, axes, ok: pd.DataFrame, profile: str, name: str, xlabel: str, title: str):
+    """A per-model panel figure's axis label and title, with the CPU extensions that decide int8 speed; saved."""
+    axes[-1, 0].set_xlabel(xlabel)
+    isa = ", ".join(sorted(set(ok["cpu_isa"].dropna())))
+    fig.suptitle(f"{title} — measured, profile '{profile}'\nCPU extensions: {isa}", fontsize=9, x=0.02, ha="left")
+    return save(fig, profile, name)
+
+
 def zoo_speedups(summary: pd.DataFrame, profile: str):
     """Full-size variants: speedup over the fp32 twin of the same runtime (95% range), beside their fidelity."""
     ok = summary[(summary["status"] == "ok") & (summary["dataset"] == "zoo") & (summary["precision"] != "fp32")]
@@ -190,12 +198,10 @@ def zoo_speedups(summary: pd.DataFrame, profile: str):
         ax.axvline(1.0, color="black", lw=0.8)
         ax.axvline(3.0, color="#b71c1c", lw=0.8, ls="--")
         ax.set_title(model, fontsize=9, loc="left")
-    axes[-1, 0].set_xlabel("speedup over the fp32 twin in the same runtime, p50 batch 1 (×; bar: 95% range; red "
-                           "dashes: the article's 3x)")
-    isa = ", ".join(sorted(set(ok["cpu_isa"].dropna())))
-    fig.suptitle(f"int8 and float16 at 224x224: speed and fidelity (seeded weights: agreement with fp32, not "
-                 f"accuracy) — measured, profile '{profile}'\nCPU extensions: {isa}", fontsize=9, x=0.02, ha="left")
-    return save(fig, profile, "quant_zoo_speedups")
+    return _titled(fig, axes, ok, profile, "quant_zoo_speedups",
+                   "speedup over the fp32 twin in the same runtime, p50 batch 1 (×; bar: 95% range; red dashes: the "
+                   "article's 3x)", "int8 and float16 at 224x224: speed and fidelity (seeded weights: agreement with "
+                   "fp32, not accuracy)")
 
 
 def shipped_fidelity(shipped: pd.DataFrame, profile: str):
@@ -214,12 +220,10 @@ def shipped_fidelity(shipped: pd.DataFrame, profile: str):
         ax.set_xlim(0, 1.75)
         ax.axvline(1.0, color="black", lw=0.8)
         ax.set_title(f"{model} ({mine['task'].iloc[0].replace('_', ' ')})", fontsize=9, loc="left")
-    axes[-1, 0].set_xlabel("task fidelity against the shipped fp32 file on real images\n(face boxes: F1 at IoU 0.5; "
-                           "text: map IoU; labels: agreement) · speedup over the fp32 twin [95%] · size saved")
-    isa = ", ".join(sorted(set(ok["cpu_isa"].dropna())))
-    fig.suptitle(f"Trained models people ship: what int8 and float16 changed — measured, profile '{profile}'\n"
-                 f"CPU extensions: {isa}", fontsize=9, x=0.02, ha="left")
-    return save(fig, profile, "quant_shipped_fidelity")
+    return _titled(fig, axes, ok, profile, "quant_shipped_fidelity",
+                   "task fidelity against the shipped fp32 file on real images\n(face boxes: F1 at IoU 0.5; text: map "
+                   "IoU pooled over the images; labels: agreement) · speedup over the fp32 twin [95%] · size saved",
+                   "Trained models people ship: what int8 and float16 changed")
 
 
 PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}  # a runtime's row reads from its fp32 twin to its smallest
