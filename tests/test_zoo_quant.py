@@ -42,3 +42,17 @@ def test_every_full_size_quantizer_on_a_tiny_model(tmp_path):
     int8 = [v for v in variants.values() if v["status"] == "ok" and v["precision"] == "int8"
             and "dynamic" not in v["scheme"]]
     assert {v["runtime"] for v in int8} == {"onnxruntime", "executorch", "litert"}
+
+
+def test_the_speedup_figure_draws_each_model_with_the_cpu_extensions(study_root):
+    import pandas as pd
+
+    from study.quant.figures import zoo_speedups
+
+    row = {"status": "ok", "dataset": "zoo", "precision": "int8", "model": "mobilenet_v2", "runtime": "onnxruntime",
+           "scheme": "qdq-int8-channel", "speedup": 1.2, "speedup_ci_low": 1.1, "speedup_ci_high": 1.3,
+           "top1_agreement": 0.9, "sqnr_db": 20.0, "size_reduction_pct": 70.0, "cpu_isa": "avx2 avx512_vnni"}
+    fig = zoo_speedups(pd.DataFrame([row, {**row, "model": "resnet18"}]), "zoo")
+    assert len(fig.axes) == 2 and "CPU extensions: avx2 avx512_vnni" in fig.get_suptitle()
+    assert (study_root / "figures" / "zoo" / "quant_zoo_speedups.png").stat().st_size > 10_000
+    assert zoo_speedups(pd.DataFrame([{**row, "speedup": None}]), "zoo") is None  # nothing timed, nothing drawn
