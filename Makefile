@@ -13,6 +13,14 @@ export FORCE
 # nbval compares the notebooks' committed outputs with a run against the committed results fixture
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
+# The registry's connection drops now and then in the middle of a wheel: pip resumes it (--resume-retries), and the
+# whole install is tried three times, since a wheel already downloaded is taken from pip's cache on the next try.
+define pip_install
+for attempt in 1 2 3; do $(PY) -m pip install --quiet $(1) && break; \
+  if [ $$attempt -eq 3 ]; then echo "error: pip install $(1) failed 3 times, see above (usually the network). Fix: check the connection to the package registry, then run the same make command again" >&2; exit 1; fi; \
+  echo "pip install failed (attempt $$attempt of 3, see above); trying again in 20 s" >&2; sleep 20; done
+endef
+
 .DEFAULT_GOAL := help
 .PHONY: help env test report bench convert validate lab notebooks fixture lock clean distclean
 
@@ -23,8 +31,8 @@ help: ## list every target
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: Python 3.11 is needed, found " + sys.version.split()[0] + ". Fix: make PYTHON=/path/to/python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet "pip==26.3"
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(call pip_install,"pip==26.3")
+	$(call pip_install,--resume-retries 20 -r requirements.lock)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name study --display-name "Python 3 (study)" >/dev/null
 	@touch $(STAMP)

