@@ -135,6 +135,17 @@ def test_every_runtime_runs_a_tiny_model_it_matches(factories, runtime):
     assert artifact.record["max_rel_diff"] < 1e-4 and artifact.record["top1_agreement"] == 1.0
 
 
+def test_the_executorch_backend_runs_without_importing_the_compiler():
+    """A case process pays for the runtime, not for exir, which executorch.runtime's wrapper would import."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import study.runtimes.executorch; "
+             "print(sorted(m for m in sys.modules if m.startswith('executorch.exir')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_keras_model_converts_to_every_keras_target(factories):
     matrix = conversion_matrix(["user_models:keras_tiny"])
     statuses = dict(zip(matrix["target"], matrix["status"]))
