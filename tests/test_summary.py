@@ -139,3 +139,7 @@ def test_a_shipped_file_gets_its_own_pick_among_its_quantized_variants_judged_by
     assert summary.pick_view(pd.DataFrame([tied]))["ship"].iloc[0] == "tie: LiteRT (TFLite) int8, LiteRT (TFLite) fp32"
     none = summary.recommend_shipped("ship", **{**budgets, "latency_budget_ms": 0.5}).iloc[0]
     assert none["ship"] == "none" and "p50" in none["reason"]
+    from study import landing
+
+    page = landing._answer("ship", budgets)  # the landing page's answer names the shipped models it has, no others
+    assert "<h4>Trained models people ship (blazeface)</h4>" in page

@@ -97,7 +97,8 @@ def _answer(profile: str, budgets: dict) -> str:
                      "their picks do not transfer to the models above.</p>" + display.to_html(summary.pick_view(small)))
     shipped = summary.recommend_shipped(profile, **budgets)
     if len(shipped):
-        parts.append("<h4>Trained models people ship (BlazeFace, PP-OCR)</h4>"
+        names = ", ".join(html.escape(str(m)) for m in dict.fromkeys(shipped["model"]))
+        parts.append(f"<h4>Trained models people ship ({names})</h4>"
                      "<p class=note>The files as their packages ship them, in every runtime they reach, and their "
                      "float16 and int8 variants; a variant's drop is what its task fidelity against the shipped "
                      "fp32 file lost on real images (face boxes, text maps, labels), not accuracy.</p>"
