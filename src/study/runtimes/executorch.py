@@ -3,7 +3,7 @@
 The program is loaded through the runtime's own extension module (``pybindings._C``), the module that
 ``executorch.runtime.Runtime`` wraps, with the same call and the same verification. ``executorch.runtime`` is not
 imported: its wrapper module imports ``executorch.exir``, the ahead-of-time compiler, to define one warning class,
-and that is 10 s and 220 MB of the process (measured on the AMD EPYC: import 13.5 s and 961 MB peak, against 4.0 s
+and that is 9.5 s and 220 MB of the process (measured on the AMD EPYC: import 13.5 s and 961 MB peak, against 4.0 s
 and 739 MB for torch and the runtime alone), which a device running the program never loads. torch stays: the
 extension links against libtorch.
 """
