@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import study.bench as bench_module
-from helpers import write_profile
+from helpers import TINY_PROFILE, write_profile
 from study.bench import bench
 from study.convert import artifact_path, ensure_artifact, file_sha256
 from study.isolate import run_isolated
@@ -210,3 +210,27 @@ def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
     monkeypatch.setattr(bench_module, "measure_cases", first_measurement)
     with pytest.raises(Measuring):
         bench("planned", progress=False, only="latency")
+
+
+def test_the_plan_counts_every_process_of_a_timed_variant_and_no_build_already_made(study_root):
+    """Each full-size variant is timed in the profile's processes at each thread count; a build another profile of
+    the machine made is read, not made again (the estimate once missed both: 10 min said, 17 min taken)."""
+    import study.estimate as estimate
+    from study import paths
+    from study.profiles import load_profile
+    from study.quant.plan import zoo_jobs
+
+    timing = {**TINY_PROFILE["timing"], "processes": 3}
+    write_profile(study_root, "variants", threads=[1, 2], cpu_affinity="all", timing=timing,
+                  quantization={"zoo_models": ["mobilenet_v2"], "shipped_models": ["blazeface"]})
+    profile = load_profile("variants")
+    assert estimate.zoo_variant_count("mobilenet_v2") == 14 and estimate.zoo_variant_count("blazeface") == 10
+    case = estimate.latency_case_seconds(timing)
+    timed = (14 + 10) * 2 * 3 * case
+    builds = (estimate.ZOO_BUILD_S["zoo"] + estimate.ZOO_BUILD_S["blazeface"]) / max(1, os.cpu_count() or 1)
+    planned = estimate.plan(profile, ("quantization",))
+    assert planned.seconds == pytest.approx(timed + builds)
+    for job in zoo_jobs(profile):  # as if host-1t had built them on this machine
+        (paths.artifacts_dir() / "quant" / job["id"]).mkdir(parents=True)
+        (paths.artifacts_dir() / "quant" / job["id"] / "build.json").write_text("{}")
+    assert estimate.plan(profile, ("quantization",)).seconds == pytest.approx(timed)
