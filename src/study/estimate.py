@@ -17,10 +17,10 @@ from study.profiles import Profile
 # conversions took 314 s two at a time; 18 quantization builds and their 21 timed variants 428 s):
 PROCESS_S = 5.0            # a fresh case process: interpreter, one framework's import, load, first call
 CONVERSION_S = 11.0        # one conversion plus its validation run, per worker (conversions run one per CPU)
-# train one model, make and evaluate every variant, per worker (one per CPU). mobilenet_64 (64x64, 10 variants)
-# took 9-10 min per digits build two at a time on a slower AMD EPYC (2026-12: training 2-3 min, ExecuTorch lowering
-# 2.5 min); tones trains on twice the images and adds the calibration ablation
-QUANT_BUILD_S = {"small": 40.0, "mobilenet_64": 660.0}
+# train one model, make and evaluate every variant, per worker (one per CPU). On a slower AMD EPYC (2026-12), host-1t's
+# 12 small builds took about 20 min two at a time, and mobilenet_64 (64x64, 10 variants) 9-10 min per digits build
+# (training 2-3 min, ExecuTorch lowering 2.5 min); tones trains on twice the images and adds the calibration ablation
+QUANT_BUILD_S = {"small": 200.0, "mobilenet_64": 660.0}
 VARIANTS_PER_MODEL = 7     # timed variants of one quantization-study model (seed 0 of the first dataset)
 # quantize one 224x224 zoo model and its Keras twin, or one shipped file, every way and check fidelity, per worker
 # (2026-12, that EPYC, two at a time: MobileNetV2 and ResNet-18 4 to 7 min each, BlazeFace 65 s, PP-OCRv4 det 4.6 min)
