@@ -22,7 +22,7 @@ for attempt in 1 2 3; do $(PY) -m pip install --quiet $(1) && break; \
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help env test report bench convert validate lab notebooks fixture lock clean distclean
+.PHONY: help env test report bench convert validate phases lab notebooks fixture lock clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ test: $(STAMP) ## unit tests + nbval of every notebook against the committed res
 report: $(STAMP) ## measure what is missing, run every notebook for each of PROFILES, write reports/index.html
 	$(PY) -m study report --profiles $(PROFILES)
 
-bench: $(STAMP) ## measure one profile (PROFILE=name, ONLY=convert,latency,energy,operators,sustained,quantization) into results/<profile>/
+bench: $(STAMP) ## measure one profile (PROFILE=name, ONLY=comma-separated phases: make phases) into results/<profile>/
 	$(PY) -m study bench --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
 convert: $(STAMP) ## export the models of one profile (PROFILE=name) into artifacts/
@@ -54,14 +54,17 @@ convert: $(STAMP) ## export the models of one profile (PROFILE=name) into artifa
 validate: $(STAMP) ## check every device profile in params/profiles against the schema
 	$(PY) -m study validate
 
+phases: $(STAMP) ## list the phases of a bench run (the registry in src/study/phases/__init__.py)
+	@$(PY) -m study phases
+
 lab: $(STAMP) ## start JupyterLab on notebooks/ with the study's kernel (prints the URL to open)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 notebooks: $(STAMP) ## re-execute the notebooks in place against the committed fixture (the outputs nbval compares)
-	$(PY) -m study.fixture notebooks
+	$(PY) -m study.report.fixture notebooks
 
 fixture: $(STAMP) ## measure the `ci` profile afresh into tests/fixtures/study, then re-execute the notebooks
-	$(PY) -m study.fixture regenerate
+	$(PY) -m study.report.fixture regenerate
 
 lock: $(STAMP) ## re-resolve requirements.in and rewrite requirements.lock from the result
 	$(PY) -m pip install --quiet -r requirements.in

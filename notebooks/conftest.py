@@ -12,7 +12,7 @@ _root = {}
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     if "STUDY_ROOT" not in _root:
-        from study.fixture import scratch_copy
+        from study.report.fixture import scratch_copy
 
         _root["STUDY_ROOT"] = os.environ.get("STUDY_NBVAL_ROOT") or str(scratch_copy())
     os.environ["STUDY_ROOT"] = _root["STUDY_ROOT"]  # the kernel nbval starts inherits it

@@ -64,7 +64,7 @@ class _Root:
 
 @pytest.fixture(scope="session")
 def _tiny_study(_shared_root):
-    from study.bench import bench
+    from study.phases.bench import bench
 
     with _Root(_shared_root):
         write_profile(_shared_root, "tiny", timing={**TINY_PROFILE["timing"], "processes": 2}, **TINY_STUDY)
@@ -83,7 +83,7 @@ def tiny_study(_tiny_study, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_report(_tiny_study):
     """The report of the tiny profile, built once the way `make report` builds it."""
-    from study.report import build_report
+    from study.report.pages import build_report
 
     with _Root(_tiny_study):
         return build_report(["tiny"])

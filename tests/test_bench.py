@@ -8,26 +8,27 @@ import sys
 import pandas as pd
 import pytest
 
-import study.bench as bench_module
+import study.measure.cases as cases_module
+import study.phases.latency as latency_module
 from helpers import TINY_PROFILE, write_profile
-from study.bench import bench
-from study.convert import artifact_path, ensure_artifact, file_sha256
-from study.isolate import run_isolated
-from study.results import ResultsStore
+from study.phases.bench import bench
+from study.build.convert import artifact_path, ensure_artifact, file_sha256
+from study.core.isolate import run_isolated
+from study.core.store import ResultsStore
 
 
 def counting(monkeypatch, interrupt_at=None):
     """Wrap measure_case to count calls, optionally raising KeyboardInterrupt on call number ``interrupt_at``."""
     calls = []
-    real = bench_module.measure_case
+    real = cases_module.measure_case
 
-    def wrapped(case, log_dir=None):
+    def wrapped(case, log_dir=None, launcher=None):
         calls.append(case.case_id)
         if interrupt_at is not None and len(calls) == interrupt_at:
             raise KeyboardInterrupt
-        return real(case, log_dir)
+        return real(case, log_dir, launcher)
 
-    monkeypatch.setattr(bench_module, "measure_case", wrapped)
+    monkeypatch.setattr(cases_module, "measure_case", wrapped)
     return calls
 
 
@@ -64,7 +65,7 @@ def test_every_case_measured_then_skipped(tiny_study, monkeypatch):
 
 def test_interrupted_run_resumes_without_duplicates(bench_root, monkeypatch):
     write_profile(bench_root, "resume", runtimes=["onnxruntime", "litert"])
-    real = bench_module.measure_case
+    real = cases_module.measure_case
     calls = counting(monkeypatch, interrupt_at=3)
     with pytest.raises(KeyboardInterrupt):
         bench("resume", progress=False, only="latency")
@@ -72,7 +73,7 @@ def test_interrupted_run_resumes_without_duplicates(bench_root, monkeypatch):
     partial = pd.read_csv(store.latency_csv)
     assert len(partial) == 2 and partial["case_id"].is_unique
 
-    monkeypatch.setattr(bench_module, "measure_case", real)
+    monkeypatch.setattr(cases_module, "measure_case", real)
     calls = counting(monkeypatch)
     table = bench("resume", progress=False, only="latency")
     assert len(calls) == 2  # only the cases the interruption left unmeasured (3rd onwards)
@@ -175,8 +176,8 @@ def test_memory_is_the_case_process_own_not_its_parents(bench_root):
 
 
 def test_phases_can_be_chosen_and_absent_ones_are_not_measured(bench_root, capsys):
-    from study.bench import parse_phases
-    from study.errors import StudyError
+    from study.phases.bench import parse_phases
+    from study.core.errors import StudyError
 
     with pytest.raises(StudyError, match="unknown phase 'latancy'.*Fix: name one or more of convert,latency"):
         parse_phases("convert,latancy")
@@ -191,11 +192,12 @@ def test_phases_can_be_chosen_and_absent_ones_are_not_measured(bench_root, capsy
 
 
 def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
-    import study.estimate as estimate
-    from study.profiles import load_profile
+    import study.plan.estimate as estimate
+    from study.phases.bench import estimate as plan
+    from study.plan.profiles import load_profile
 
     write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1])
-    planned = estimate.plan(load_profile("planned"), ("latency", "energy"))
+    planned = plan(load_profile("planned"), ("latency", "energy"))
     assert planned.counts["latency cases"] == 1 and planned.counts["energy cases"] == 1
     assert planned.seconds >= estimate.PROCESS_S and "1 latency cases" in planned.describe()
 
@@ -207,7 +209,7 @@ def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
         assert "plan: " in said.out + said.err and "estimated" in said.out + said.err
         raise Measuring
 
-    monkeypatch.setattr(bench_module, "measure_cases", first_measurement)
+    monkeypatch.setattr(latency_module, "measure_cases", first_measurement)
     with pytest.raises(Measuring):
         bench("planned", progress=False, only="latency")
 
@@ -215,10 +217,11 @@ def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
 def test_the_plan_counts_every_process_of_a_timed_variant_and_no_build_already_made(study_root):
     """Each full-size variant is timed in the profile's processes at each thread count; a build another profile of
     the machine made is read, not made again (the estimate once missed both: 10 min said, 17 min taken)."""
-    import study.estimate as estimate
-    from study import paths
-    from study.profiles import load_profile
-    from study.quant.plan import zoo_jobs
+    import study.plan.estimate as estimate
+    from study.core import paths
+    from study.phases.bench import estimate as plan
+    from study.plan.profiles import load_profile
+    from study.plan.quant import zoo_jobs
 
     timing = {**TINY_PROFILE["timing"], "processes": 3}
     write_profile(study_root, "variants", threads=[1, 2], cpu_affinity="all", timing=timing,
@@ -228,9 +231,9 @@ def test_the_plan_counts_every_process_of_a_timed_variant_and_no_build_already_m
     case = estimate.latency_case_seconds(timing)
     timed = (14 + 10) * 2 * 3 * case
     builds = (estimate.ZOO_BUILD_S["zoo"] + estimate.ZOO_BUILD_S["blazeface"]) / max(1, os.cpu_count() or 1)
-    planned = estimate.plan(profile, ("quantization",))
+    planned = plan(profile, ("quantization",))
     assert planned.seconds == pytest.approx(timed + builds)
     for job in zoo_jobs(profile):  # as if host-1t had built them on this machine
         (paths.artifacts_dir() / "quant" / job["id"]).mkdir(parents=True)
         (paths.artifacts_dir() / "quant" / job["id"] / "build.json").write_text("{}")
-    assert estimate.plan(profile, ("quantization",)).seconds == pytest.approx(timed)
+    assert plan(profile, ("quantization",)).seconds == pytest.approx(timed)

@@ -4,8 +4,9 @@ judges how far each mix moves the minority's accuracy change, paired by seed."""
 import numpy as np
 import pytest
 
-from study import verdicts
-from study.quant import datasets, tables
+from study.analyze import verdicts
+from study.build.quant import datasets
+from study.analyze import quant_tables as tables
 
 
 def test_the_mixes_hold_the_minority_where_they_say():

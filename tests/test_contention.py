@@ -5,10 +5,10 @@ import os
 
 import pandas as pd
 
-from study.engine import Contention, _cpu_ticks
-from study.measure import contended
-from study.results import derived_columns
-from study.schema import LATENCY_COLUMNS
+from study.measure.trackers.contention import Contention, _cpu_ticks
+from study.core.statistics import contended
+from study.core.store import derived_columns
+from study.core.schema import LATENCY_COLUMNS
 
 STAT = """cpu  500 0 300 9000 10 0 5 60 0 0
 cpu0 100 0 100 4000 5 0 2 50 0 0

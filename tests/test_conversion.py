@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from helpers import write_profile
-from study import paths
-from study.bench import bench, convert_profile
-from study.convert import artifact_path, conversion_matrix, ensure_artifact, validate_artifact
-from study.runtimes import RUNTIMES
-from study.validation import THRESHOLDS, informative, parity, run_in_chunks, verdict
+from study.core import paths
+from study.phases.bench import bench
+from study.phases.convert import convert_profile
+from study.build.convert import artifact_path, conversion_matrix, ensure_artifact, validate_artifact
+from study.core.runtimes import RUNTIMES
+from study.build.validation import THRESHOLDS, informative, parity, run_in_chunks, verdict
 
 FACTORIES = textwrap.dedent('''
     import numpy as np
@@ -87,7 +88,7 @@ def test_a_detection_model_has_no_top1_to_check():
 
 
 def test_outputs_of_a_model_with_one_input_and_several_outputs_come_back_per_output():
-    from study.validation import run_in_chunks
+    from study.build.validation import run_in_chunks
 
     inputs = np.arange(10, dtype=np.float32).reshape(5, 2)
     boxes, scores = run_in_chunks(lambda x: (np.repeat(x, 8, axis=1), x.sum(axis=1, keepdims=True)), inputs, 2)
@@ -140,7 +141,7 @@ def test_the_executorch_backend_runs_without_importing_the_compiler():
     import subprocess
     import sys
 
-    probe = ("import sys; import study.runtimes.executorch; "
+    probe = ("import sys; import study.measure.runtimes.executorch; "
              "print(sorted(m for m in sys.modules if m.startswith('executorch.exir')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -217,8 +218,8 @@ def test_bad_models_are_recorded_and_the_rest_goes_on(factories, tmp_path):
 
 
 def test_profile_rejects_a_missing_model_file(study_root):
-    from study.errors import StudyError
-    from study.profiles import load_profile
+    from study.core.errors import StudyError
+    from study.plan.profiles import load_profile
 
     path = write_profile(study_root, "nofile", models=["models/absent.onnx"])
     with pytest.raises(StudyError, match=r"models: item 0: model file 'models/absent.onnx' not found"):

@@ -6,8 +6,9 @@ from html import unescape
 
 import pandas as pd
 
-from study import display
-from study.schema import ENERGY_COLUMNS, LATENCY_COLUMNS
+from study.report import display
+from study.core.schema import ENERGY_COLUMNS
+from study.measure.trackers import latency_columns
 
 
 def _cells(html: str) -> list[str]:
@@ -19,7 +20,7 @@ def _headers(html: str) -> list[str]:
 
 
 def test_every_measured_column_of_the_schema_has_its_unit_in_the_header():
-    for columns in (LATENCY_COLUMNS, ENERGY_COLUMNS):
+    for columns in (latency_columns(), ENERGY_COLUMNS):
         for name, meaning in columns.items():
             stated = re.search(r"\((ms|MiB|MB|bytes|GFLOP/s|GFLOP|mJ|W|s)[;,)]", meaning)
             if stated:

@@ -1,11 +1,17 @@
 from helpers import REPO
-from study.schema import schema_markdown
+from study.report import costs, schema
 
 
 def test_readme_schema_is_the_one_the_code_writes():
     readme = (REPO / "README.md").read_text()
-    section = readme.split("<!-- schema:start (python -m study.schema) -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
-    assert section == schema_markdown(), "regenerate the README schema: python -m study.schema"
+    section = readme.split(schema.MARKER_START, 1)[1].split(schema.MARKER_END, 1)[0]
+    assert section == schema.markdown(), "regenerate the README schema: python -m study.report.schema --write"
+
+
+def test_readme_cost_table_is_the_one_the_run_records_give():
+    readme = (REPO / "README.md").read_text()
+    assert costs.readme_section(readme) == costs.table_markdown(), \
+        "regenerate the README's cost table: python -m study.report.costs --write"
 
 
 def test_ci_runs_exactly_the_readme_test_command():

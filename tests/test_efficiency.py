@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.flops import onnx_flops
-from study.measure import harness_overhead_ms, median_ci_halfwidth, timed_runs
-from study.peak import gemm_gflops
-from study.results import naive_vs_steady
+from study.build.flops import onnx_flops
+from study.core.statistics import median_ci_halfwidth
+from study.measure.timing import harness_overhead_ms, timed_runs
+from study.measure.peak import gemm_gflops
+from study.core.store import naive_vs_steady
 
 
 def test_median_ci_halfwidth_known_cases():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from study.energy import (counter_delta_uj, integrate_window, modelled_watts, rapl_available, rapl_domains,
+from study.measure.energy import (counter_delta_uj, integrate_window, modelled_watts, rapl_available, rapl_domains,
                           rapl_joules, read_meter_csv, read_rapl, window_energy)
-from study.errors import StudyError
+from study.core.errors import StudyError
 
 
 def fake_powercap(root, zones):
@@ -114,7 +114,7 @@ def test_device_scope_counts_every_cpu_of_the_device():
 
 
 def test_rapl_windows_read_the_counters_at_their_bounds(tmp_path):
-    from study.energy import measure_windows
+    from study.measure.energy import measure_windows
 
     root = fake_powercap(tmp_path, {"intel-rapl:0": ("package-0", 1_000, 10**12)})
     counter = {"uj": 1_000}
@@ -132,7 +132,7 @@ def test_rapl_windows_read_the_counters_at_their_bounds(tmp_path):
 
 
 def test_rapl_source_without_counters_is_one_clear_error(tmp_path):
-    from study.energy import measure_windows
+    from study.measure.energy import measure_windows
 
     with pytest.raises(StudyError, match="no readable RAPL.*Fix:"):
         measure_windows(lambda: None, 0.01, 2, "rapl", str(tmp_path / "none"))
@@ -149,7 +149,7 @@ def _windows(idle_wall=10.0, active=((10.0, 100), (10.0, 110), (10.0, 90)), star
 
 
 def test_meter_energy_per_inference_gross_and_net(tmp_path):
-    from study.energy import summarize_windows
+    from study.measure.energy import summarize_windows
 
     windows = _windows()
     # the meter reads 2 W while idle and 5 W while the model runs
@@ -177,8 +177,8 @@ def test_energy_of_every_case_modelled_from_its_latency_case(tiny_study, monkeyp
     """With the power model nothing more is run: the latency case's CPU time along its timed runs is the input."""
     import pandas as pd
 
-    import study.energy_bench as energy_bench
-    from study.bench import bench
+    import study.phases.energy as energy_bench
+    from study.phases.bench import bench
 
     table = pd.read_csv(tiny_study / "results" / "tiny" / "energy.csv")
     latency = pd.read_csv(tiny_study / "results" / "tiny" / "latency.csv")
@@ -204,7 +204,7 @@ def test_energy_of_every_case_modelled_from_its_latency_case(tiny_study, monkeyp
 
 
 def test_windows_are_cut_from_cpu_checkpoints():
-    from study.energy import windows_from_checkpoints
+    from study.measure.energy import windows_from_checkpoints
 
     # calls, wall s, cpu s, epoch s: 10 calls per second of wall time, CPU busy 80% of it
     points = [[10 * t, t, 0.8 * t, 1000 + t] for t in range(11)]
@@ -217,7 +217,7 @@ def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
     import pandas as pd
 
     from helpers import write_profile
-    from study.bench import bench
+    from study.phases.bench import bench
 
     meter = bench_root / "meter.csv"
     write_meter(meter, [0.0, 1.0], [3.0, 3.0])  # recorded long before the run
@@ -237,7 +237,7 @@ def test_meter_log_missing_a_window_fails_that_row_only(bench_root):
 
 def test_rapl_profile_on_a_machine_without_counters_stops_before_measuring(study_root):
     from helpers import write_profile
-    from study.bench import bench
+    from study.phases.bench import bench
 
     write_profile(study_root, "rapl", energy={"source": "rapl", "rapl_root": str(study_root / "none"),
                                               "window_seconds": 0.1, "windows": 2,
@@ -251,8 +251,8 @@ def test_rapl_profile_on_a_machine_without_counters_stops_before_measuring(study
 def test_modelled_energy_is_stamped_and_never_drawn_against_latency(tiny_study):
     from IPython.display import Markdown
 
-    from study import plots
-    from study.energy_tables import energy_summary, load_energy
+    from study.report import plots
+    from study.analyze.energy_tables import energy_summary, load_energy
 
     energy = load_energy("tiny")
     fig = plots.energy_per_inference(energy, "tiny")

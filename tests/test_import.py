@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import write_profile
-from study.errors import StudyError
+from study.core.errors import StudyError
 
 
 def _tree(folder):
@@ -18,7 +18,7 @@ def _tree(folder):
 def exported(tiny_study, tmp_path):
     """A results folder 'measured on a Raspberry Pi' under a profile that exists only there: the tiny study's,
     relabelled (nothing measured again). Its profile travels in the folder, as bench writes it."""
-    from study.profiles import load_profile
+    from study.plan.profiles import load_profile
 
     folder = tmp_path / "from-the-pi" / "device"
     shutil.copytree(tiny_study / "results" / "tiny", folder)
@@ -35,19 +35,20 @@ def exported(tiny_study, tmp_path):
 
 
 def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, monkeypatch, tmp_path):
-    import study.bench as bench_module
-    from study.importer import import_results, imported_profiles
-    from study.plots import machine_of
+    import study.measure.cases as cases_module
+    import study.phases.bench as bench_module
+    from study.measure.importer import import_results, imported_profiles
+    from study.report.plots import machine_of
 
     import_results(exported)
     assert "device" in imported_profiles()
-    monkeypatch.setattr(bench_module, "measure_case", lambda *a, **k: pytest.fail("measured an imported profile"))
+    monkeypatch.setattr(cases_module, "measure_case", lambda *a, **k: pytest.fail("measured an imported profile"))
     table = bench_module.bench("device", progress=False)
     assert len(table) == 6 and (table["status"] == "ok").all()
     assert "raspberrypi (Cortex-A72, aarch64), imported" == machine_of("device")
-    from study import paths
-    from study.landing import write_index
-    from study.profiles import load_profile
+    from study.core import paths
+    from study.report.landing import write_index
+    from study.plan.profiles import load_profile
 
     assert load_profile("device").path == tiny_study / "results" / "device" / "profile.yaml"
 
@@ -58,7 +59,7 @@ def test_import_adds_the_rows_and_measures_nothing_here(tiny_study, exported, mo
 
 
 def test_a_folder_without_its_profile_needs_the_profile_here(tiny_study, exported):
-    from study.importer import import_results
+    from study.measure.importer import import_results
 
     (exported / "profile.yaml").unlink()
     with pytest.raises(StudyError, match="no profile.yaml, and profile 'device' is not defined.*Fix: re-run"):
@@ -71,7 +72,7 @@ def test_a_folder_without_its_profile_needs_the_profile_here(tiny_study, exporte
 
 
 def test_import_refuses_to_overwrite_unless_replace(tiny_study, exported):
-    from study.importer import import_results
+    from study.measure.importer import import_results
 
     import_results(exported)
     before = _tree(tiny_study / "results" / "device")
@@ -94,7 +95,7 @@ def test_import_refuses_to_overwrite_unless_replace(tiny_study, exported):
      "lacks columns p50_ms"),
 ])
 def test_a_bad_or_partial_folder_is_one_error_and_changes_nothing(tiny_study, exported, damage, message):
-    from study.importer import import_results
+    from study.measure.importer import import_results
 
     damage(exported)
     results = tiny_study / "results"

@@ -3,7 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from study.measure import bootstrap_ci, summarize, timed_runs
+from study.core.statistics import bootstrap_ci, summarize
+from study.measure.timing import timed_runs
 
 
 def test_summary_of_known_samples():

@@ -33,7 +33,7 @@ def test_at_most_a_fifth_of_cells_ignore_their_output():
 
 def test_a_profile_never_measured_is_one_line_with_the_command(study_root):
     from helpers import write_profile
-    from study import notebook
+    from study.report import notebook
 
     write_profile(study_root, "fresh")
     with pytest.raises(notebook.NotMeasured) as raised:
@@ -44,7 +44,7 @@ def test_a_profile_never_measured_is_one_line_with_the_command(study_root):
 
 def test_a_phase_the_profile_leaves_out_reads_not_measured(study_root):
     from helpers import write_profile
-    from study import notebook
+    from study.report import notebook
 
     write_profile(study_root, "lean", energy=None)
     (study_root / "results" / "lean").mkdir(parents=True)
@@ -66,7 +66,7 @@ def _nbval(root, notebook):
 def test_nbval_fails_on_a_changed_verdict_or_column(tmp_path):
     """The regression test can fail: the committed outputs pass on the fixture and fail when a verdict or a
     table's column changes in it."""
-    from study.fixture import scratch_copy
+    from study.report.fixture import scratch_copy
 
     summary = REPO / "notebooks" / "05_summary.ipynb"
     code, output = _nbval(scratch_copy(), summary)
@@ -90,9 +90,12 @@ def test_nbval_fails_on_a_changed_verdict_or_column(tmp_path):
     assert code != 0 and "00_conversion.ipynb::Cell" in output, output[-3000:]
 
 
-MEASURING_MODULES = {"study.bench", "study.convert", "study.isolate", "study.engine", "study.energy_bench",
-                     "study.quant.run", "study.quant.build", "study.worker", "study.estimate", "study.naive",
-                     "study.peak", "study.quant.nets"}
+MEASURING_MODULES = {"study.phases.bench", "study.phases.base", "study.phases.convert", "study.phases.latency",
+                     "study.phases.energy", "study.phases.operators", "study.phases.sustained",
+                     "study.phases.quantization", "study.build.convert", "study.core.isolate", "study.measure.engine",
+                     "study.measure.cases", "study.measure.launcher", "study.measure.worker", "study.measure.timing",
+                     "study.measure.naive", "study.measure.peak", "study.build.quant.build", "study.build.quant.nets",
+                     "study.plan.estimate", "study.plan.cases"}
 
 
 def test_no_notebook_imports_the_measuring_code():
@@ -104,4 +107,4 @@ def test_no_notebook_imports_the_measuring_code():
     probe = "\n".join(imports) + "\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('study')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True)
     modules = set(eval(loaded.stdout.strip().splitlines()[-1]))  # a printed list of names
-    assert "study.notebook" in modules and not modules & MEASURING_MODULES, sorted(modules & MEASURING_MODULES)
+    assert "study.report.notebook" in modules and not modules & MEASURING_MODULES, sorted(modules & MEASURING_MODULES)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from study.models import ModelSpec
-from study.operators import OP_TYPES, by_type, largest_gap, op_type
+from study.build.models import ModelSpec
+from study.measure.operators import OP_TYPES, by_type, largest_gap, op_type
 
 
 class Tiny(torch.nn.Module):
@@ -65,8 +65,8 @@ def tiny_artifacts(tmp_path_factory):
     ("executorch", "tiny.pte", {"convolution", "depthwise convolution", "matrix multiply"}),
 ])
 def test_each_profiler_sees_the_tiny_models_operators(tiny_artifacts, runtime, file, expected, monkeypatch):
-    from study.registry import resolve
-    from study.runtimes import RUNTIMES
+    from study.core.registry import resolve
+    from study.core.runtimes import RUNTIMES
 
     # in one test process torch's inter-op pool can be sized once; a case process sizes it once too
     monkeypatch.setattr(torch, "set_num_interop_threads", lambda threads: None)
@@ -83,8 +83,8 @@ def test_each_profiler_sees_the_tiny_models_operators(tiny_artifacts, runtime, f
 
 
 def test_a_runtime_without_a_profiler_says_so(tiny_artifacts):
-    from study.operators import NoProfiler
-    from study.runtimes.litert import LiteRT
+    from study.measure.operators import NoProfiler
+    from study.measure.runtimes.litert import LiteRT
 
     with pytest.raises(NoProfiler, match="no operator profiler"):
         LiteRT(threads=1).profile_operators(None, 1)
@@ -106,7 +106,7 @@ def test_the_largest_gap_names_the_type_that_makes_it():
 
 
 def test_the_tiny_study_profiles_every_runtime_that_can(tiny_study):
-    from study.operators import load_operator_types
+    from study.measure.operators import load_operator_types
 
     types = load_operator_types("tiny")
     status = types.groupby("runtime")["status"].first().to_dict()

@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from helpers import REPO, TINY_PROFILE, write_profile
-from study.errors import StudyError
-from study.profiles import load_profile, profile_names
+from study.core.errors import StudyError
+from study.plan.profiles import load_profile, profile_names
 
 
 def test_shipped_profiles_are_valid(monkeypatch):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from study.quant import datasets, metrics
+from study.build.quant import datasets
+from study.analyze import quant_metrics as metrics
 
 LABELS = [0, 0, 1, 1, 0, 1, 0, 1]
 GROUPS = ["a", "a", "a", "a", "b", "b", "b", "b"]
@@ -83,7 +84,7 @@ def test_your_own_image_folder(tmp_path):
 
 
 def test_a_bad_image_folder_is_one_clear_error(tmp_path):
-    from study.errors import StudyError
+    from study.core.errors import StudyError
 
     (tmp_path / "labels.csv").write_text("path,label,group\n" + "".join(f"missing{i}.png,0,a\n" for i in range(5)))
     with pytest.raises(StudyError, match="line 2: cannot read image missing0.png.*Fix:"):

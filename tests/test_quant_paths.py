@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from study.quant.quantizers import VARIANTS
+from study.build.quant.quantizers import VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def tiny_folder(tmp_path_factory):
 
 @pytest.mark.parametrize("model", ["plain_cnn", "keras_mobilenet_small"])
 def test_every_quantizer_path_runs(model, tiny_folder, tmp_path):
-    from study.quant.build import build
-    from study.quant.nets import QUANT_MODELS
+    from study.build.quant.build import build
+    from study.build.quant.nets import QUANT_MODELS
 
     record = build(str(tiny_folder), model, seed=0, epochs=1, directory=tmp_path, threads=1, log=lambda line: None)
     framework = QUANT_MODELS[model].framework
@@ -51,8 +51,8 @@ def test_every_quantizer_path_runs(model, tiny_folder, tmp_path):
 
 
 def test_profile_tables_and_claims(tiny_study):
-    from study.quant.tables import load_tables
-    from study.schema import LATENCY_COLUMNS
+    from study.analyze.quant_tables import load_tables
+    from study.core.schema import LATENCY_COLUMNS
 
     tables = load_tables("tiny")
     summary = tables["summary"]
@@ -62,7 +62,7 @@ def test_profile_tables_and_claims(tiny_study):
     assert (int8["size_reduction_pct"] > 50).all() and int8["speedup"].notna().all()
     groups = tables["groups"]
     assert set(groups["group_by"]) == {"class", "ink"} and (groups["n"] > 0).all()
-    from study.verdicts import NOT_COMPARABLE, OUTCOMES
+    from study.analyze.verdicts import NOT_COMPARABLE, OUTCOMES
 
     claims = tables["claims"].set_index("claim")["verdict"]
     assert set(claims) <= set(OUTCOMES) and len(claims) == 4

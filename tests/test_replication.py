@@ -4,11 +4,12 @@ interleaved order, pooling, and resuming an interrupted run at the process it st
 import numpy as np
 import pytest
 
-import study.bench as bench_module
-from study.bench import Case, complete, interleaved, measure_cases, pooled
-from study.convert import Artifact
-from study.measure import bootstrap_ci, hierarchical_ci, summarize
-from study.results import ResultsStore
+from study.build.convert import Artifact
+from study.core.statistics import bootstrap_ci, hierarchical_ci, summarize
+from study.core.store import ResultsStore, table_row
+from study.measure.cases import complete, interleaved, measure_cases, pooled
+from study.measure.launcher import Launcher, ProcessRecord
+from study.plan.cases import Case
 
 
 def experiment(rng, processes=3, between=0.5, within=0.2, n=400, true=10.0):
@@ -87,31 +88,38 @@ def test_pooled_keeps_the_worst_memory_and_flags_contention_in_any_process():
     assert failed == {"status": "failed", "error": "boom"}
 
 
-def test_an_interrupted_run_resumes_at_the_missing_processes(study_root, monkeypatch):
+class FakeLauncher(Launcher):
+    """Answers each process with ``answer(spec)``, as a launcher reads a worker's record back."""
+
+    def __init__(self, answer):
+        self.answer, self.calls = answer, []
+
+    def run(self, spec, timeout_s, log_path=None):
+        self.calls.append(spec.model)
+        return ProcessRecord.from_json(self.answer(self.calls))
+
+
+def test_an_interrupted_run_resumes_at_the_missing_processes(study_root):
     cases = [fake_case(c) for c in "abc"]
     store = ResultsStore("p")
-    calls = []
 
-    def fake_measure(case, log_dir=None):
-        calls.append(case.case_id)
+    def interrupted_at_the_fifth(calls):
         if len(calls) == 5:
             raise KeyboardInterrupt
         return process_result(1.0 + 0.01 * len(calls))
 
-    monkeypatch.setattr(bench_module, "measure_case", fake_measure)
     with pytest.raises(KeyboardInterrupt):
-        measure_cases("p", store, cases, "run", False, False, lambda line: None)
+        measure_cases("p", store, cases, "run", False, False, lambda line: None,
+                      launcher=FakeLauncher(interrupted_at_the_fifth))
     done = {c.case_id: len(store.get(c.case_id)["replicates"]) for c in cases if store.get(c.case_id)}
     assert sum(done.values()) == 4  # the four processes that finished, each written at once
 
-    calls.clear()
-    monkeypatch.setattr(bench_module, "measure_case", lambda case, log_dir=None: calls.append(case.case_id)
-                        or process_result(1.0))
-    measure_cases("p", store, cases, "run", False, False, lambda line: None)
-    assert len(calls) == 9 - 4  # only the missing processes
+    again = FakeLauncher(lambda calls: process_result(1.0))
+    measure_cases("p", store, cases, "run", False, False, lambda line: None, launcher=again)
+    assert len(again.calls) == 9 - 4  # only the missing processes
     for case in cases:
         record = store.get(case.case_id)
         assert complete(record, case) and len(record["replicates"]) == 3
-        assert record["row"]["n_processes"] == 3
+        assert table_row(record)["n_processes"] == 3 and "p50_ms" not in record["row"]  # computed, not frozen
     table = store.write_tables([c.case_id for c in cases])
     assert len(table) == 3 and table["case_id"].is_unique

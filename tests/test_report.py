@@ -3,7 +3,7 @@
 import re
 
 from helpers import write_profile
-from study import report
+from study.report import pages as report
 
 
 def test_report_builds_index_and_skips_unchanged_work(tiny_study, tiny_report, monkeypatch):
@@ -44,7 +44,7 @@ def test_report_builds_index_and_skips_unchanged_work(tiny_study, tiny_report, m
 def test_report_validates_every_profile_before_measuring(bench_root):
     import pytest
 
-    from study.errors import StudyError
+    from study.core.errors import StudyError
 
     write_profile(bench_root, "fine", runtimes=["onnxruntime"], batch_sizes=[1])
     with pytest.raises(StudyError, match="no such profile"):

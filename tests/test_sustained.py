@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from study.sustained import series, tenth_ratio, verdict
+from study.measure.sustained import series, tenth_ratio, verdict
 
 
 def run(slowdown: float, seconds: float = 10.0, rate: int = 200, seed: int = 0):
@@ -37,7 +37,7 @@ def test_series_counts_every_call_once():
 
 
 def test_the_tiny_study_runs_its_fastest_runtime(tiny_study):
-    from study.sustained import load_sustained
+    from study.measure.sustained import load_sustained
 
     table, windows = load_sustained("tiny")
     latency = pd.read_csv(tiny_study / "results" / "tiny" / "latency.csv")

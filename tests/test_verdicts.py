@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study import verdicts as v
+from study.analyze import verdicts as v
 
 
 def test_a_bound_claim_is_supported_by_any_value_up_to_the_bound():
@@ -72,7 +72,7 @@ def _verdict(claims: pd.DataFrame, word: str) -> str:
 
 
 def test_the_article_claims_on_hand_made_summaries():
-    from study.quant.verdicts import article_claims
+    from study.analyze.quant_verdicts import article_claims
 
     full = article_claims(_summary())
     assert _verdict(full, "3x") == v.SUPPORTED and _verdict(full, "75%") == v.SUPPORTED
@@ -91,8 +91,8 @@ def test_the_article_claims_on_hand_made_summaries():
 
 def test_speed_is_looked_up_per_dataset(monkeypatch):
     """One model name is a different network on each dataset: a dataset's rows never borrow another's speed."""
-    from study.profiles import load_profile
-    from study.quant import tables
+    from study.plan.profiles import load_profile
+    from study.analyze import quant_tables as tables
 
     labels, groups = [0, 1, 0, 1], {"class": ["0", "1", "0", "1"], "ink": ["a", "a", "b", "b"]}
 
@@ -117,7 +117,7 @@ def test_speed_is_looked_up_per_dataset(monkeypatch):
 
 
 def test_holm_and_the_paired_test_across_seeds():
-    from study.quant import metrics
+    from study.analyze import quant_metrics as metrics
 
     adjusted = metrics.holm([0.01, 0.04, np.nan, 0.03])
     assert np.allclose(adjusted[[0, 1, 3]], [0.03, 0.06, 0.06]) and np.isnan(adjusted[2])
@@ -130,7 +130,7 @@ def test_holm_and_the_paired_test_across_seeds():
 
 
 def test_a_bias_the_seeds_do_not_confirm_is_not_detected():
-    from study.quant.verdicts import article_claims
+    from study.analyze.quant_verdicts import article_claims
 
     hurt = dict(input_side=16, dataset="tones", acc=0.95, delta_pp=-0.2, delta_ci_low_pp=-0.5, delta_ci_high_pp=0.1,
                 worst_group_delta_pp=-3.0, worst_group_delta_ci_low_pp=-4.5, worst_group_delta_ci_high_pp=-1.8)

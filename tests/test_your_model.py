@@ -83,7 +83,7 @@ def test_bad_files_are_one_line_each_and_a_non_zero_exit(your_study, monkeypatch
 
 def test_a_tflite_file_reaches_onnx_runtime(bench_root, tmp_path):
     """A user's .tflite file (here one litert-torch wrote) converts to ONNX with tf2onnx, checked against LiteRT."""
-    from study.convert import artifact_path, conversion_matrix, ensure_artifact
+    from study.build.convert import artifact_path, conversion_matrix, ensure_artifact
 
     ensure_artifact("digits_cnn", "tflite")
     mine = tmp_path / "mine.tflite"
@@ -122,7 +122,7 @@ def stateful_onnx(path):
 def test_a_model_with_several_inputs_and_outputs(bench_root, tmp_path):
     """Input specs come from the file (names, shapes, dtypes), inputs are generated of each dtype, every output is
     compared; ONNX Runtime runs the file and PyTorch (through onnx2torch) and TorchScript run its conversions."""
-    from study.convert import conversion_matrix, model_spec
+    from study.build.convert import conversion_matrix, model_spec
 
     ref = str(stateful_onnx(tmp_path / "step.onnx"))
     matrix = conversion_matrix([ref]).set_index("target")
@@ -135,7 +135,7 @@ def test_a_model_with_several_inputs_and_outputs(bench_root, tmp_path):
     for target in ("torch", "torchscript", "executorch", "tflite"):
         assert matrix.loc[target, "status"] == "ok", (target, matrix.loc[target, "error"])
         assert matrix.loc[target, "max_rel_diff"] < 1e-4
-    from study.bench import bench
+    from study.phases.bench import bench
 
     write_profile(bench_root, "stateful", models=[ref], conversion_models=[ref], batch_sizes=[1], energy=None,
                   runtimes=["onnxruntime", "torch_eager", "litert"])

@@ -4,7 +4,7 @@ against the fp32 twin of the same runtime."""
 import numpy as np
 import pytest
 
-from study.quant import zoo
+from study.build.quant import zoo
 
 
 def test_fidelity_known_answers():
@@ -47,7 +47,7 @@ def test_every_full_size_quantizer_on_a_tiny_model(tmp_path):
 def test_the_speedup_figure_draws_each_model_with_the_cpu_extensions(study_root):
     import pandas as pd
 
-    from study.quant.figures import zoo_speedups
+    from study.report.quant_figures import zoo_speedups
 
     row = {"status": "ok", "dataset": "zoo", "precision": "int8", "model": "mobilenet_v2", "runtime": "onnxruntime",
            "scheme": "qdq-int8-channel", "speedup": 1.2, "speedup_ci_low": 1.1, "speedup_ci_high": 1.3,

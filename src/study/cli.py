@@ -6,15 +6,24 @@ import argparse
 import os
 import sys
 
-from study.errors import StudyError
+from study.core.errors import StudyError
+from study.phases import PHASES
 
 
 def _force_default() -> bool:
     return os.environ.get("FORCE", "") not in ("", "0")
 
 
+def cmd_phases(args) -> int:
+    """The registered phases, in the order a run takes them, with the profile section each needs."""
+    for entry in PHASES.values():
+        needs = f"needs the '{entry.section}' section" if entry.section else "every profile"
+        print(f"{entry.name:<13} {entry.about} ({needs}; writes {entry.table})")
+    return 0
+
+
 def cmd_validate(args) -> int:
-    from study.profiles import load_profile, profile_names
+    from study.plan.profiles import load_profile, profile_names
 
     targets = args.paths or profile_names()
     for target in targets:
@@ -25,9 +34,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from study.convert import conversion_matrix
-    from study.models import check_model_ref
-    from study.profiles import load_profile
+    from study.build.convert import conversion_matrix
+    from study.build.models import check_model_ref
+    from study.plan.profiles import load_profile
 
     if args.model:
         check_model_ref(args.model)
@@ -49,7 +58,7 @@ def cmd_convert(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from study.bench import bench, parse_phases
+    from study.phases.bench import bench, parse_phases
 
     parse_phases(args.only)  # a typo in --only is one error line before anything runs
     table = bench(args.profile, force=args.force, only=args.only)
@@ -64,8 +73,8 @@ def _unloadable_models(profile_ref: str) -> int:
     """Models of the profile whose source could not be loaded (the conversion matrix's failed source rows)."""
     import pandas as pd
 
-    from study.profiles import load_profile
-    from study.results import ResultsStore
+    from study.plan.profiles import load_profile
+    from study.core.store import ResultsStore
 
     path = ResultsStore(load_profile(profile_ref).name).conversions_csv
     if not path.exists():
@@ -75,14 +84,14 @@ def _unloadable_models(profile_ref: str) -> int:
 
 
 def cmd_import(args) -> int:
-    from study.importer import import_results
+    from study.measure.importer import import_results
 
     import_results(args.path, replace=args.replace)
     return 0
 
 
 def cmd_report(args) -> int:
-    from study.report import build_report
+    from study.report.pages import build_report
 
     index = build_report(args.profiles, force=args.force)
     print(f"report: {index}")
@@ -92,6 +101,9 @@ def cmd_report(args) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m study", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    phases = commands.add_parser("phases", help="list the phases a bench run can take (for --only)")
+    phases.set_defaults(run=cmd_phases)
 
     validate = commands.add_parser("validate", help="check device profiles against the schema")
     validate.add_argument("paths", nargs="*", help="profile files or names (default: every profile in params/profiles)")
@@ -108,8 +120,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", required=True, help="profile name or path")
     bench.add_argument("--force", action="store_true", default=_force_default(), help="measure again (or FORCE=1)")
     bench.add_argument("--only", default=None, metavar="PHASES",
-                       help="comma-separated phases to run: convert,latency,energy,operators,sustained,quantization "
-                            "(default: all that the profile configures)")
+                       help=f"comma-separated phases to run: {','.join(PHASES)} (default: all that the profile "
+                            "configures)")
     bench.set_defaults(run=cmd_bench)
 
     import_ = commands.add_parser("import", help="merge a results folder measured on another machine")

@@ -1,0 +1,289 @@
+"""Produce and validate each model's artifacts: ``artifacts/<model>/<format>-<precision>[-b<batch>]<ext>``.
+
+A conversion runs in its own subprocess, then the artifact is run on the validation suite in its
+runtime in another, so a converter or runtime that raises or crashes is recorded with its error and
+the others go on. Each artifact has a JSON record beside it: status (``ok``, ``failed``,
+``mismatch``), first line of the error, seconds, bytes, sha256, parity numbers, and the hash of its
+inputs (model, source weights, batch, converter versions). An artifact whose record matches and whose
+bytes still hash the same is reused; a changed input or a damaged file is converted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from study.core import environment
+from study.core import paths
+from study.core.ids import code_digest, content_id
+from study.build.export import FORMATS, SOURCE_FORMATS, conversion_targets
+from study.core.fsutil import display_path, write_json_atomic
+from study.core.isolate import run_isolated
+from study.build.models import MODELS, ModelSpec, byo, get_model
+from study.core.runtimes import runtime_for_format
+from study.core.schema import CONVERSION_COLUMNS
+from study.build.validation import VALIDATION_SAMPLES, verdict
+
+CONVERSION_TIMEOUT_S = 1800
+PROBE_TIMEOUT_S = 600
+VALIDATION_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Artifact:
+    model: str
+    format: str
+    batch: int | None   # the batch size baked in, for static-batch formats
+    path: Path
+    record: dict
+
+    @property
+    def ok(self) -> bool:
+        """Usable: converted, whether or not its outputs match (a mismatch is measured and flagged)."""
+        return self.record.get("status") in ("ok", "mismatch")
+
+    @property
+    def precision(self) -> str:
+        return FORMATS[self.format].precision
+
+
+def artifact_batch(fmt: str, batch: int) -> int | None:
+    """The batch an artifact of ``fmt`` is exported for: ``batch`` if the format fixes it, else None."""
+    return batch if FORMATS[fmt].static_batch else None
+
+
+def artifact_path(model: str, fmt: str, batch: int = 1) -> Path:
+    spec = FORMATS[fmt]
+    fixed = artifact_batch(fmt, batch)
+    suffix = f"-b{fixed}" if fixed is not None else ""
+    return paths.model_artifacts_dir(model) / f"{fmt}-{spec.precision}{suffix}{spec.extension}"
+
+
+def validation_dir(model: str) -> Path:
+    return paths.model_artifacts_dir(model) / "validation"
+
+
+def artifact_files(path: Path) -> list[Path]:
+    """The files an artifact consists of: itself, or every file below it for a directory format."""
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def artifact_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in artifact_files(path))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in artifact_files(path):
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def compressed_bytes(path: Path) -> int:
+    """Size after DEFLATE (level 6, as zip and gzip default): roughly what an over-the-air update downloads."""
+    import zlib
+
+    total = 0
+    for file in artifact_files(path):
+        compressor = zlib.compressobj(6)
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                total += len(compressor.compress(block))
+        total += len(compressor.flush())
+    return total
+
+
+def _exporter_code_hash(fmt: str, framework: str) -> str:
+    """Hash of the exporter's source files (found without importing its framework): new code, new artifact."""
+    modules = [FORMATS[fmt].exporter_for(framework).partition(":")[0]]
+    if framework in ("onnx", "tflite"):  # a file reaches the PyTorch routes through onnx2torch: that code counts too
+        modules.append("study.build.export.onnx_torch")
+    return code_digest(*modules)
+
+
+def _inputs_key(model: str, fmt: str, batch: int | None, source_sha: str | None) -> str:
+    inputs = {"model": model, "format": fmt, "batch": batch, "source_sha256": source_sha,
+              "exporter_code": _exporter_code_hash(fmt, get_model(model).framework),
+              "versions": environment.versions(FORMATS[fmt].packages)}
+    return content_id(inputs)
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _current(path: Path, key: str, force: bool) -> dict | None:
+    record_file = _record_path(path)
+    if force or not record_file.exists():
+        return None
+    try:
+        record = json.loads(record_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # a damaged record only costs a re-conversion
+    if not isinstance(record, dict) or record.get("inputs_key") != key:
+        return None
+    if record.get("status") in ("ok", "mismatch") and not (path.exists() and file_sha256(path) == record.get("sha256")):
+        return None
+    return record
+
+
+def _validation_inputs(model: str) -> Path:
+    """The model's fixed validation inputs, written once and then only read."""
+    inputs = validation_dir(model) / "inputs.npy"
+    if not inputs.exists():
+        from study.core.fsutil import npy_bytes, write_bytes_atomic
+
+        write_bytes_atomic(inputs, npy_bytes(get_model(model).validation_inputs(VALIDATION_SAMPLES)))
+    return inputs
+
+
+def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_stem: str) -> dict:
+    runtime = runtime_for_format(fmt)
+    spec = {"kind": "validate", "model": model, "runtime": runtime, "artifact": str(path), "batch": batch or 1,
+            "inputs": str(_validation_inputs(model)), "reference": str(validation_dir(model) / "reference.npy")}
+    result = run_isolated(spec, VALIDATION_TIMEOUT_S, threads=1,
+                          log_path=paths.model_artifacts_dir(model) / "logs" / f"{log_stem}.validate.log")
+    if result["status"] != "ok":
+        return {"status": "failed", "error": f"converted, but {runtime} could not run it: {result['error']}",
+                "validated_with": runtime}
+    status, reason = verdict(result, FORMATS[fmt].precision)
+    metrics = {k: v for k, v in result.items() if k != "status"}
+    return {"status": status, "error": reason, "validated_with": runtime, **metrics}
+
+
+def _fingerprint(ref: str) -> str:
+    """What a bring-your-own model's identity hangs on: the file's bytes, or the factory module's source."""
+    if byo.kind(ref) == "file":
+        path = byo.file_path(ref)
+        return file_sha256(path) if path.is_file() else "missing"
+    from importlib.util import find_spec
+
+    try:
+        origin = find_spec(ref.partition(":")[0]).origin
+        return hashlib.sha256(Path(origin).read_bytes()).hexdigest()[:16]
+    except (ImportError, AttributeError, TypeError, ValueError, OSError):
+        return "unimportable"
+
+
+def model_spec(ref: str, log=print) -> tuple[ModelSpec | None, str]:
+    """The model's spec, probing a bring-your-own model in a subprocess first; (None, error) if it cannot be."""
+    if ref in MODELS:
+        return get_model(ref), ""
+    fingerprint = _fingerprint(ref)
+    record_file = byo.probe_path(ref)
+    record = None
+    if record_file.exists():
+        try:
+            record = json.loads(record_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+        log(f"probing {ref} ...")
+        result = run_isolated({"kind": "probe", "model": ref}, PROBE_TIMEOUT_S,
+                              log_path=paths.model_artifacts_dir(ref) / "logs" / "probe.log")
+        record = {**result, "fingerprint": fingerprint, "probed_at": environment.utc_now()}
+        write_json_atomic(record_file, record)
+        if record["status"] != "ok":
+            log(f"model {ref} FAILED to load: {record['error']}")
+    if record.get("status") != "ok":
+        return None, f"cannot load the model: {record.get('error')}"
+    return get_model(ref), ""
+
+
+def not_applicable(model: str, fmt: str) -> bool:
+    spec, _ = model_spec(model, log=lambda message: None)
+    return spec is not None and FORMATS[fmt].exporter_for(spec.framework) is None
+
+
+def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, log=print) -> Artifact:
+    """The validated artifact of ``model`` in ``fmt`` (for ``batch`` if the format fixes it), made when needed."""
+    fixed = artifact_batch(fmt, batch)
+    path = artifact_path(model, fmt, batch)
+    what = f"{model} -> {fmt}" + (f" (batch {fixed})" if fixed is not None else "")
+    spec, problem = model_spec(model, log=log)
+    if spec is None:
+        return Artifact(model, fmt, fixed, path, {"status": "failed", "error": problem, "inputs_key": None})
+    if FORMATS[fmt].exporter_for(spec.framework) is None:
+        return Artifact(model, fmt, fixed, path, {"status": "n/a", "error": f"no {fmt} exporter for {spec.framework}"})
+    source_format = SOURCE_FORMATS[spec.framework]
+    is_source = fmt == source_format
+    source = None if is_source else ensure_artifact(model, source_format, log=log)
+    if source is not None and source.record.get("status") != "ok":
+        return Artifact(model, fmt, fixed, path, {"status": "failed", "inputs_key": None,
+                                                  "error": f"source model unavailable: {source.record.get('error')}"})
+    key = _inputs_key(model, fmt, fixed, source.record["sha256"] if source else
+                      (None if model in MODELS else _fingerprint(model)))
+    record = _current(path, key, force)
+    if record is not None:
+        return Artifact(model, fmt, fixed, path, record)
+    log(f"converting {what} ...")
+    job = {"kind": "convert", "model": model, "format": fmt, "destination": str(path), "batch": fixed or 1,
+           "weights": str(source.path) if source else None}
+    if is_source:  # the source's outputs on the validation inputs are every other artifact's reference
+        job.update(inputs=str(_validation_inputs(model)), reference=str(validation_dir(model) / "reference.npy"))
+    result = run_isolated(job, CONVERSION_TIMEOUT_S, log_path=paths.model_artifacts_dir(model) / "logs" / f"{path.stem}.log")
+    record = {**result, "inputs_key": key, "model": model, "framework": spec.framework, "format": fmt, "batch": fixed,
+              "precision": FORMATS[fmt].precision, "converted_at": environment.utc_now(),
+              "versions": environment.versions(FORMATS[fmt].packages)}
+    if result["status"] == "ok":
+        record.update(bytes=artifact_bytes(path), compressed_bytes=compressed_bytes(path), sha256=file_sha256(path))
+        if not is_source:
+            record.update(validate_artifact(model, fmt, path, fixed, path.stem))
+    if record["status"] == "ok":
+        log(f"converted {what}: {record['bytes'] / 1e6:.1f} MB in {record['seconds']:.1f} s"
+            + (f", parity max rel diff {record['max_rel_diff']:.1e}" if "max_rel_diff" in record else ""))
+    else:
+        log(f"conversion {what} {record['status'].upper()}: {record['error']}")
+    write_json_atomic(_record_path(path), record)
+    return Artifact(model, fmt, fixed, path, record)
+
+
+def reference_outputs(model: str) -> np.ndarray:
+    from study.core.fsutil import load_arrays
+
+    return load_arrays(validation_dir(model) / "reference.npy")
+
+
+def _model_rows(model: str, log, force: bool) -> list[dict]:
+    spec, problem = model_spec(model, log=log)
+    if spec is None:  # a model that cannot even be loaded: one failed row, the others go on
+        return [{**dict.fromkeys(CONVERSION_COLUMNS), "model": model, "target": "source", "is_source": True,
+                 "status": "failed", "error": problem}]
+    framework = spec.framework
+    source = SOURCE_FORMATS[framework]
+    rows = []
+    for target in [source] + [f for f in conversion_targets() if f != source]:
+        artifact = ensure_artifact(model, target, 1, force=force and target != source, log=log)
+        record = artifact.record
+        row = {column: record.get(column) for column in CONVERSION_COLUMNS}
+        source_record = ensure_artifact(model, source, 1, log=log).record
+        row.update(model=model, framework=framework, target=target, is_source=target == source,
+                   status=record.get("status"), error=record.get("error", ""),
+                   parameters=source_record.get("parameters"),
+                   path=display_path(artifact.path) if artifact.ok else "")
+        rows.append(row)
+    return rows
+
+
+def conversion_matrix(models, log=print, force: bool = False, jobs: int | None = None) -> pd.DataFrame:
+    """Convert (or reuse) every model to every target at batch 1 and tabulate the records.
+
+    Models convert side by side, one per CPU (``jobs``): a conversion is not a timing measurement, and the
+    conversion phase would otherwise dominate a first run. Each model's own targets convert in order, since
+    they all start from its source weights. ``seconds`` is therefore wall time on a busy machine."""
+    models = list(models)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(models) or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_model = list(pool.map(lambda m: _model_rows(m, log, force), models))
+    return pd.DataFrame([row for rows in per_model for row in rows], columns=list(CONVERSION_COLUMNS))

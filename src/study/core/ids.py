@@ -1,0 +1,45 @@
+"""Identities: the one hash that names a case, a build or a record by everything that determines it, and the
+digest of the code that measures it (so changing that code re-measures, and moving it does not)."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+# Part of every case id: bump it when what a measurement means changes, so old records are re-measured.
+HARNESS_VERSION = 6
+
+
+def content_id(inputs: dict, length: int = 16) -> str:
+    """The id of whatever ``inputs`` (JSON-serialisable) fully determine: the same inputs, the same id."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:length]
+
+
+def _source_without_imports(path: Path) -> str:
+    """A module's code with its import statements dropped: where it imports from is not what it computes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            node.body = [n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def module_path(module: str) -> Path:
+    """The file of a module of this package, found without importing it (and so without its frameworks)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        raise ModuleNotFoundError(module)
+    return Path(spec.origin)
+
+
+def code_digest(*modules: str) -> str:
+    """A digest of the named modules' code (``study.build.quant.nets``, ...), blind to their imports and layout."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(module.encode())
+        digest.update(_source_without_imports(module_path(module)).encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,97 @@
+"""The one measurement loop, run inside a case's own process (``study.measure.worker``).
+
+What is run (a runtime's backend: load, predict), how it is driven (a scenario: timed runs until the
+profile's budget is met, or energy windows for a counter or meter) and what is observed (trackers:
+peak memory at each stage, the native libraries the runtime mapped, CPU time along the timed runs) are
+separate, so a zoo model, a quantized variant and an energy case all yield the same fields.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from study.measure.launcher import CaseSpec
+from study.measure.timing import harness_overhead_ms, timed_runs
+from study.measure.trackers import TRACKERS, Tracker
+
+
+def _model(spec: CaseSpec):
+    """The zoo or bring-your-own model, or a bare input description (a quantized variant needs only that)."""
+    from study.build.models import ModelSpec, get_model
+
+    if spec.model_input:
+        given = spec.model_input
+        return ModelSpec(spec.model or "variant", given["framework"], tuple(given["shape"]),
+                         "described by its input", lambda: None)
+    return get_model(spec.model)
+
+
+def run(spec: CaseSpec | dict) -> dict:
+    """Resolve, load, first call, warm-up, then the scenario; every tracker's fields in the result."""
+    from study.core.registry import resolve
+    from study.core.runtimes import RUNTIMES
+
+    spec = spec if isinstance(spec, CaseSpec) else CaseSpec.from_json(spec)
+    trackers = [TRACKERS[name]() for name in (spec.trackers if spec.trackers is not None else TRACKERS)]
+
+    def stage(name: str) -> None:
+        for tracker in trackers:
+            tracker.stage(name)
+
+    model = _model(spec)
+    inputs = model.example_input(batch=spec.batch)
+    timing = spec.timing
+    stage("start")
+
+    started = time.perf_counter()
+    backend_class = resolve(RUNTIMES[spec.runtime].backend)
+    import_ms = (time.perf_counter() - started) * 1e3
+    stage("imported")
+
+    backend = backend_class(threads=spec.threads)
+    started = time.perf_counter()
+    backend.load(Path(spec.artifact), model, spec.batch)
+    load_ms = (time.perf_counter() - started) * 1e3
+    stage("loaded")
+
+    started = time.perf_counter()
+    output = backend.predict(inputs)
+    first_ms = (time.perf_counter() - started) * 1e3
+    stage("first")
+
+    call = lambda: backend.predict(inputs)  # noqa: E731
+    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
+    result = {"status": "ok", "import_ms": import_ms, "load_ms": load_ms, "first_ms": first_ms, "warmup_ms": warmup,
+              "output_shape": list(getattr(output, "shape", ()))}
+    scenario, options = spec.scenario, spec.options
+    if scenario == "latency":
+        observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
+        after_each = (lambda: [observe() for observe in observers]) if observers else None
+        stage("timed")
+        result["samples_ms"] = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"],
+                                          timing.get("target_ci", 0.0), after_each=after_each)
+        stage("timed_done")
+        result["harness_overhead_ms"] = harness_overhead_ms()
+    elif scenario == "sustained":  # one continuous run: does the rate hold, or does the device throttle?
+        from study.measure.timing import sustained_runs
+
+        observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
+        stage("timed")
+        result["samples_ms"], result["offsets_s"] = sustained_runs(
+            call, options["seconds"], after_each=(lambda: [observe() for observe in observers]) if observers else None)
+        stage("timed_done")
+    elif scenario == "operators":  # the runtime's own profiler: time per operator
+        result["operators"] = backend.profile_operators(inputs, options["runs"])
+    elif scenario == "windows":  # a counter or a meter needs long windows and an idle one
+        from study.measure.energy import measure_windows
+
+        settings = options["energy"]
+        result["windows"] = measure_windows(call, settings["window_seconds"], settings["windows"],
+                                            settings["source"], settings.get("rapl_root"))
+    else:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    stage("done")
+    for tracker in trackers:
+        result.update(tracker.result())
+    return result

@@ -1,0 +1,148 @@
+"""The launcher seam: start one process of a case, hand it a typed spec, read its typed record back.
+
+``LocalLauncher`` runs the worker (``python -m study.measure.worker``) in a fresh subprocess on this machine,
+pinned to the spec's CPUs with the spec's thread count. A device launcher (SSH, later adb) is one more
+implementation of ``Launcher``: the phases, the rounds and the tables do not change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from study.core.errors import StudyError
+from study.core.isolate import run_isolated
+
+# Generous: a case is bounded by its timing budget; this only catches a hung runtime.
+CASE_TIMEOUT_PADDING_S = 300
+SCENARIOS = ("latency", "sustained", "operators", "windows")
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """What one process of a case runs: the engine's scenario on one artifact, runtime, thread count and batch."""
+    scenario: str
+    model: str
+    runtime: str
+    artifact: str
+    threads: int
+    batch: int
+    cpus: tuple[int, ...]
+    timing: dict
+    model_input: dict | None = None
+    trackers: tuple[str, ...] | None = None     # None: every tracker of the engine
+    options: dict = field(default_factory=dict)  # the scenario's own settings: seconds, runs, energy windows
+
+    def __post_init__(self):
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}: one of {', '.join(SCENARIOS)}")
+
+    @classmethod
+    def for_case(cls, case, scenario: str = "latency", trackers=None, **options) -> "CaseSpec":
+        """The spec that runs ``scenario`` on a planned case's artifact, runtime, threads, CPUs and batch."""
+        return cls(scenario, case.model, case.runtime, str(case.artifact.path), case.threads, case.batch,
+                   tuple(case.cpus), dict(case.timing), case.model_input,
+                   None if trackers is None else tuple(trackers), dict(options))
+
+    def to_json(self) -> dict:
+        """The worker's JSON: ``kind: measure`` and every field (the options flattened, as the engine reads them)."""
+        fields = asdict(self)
+        options = fields.pop("options")
+        fields["cpus"] = list(self.cpus)
+        if self.trackers is None:
+            fields.pop("trackers")
+        else:
+            fields["trackers"] = list(self.trackers)
+        return {"kind": "measure", **fields, **options}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CaseSpec":
+        known = {"kind", "scenario", "model", "runtime", "artifact", "threads", "batch", "cpus", "timing",
+                 "model_input", "trackers"}
+        return cls(data.get("scenario", "latency"), data["model"], data["runtime"], data["artifact"],
+                   int(data["threads"]), int(data["batch"]), tuple(data.get("cpus") or ()), dict(data["timing"]),
+                   data.get("model_input"), tuple(data["trackers"]) if data.get("trackers") is not None else None,
+                   {k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
+class ProcessRecord:
+    """What one process of a case measured: its status, its timed samples and what the engine's stages and
+    trackers observed, under the names they declare (``study.measure.trackers``)."""
+    status: str
+    error: str = ""
+    samples_ms: list[float] = field(default_factory=list)
+    warmup_ms: list[float] = field(default_factory=list)
+    observed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def get(self, key: str, default=None):
+        """A field by name, whether a sample list or an observation (``None`` when it was not observed)."""
+        if key in ("status", "error"):
+            return getattr(self, key)
+        if key in ("samples_ms", "warmup_ms"):
+            return getattr(self, key) or default  # none timed: missing, as in the record on disk
+        return self.observed.get(key, default)
+
+    @classmethod
+    def failed(cls, error: str) -> "ProcessRecord":
+        return cls("failed", error)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ProcessRecord":
+        """A record from the worker's (or a device's) JSON, checked: a malformed one is a failed record that says so,
+        never a crash or a row with the wrong types."""
+        if not isinstance(data, dict) or data.get("status") not in ("ok", "failed"):
+            return cls.failed(f"malformed process record: status {data.get('status') if isinstance(data, dict) else data!r}")
+        try:
+            samples = [float(v) for v in data.get("samples_ms") or []]
+            warmup = [float(v) for v in data.get("warmup_ms") or []]
+        except (TypeError, ValueError):
+            return cls.failed("malformed process record: samples_ms or warmup_ms holds a value that is not a number")
+        observed = {k: v for k, v in data.items() if k not in ("status", "error", "samples_ms", "warmup_ms")}
+        return cls(data["status"], str(data.get("error") or ""), samples, warmup, observed)
+
+    def to_json(self) -> dict:
+        """Flat, as records on disk keep each process (``replicates``)."""
+        out = {"status": self.status}
+        if self.error:
+            out["error"] = self.error
+        if self.samples_ms or self.status == "ok":
+            out["samples_ms"], out["warmup_ms"] = self.samples_ms, self.warmup_ms
+        return {**out, **self.observed}
+
+
+class Launcher(ABC):
+    """Starts one process of a case somewhere and reads its record back."""
+    name = "launcher"
+
+    @abstractmethod
+    def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
+        """Run ``spec`` in a fresh process; a crash, a timeout or a lost connection is a failed record."""
+
+
+class LocalLauncher(Launcher):
+    """A fresh Python subprocess on this machine, one per process of a case."""
+    name = "local"
+
+    def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
+        return ProcessRecord.from_json(run_isolated(spec.to_json(), timeout_s, threads=spec.threads,
+                                                    log_path=log_path))
+
+
+LAUNCHERS: dict[str, type[Launcher]] = {"local": LocalLauncher}
+
+
+def launcher(name: str = "local") -> Launcher:
+    if name not in LAUNCHERS:
+        raise StudyError(f"unknown launcher {name!r}. Fix: one of {', '.join(LAUNCHERS)}")
+    return LAUNCHERS[name]()
+
+
+def case_timeout_s(timing: dict) -> float:
+    return 2 * timing["max_seconds"] + CASE_TIMEOUT_PADDING_S

@@ -1,0 +1,141 @@
+"""The body of one case, run in a fresh subprocess: ``python -m study.measure.worker SPEC.json RESULT.json``.
+
+The parent sets thread variables in the environment; here the process pins itself to the profile's
+CPUs before importing anything heavy, then imports only the framework the case needs, so import
+time, memory and thread pools belong to that case alone. Any Python error becomes a ``failed``
+result with its first line; a crash is seen by the parent as a missing result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".strip().rstrip(":")[:500]
+
+
+def measure(spec: dict) -> dict:
+    """A timed case or an energy case: the one measurement loop (study.measure.engine)."""
+    from study.measure.engine import run
+
+    return run(spec)
+
+
+def convert(spec: dict) -> dict:
+    import shutil
+
+    from study.build.export import FORMATS
+    from study.build.models import get_model
+    from study.core.registry import resolve
+
+    model = get_model(spec["model"])
+    exporter = resolve(FORMATS[spec["format"]].exporter_for(model.framework))
+    destination = Path(spec["destination"])
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial{destination.suffix}")
+    shutil.rmtree(partial, ignore_errors=True) if partial.is_dir() else partial.unlink(missing_ok=True)
+    started = time.perf_counter()
+    info = exporter(model, Path(spec["weights"]) if spec.get("weights") else None, partial, spec["batch"])
+    seconds = time.perf_counter() - started
+    if destination.is_dir():
+        shutil.rmtree(destination)
+    os.replace(partial, destination)  # a half-written artifact never takes the real name
+    if spec.get("reference"):
+        from study.core.fsutil import load_arrays, npy_bytes, write_bytes_atomic
+        from study.build.models import SOURCE_RUNNERS
+
+        inputs = load_arrays(Path(spec["inputs"]))
+        outputs = resolve(SOURCE_RUNNERS[model.framework])(model, destination, inputs)
+        write_bytes_atomic(Path(spec["reference"]), npy_bytes(outputs))
+    return {"status": "ok", "seconds": seconds, **info}
+
+
+def validate(spec: dict) -> dict:
+    from study.core.fsutil import load_arrays
+    from study.build.models import get_model
+    from study.core.registry import resolve
+    from study.core.runtimes import RUNTIMES
+    from study.build.validation import informative, parity, run_in_chunks
+
+    model = get_model(spec["model"])
+    backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=1)
+    backend.load(Path(spec["artifact"]), model, spec["batch"])
+    inputs = load_arrays(Path(spec["inputs"]))
+    reference = load_arrays(Path(spec["reference"]))
+    outputs = run_in_chunks(backend.predict, inputs, spec["batch"])
+    metrics = parity(outputs, reference)
+    if model.task not in (None, "classification"):  # the arg-max of a detection map or of box values means nothing
+        metrics["top1_agreement"] = None
+    return {"status": "ok", **metrics, **informative(reference)}
+
+
+def probe(spec: dict) -> dict:
+    from study.build.models.byo import probe as probe_model
+
+    return {"status": "ok", **probe_model(spec["model"])}
+
+
+def naive(spec: dict) -> dict:
+    from study.measure.naive import single_call_ms
+
+    return {"status": "ok", **single_call_ms(spec["framework"], spec["model"], Path(spec["source"]), spec["threads"])}
+
+
+def gemm(spec: dict) -> dict:
+    from study.measure.peak import gemm_gflops
+
+    return {"status": "ok", **gemm_gflops(threads=spec.get("threads"))}
+
+
+def bandwidth(spec: dict) -> dict:
+    from study.measure.peak import stream_bandwidth
+
+    return {"status": "ok", **stream_bandwidth(threads=spec.get("threads"))}
+
+
+def quant_build(spec: dict) -> dict:
+    from study.build.quant.build import build
+
+    record = build(spec["dataset"], spec["model"], spec["seed"], spec["epochs"], Path(spec["directory"]),
+                   spec["threads"], log=lambda line: print(line, file=sys.stderr, flush=True))
+    return {"status": "ok", "record": record}
+
+
+def zoo_quant_build(spec: dict) -> dict:
+    from study.build.quant.zoo import build
+
+    record = build(spec["model"], Path(spec["directory"]), spec["threads"],
+                   log=lambda line: print(line, file=sys.stderr, flush=True))
+    return {"status": "ok", "record": record}
+
+
+KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "bandwidth": bandwidth, "naive": naive,
+         "quant_build": quant_build, "zoo_quant_build": zoo_quant_build}
+
+
+def main(argv: list[str]) -> int:
+    spec_path, result_path = Path(argv[0]), Path(argv[1])
+    spec = json.loads(spec_path.read_text())
+    cpus = spec.get("cpus")
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    from study.core.fsutil import write_json_atomic
+
+    try:
+        result = KINDS[spec["kind"]](spec)
+    except Exception as exc:  # one case's failure is a result, never the end of the study
+        traceback.print_exc(file=sys.stderr)
+        result = {"status": "failed", "error": first_line(exc)}
+    write_json_atomic(result_path, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,73 @@
+"""What a phase is: it estimates its work from the profile and what is on disk, runs it, and writes its tables.
+
+A ``Run`` is what one ``bench`` run shares between its phases: the profile, the results store, the run id, the
+launcher that starts case processes, and the latency cases once planned (most phases repeat some of them).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable
+
+from study.core.store import ResultsStore
+from study.measure.launcher import Launcher, LocalLauncher
+from study.phases import PHASES, PhaseEntry
+from study.plan.cases import Case, latency_cases
+from study.plan.profiles import Profile
+
+
+@dataclass
+class Estimate:
+    """A phase's share of the plan: what it will do (counts), about how long, and the artifacts it needs."""
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    artifacts: set[tuple] = field(default_factory=set)  # (model, format, batch or None) it needs converted
+
+
+@dataclass
+class Run:
+    profile: Profile
+    store: ResultsStore
+    run_id: str
+    force: bool = False
+    progress: bool = True
+    say: Callable[[str], None] = print
+    launcher: Launcher = field(default_factory=LocalLauncher)
+    measured: list[str] = field(default_factory=list)
+    # writes the run record; a phase calls it before its first case, so an interrupted run still leaves one
+    record_run: Callable[[], None] = lambda: None
+    _cases: list[Case] | None = None
+
+    def log(self, message: str) -> None:
+        self.say(f"[{self.profile.name}] {message}")
+
+    def cases(self) -> list[Case]:
+        """The profile's latency cases, converting the artifacts they need the first time a phase asks."""
+        if self._cases is None:
+            self.log("planning cases (converting artifacts where needed)")
+            self._cases = latency_cases(self.profile, log=self.log)
+        return self._cases
+
+
+class Phase(ABC):
+    name: str
+
+    @property
+    def entry(self) -> PhaseEntry:
+        return PHASES[self.name]
+
+    def needs(self, profile: Profile) -> tuple[str, ...]:
+        """Other phases this one needs in the same run (modelled energy needs the latency cases)."""
+        return ()
+
+    def check(self, profile: Profile) -> None:
+        """Raise ``StudyError`` before anything runs when the phase cannot work on this machine."""
+
+    @abstractmethod
+    def estimate(self, profile: Profile, force: bool) -> Estimate:
+        """Its counts and seconds, from the profile and what is on disk, without converting or measuring."""
+
+    @abstractmethod
+    def run(self, run: Run) -> list[str]:
+        """Measure what is missing (all with ``run.force``) and write the phase's tables; the ids measured."""

@@ -1,0 +1,66 @@
+"""The cost model of a ``bench`` run: how long each kind of work takes, said before anything is measured.
+
+Each phase counts its own work from the profile and what is already on disk (``study.phases``, ``estimate``);
+durations come from the profile's timing budget plus the fixed costs per unit of work below, seen on a 2-core
+VM. The run record keeps the estimate beside the measured phase times, so a wrong constant shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+# Seconds per unit of work outside the timing budget, seen on a 2-core VM (AMD EPYC, 2026-11: the whole zoo's 57
+# conversions took 314 s two at a time; 18 quantization builds and their 21 timed variants 428 s):
+PROCESS_S = 5.0            # a fresh case process: interpreter, one framework's import, load, first call
+CONVERSION_S = 11.0        # one conversion plus its validation run, per worker (conversions run one per CPU)
+# train one model, make and evaluate every variant, per worker (one per CPU). On a slower AMD EPYC (2026-12), host-1t's
+# 12 small builds took about 20 min two at a time, and mobilenet_64 (64x64, 10 variants) 9-10 min per digits build
+# (training 2-3 min, ExecuTorch lowering 2.5 min); tones trains on twice the images and adds the calibration ablation
+QUANT_BUILD_S = {"small": 200.0, "mobilenet_64": 660.0}
+VARIANTS_PER_MODEL = 7     # timed variants of one quantization-study model (seed 0 of the first dataset)
+# quantize one 224x224 zoo model and its Keras twin, or one shipped file, every way and check fidelity, per worker
+# (2026-12, that EPYC, two at a time: MobileNetV2 and ResNet-18 4 to 7 min each, BlazeFace 65 s, PP-OCRv4 det 4.6 min)
+ZOO_BUILD_S = {"zoo": 300.0, "blazeface": 65.0, "ppocr_det": 270.0}
+NAIVE_S = 8.0              # the article's single timed call, in its own process
+OPERATOR_PROFILE_S = 10.0  # one runtime's operator profile of one model: start-up, load, warm-up, profiled runs
+
+
+@dataclass
+class Plan:
+    counts: dict
+    seconds: float
+
+    def describe(self) -> str:
+        parts = [f"{n} {what}" for what, n in self.counts.items() if n]
+        return f"{', '.join(parts)}; estimated {self.seconds / 60:.0f} min" if parts else "nothing to measure"
+
+
+def artifact_done(model: str, fmt: str, batch: int) -> dict | None:
+    from study.build.convert import artifact_path
+
+    record_file = artifact_path(model, fmt, batch).with_name(artifact_path(model, fmt, batch).name + ".json")
+    try:
+        return json.loads(record_file.read_text()) if record_file.exists() else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def built(job: dict) -> bool:
+    """Whether a quantization build is on disk already (builds are shared by the profiles of one machine)."""
+    from study.core import paths
+
+    return (paths.artifacts_dir() / "quant" / job["id"] / "build.json").exists()
+
+
+def zoo_variant_count(model: str) -> int:
+    """The timed variants of one full-size zoo or shipped model per thread count: those of its PyTorch source (a
+    shipped file is quantized as the module onnx2torch makes of it), plus its Keras twin's if it has one."""
+    from study.build.quant.zoo import KERAS_TWINS, zoo_variants
+
+    return len(zoo_variants("torch")) + (len(zoo_variants("keras")) if model in KERAS_TWINS else 0)
+
+
+def latency_case_seconds(timing: dict) -> float:
+    """A case's expected time from its budget: start-up, warm-up, the minimum timed time, the no-op loop."""
+    return PROCESS_S + max(timing["warmup_seconds"], 0.2) + max(timing["min_seconds"], 0.5) + 0.3

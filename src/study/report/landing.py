@@ -1,0 +1,173 @@
+"""``reports/index.html``: the page that answers. Per profile and model, the runtime to ship for the default
+budgets with its full reason, ties named, the runner-up and its margin; the headline figure; findings written
+from the data; then the notebook pages, the raw tables and where every number was measured.
+
+Self-contained: styles inline, figures embedded, nothing fetched from another host.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from study.report import display
+from study.core import paths
+from study.core.fsutil import write_text_atomic
+from study.plan.profiles import load_profile
+from study.core.store import ResultsStore
+
+RAW_TABLES = ("latency.csv", "samples.csv", "conversions.csv", "energy.csv", "quant_summary.csv",
+              "quant_latency.csv", "environment.json")
+
+
+def _figure_tag(fig, alt: str) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{encoded}'>"
+
+
+def _environment(profile: str) -> str:
+    store = ResultsStore(profile)
+    if not store.environment_json.exists():
+        return ""
+    env = json.loads(store.environment_json.read_text())
+    return (f"<p class=env>Measured on {html.escape(str(env.get('machine')))}: {html.escape(str(env.get('cpu_model')))}"
+            f" · {env.get('cpu_count')} CPUs · {html.escape(str(env.get('os')))} · Python {env.get('python')} · "
+            f"commit {html.escape(str(env.get('git_commit')))[:12]} · {html.escape(str(env.get('utc_time')))}</p>")
+
+
+def _measuring_time(profile: str) -> str:
+    """When the profile was last measured here and how long measuring it took, phase by phase, over its runs."""
+    runs = [r for r in ResultsStore(profile).runs() if r.get("phases")]
+    if not runs:
+        return ""
+    phases: dict[str, float] = {}
+    for run in runs:
+        for phase, seconds in run["phases"].items():
+            phases[phase] = phases.get(phase, 0.0) + seconds
+    total = sum(phases.values())
+    last = max(r.get("finished_at") or r.get("utc_time", "") for r in runs)
+    from study.phases import PHASES
+
+    split = ", ".join(f"{phase} {phases[phase] / 60:.1f}" for phase in PHASES if phase in phases)
+    return (f"<p class=env>Measured here, last on {html.escape(str(last))}: {total / 60:.1f} min of measuring over "
+            f"{len(runs)} run(s) (minutes per phase: {html.escape(split)}).</p>")
+
+
+def _origin(profile: str) -> str:
+    from study.measure.importer import imported
+
+    origin = imported(profile)
+    if not origin:
+        return ""
+    return (f"<p class=env>Imported: measured on {html.escape(str(origin['machine']))} "
+            f"({html.escape(str(origin['cpu_model']))}), not on this machine.</p>")
+
+
+def _budgets_sentence(budgets: dict) -> str:
+    return (f"p50 at batch 1 ≤ {budgets['latency_budget_ms']:g} ms, model file ≤ {budgets['size_budget_mb']:g} MB, "
+            f"accuracy drop ≤ {budgets['max_accuracy_drop_pp']:g} pp overall and ≤ "
+            f"{budgets['max_group_drop_pp']:g} pp for any group")
+
+
+def _answer(profile: str, budgets: dict) -> str:
+    from study.report import plots, summary
+
+    store = ResultsStore(profile)
+    if not store.latency_csv.exists():
+        return "<p>Not measured yet: <code>python -m study bench --profile " + html.escape(profile) + "</code>.</p>"
+    picks = summary.recommend(profile, **budgets)
+    parts = []
+    if len(picks):
+        parts.append(display.to_html(summary.pick_view(picks)))
+    else:
+        parts.append("<p>No case succeeded; the inference-time page lists the errors.</p>")
+    small = summary.recommend_small_models(profile, **budgets)
+    if len(small):
+        parts.append("<h4>Small trained models (the quantization study's 16x16 and 64x64 networks)</h4>"
+                     "<p class=note>Trained here so accuracy can be measured; far smaller than anything shipped, so "
+                     "their picks do not transfer to the models above.</p>" + display.to_html(summary.pick_view(small)))
+    shipped = summary.recommend_shipped(profile, **budgets)
+    if len(shipped):
+        names = ", ".join(html.escape(str(m)) for m in dict.fromkeys(shipped["model"]))
+        parts.append(f"<h4>Trained models people ship ({names})</h4>"
+                     "<p class=note>The files as their packages ship them, in every runtime they reach, and their "
+                     "float16 and int8 variants; a variant's drop is what its task fidelity against the shipped "
+                     "fp32 file lost on real images (face boxes, text maps, labels), not accuracy.</p>"
+                     + display.to_html(summary.pick_view(shipped)))
+    table = pd.read_csv(store.latency_csv)
+    fig = plots.relative_latency(table, profile)
+    if fig is not None:
+        parts.append(_figure_tag(fig, f"p50 relative to the fastest runtime per model, profile {profile}"))
+        parts.append("<p class=note>Each dot is a runtime's median latency divided by the fastest runtime's for the "
+                     "same model; the bar is its 95% interval. Runtimes whose bars overlap the fastest's are a tie, "
+                     "whatever their order.</p>")
+    return "".join(parts)
+
+
+def _claims(profile: str) -> str:
+    """How the source articles' claims fare against this profile's measurements (the table is on the summary page)."""
+    from study.analyze.claims import check_claims
+
+    checked = check_claims(profile)
+    if checked.empty:
+        return ""
+    counts = ", ".join(f"{n} {html.escape(verdict)}" for verdict, n in checked["verdict"].value_counts().items())
+    return (f"<p class=note>The source articles' claims against these measurements: {counts} (each claim, its "
+            f"evidence and verdict on <a href='{html.escape(profile)}/05_summary.html'>the summary page</a>).</p>")
+
+
+def _links(profile: str, pages: list[Path]) -> str:
+    notebooks = " · ".join(f"<a href='{html.escape(profile)}/{p.name}'>{html.escape(p.stem)}</a>" for p in pages)
+    directory = paths.results_dir(profile)
+    tables = " · ".join(f"<a href='../results/{html.escape(profile)}/{name}'>{name}</a>"
+                        for name in RAW_TABLES if (directory / name).exists())
+    return f"<p><b>{html.escape(profile)}</b>: {notebooks}<br><span class=note>Raw tables: {tables}</span></p>"
+
+
+def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: list[str]) -> Path:
+    from study.report import summary
+    from study.core.environment import utc_now
+
+    budgets = summary.budgets()
+    answers = []
+    for profile in profiles:
+        device = load_profile(profile)
+        answers.append(f"<h3>Profile <code>{html.escape(profile)}</code></h3>"
+                       f"<p class=note>{html.escape(device.description)}</p>{_origin(profile)}{_environment(profile)}"
+                       f"{_answer(profile, budgets)}{_claims(profile)}")
+    found = summary.findings([p for p in profiles if ResultsStore(p).latency_csv.exists()])
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in found) or "<li>Nothing measured yet.</li>"
+    links = "".join(_links(p, pages.get(p, [])) for p in profiles)
+    provenance = "".join(_measuring_time(p) for p in profiles)
+    problems = "".join(f"<li>{html.escape(f)}</li>" for f in failures)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Edge runtime study</title>
+<style>{display.css()}</style></head><body class="study-index">
+<h1>Which runtime should I ship my model on?</h1>
+<p>Per model and device profile, the runtime this study's measurements pick for the default budgets
+({html.escape(_budgets_sentence(budgets))}; change them in <code>params/notebooks.yaml</code>). Every number is
+measured on the machine named. A runtime is named alone only when it beats the next by more than its
+interval and a {summary.TIE_MARGIN_PCT:g}% margin; otherwise the runtimes are a tie.</p>
+{"<h2>Problems</h2><ul>" + problems + "</ul>" if problems else ""}
+<h2>The answer</h2>
+{"".join(answers)}
+<h2>Findings</h2>
+<ul>{findings}</ul>
+<h2>Pages and raw tables</h2>
+{links}
+{provenance}
+<p class=note>Generated {utc_now()}.</p></body></html>"""
+    index = paths.reports_dir() / "index.html"
+    index.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(index, page)
+    return index
