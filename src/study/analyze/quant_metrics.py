@@ -1,4 +1,4 @@
-"""Group metrics of a quantized model against its fp32 twin, on the same inputs. Pure numpy/scipy.
+"""Group metrics of a quantized model against its fp32 twin, on the same inputs; its resampling is study.core.statistics.
 
 - accuracy with a percentile bootstrap 95% CI (resampling test images);
 - delta accuracy per group (quantized - fp32), CI from a paired bootstrap (the same resampled images
@@ -16,21 +16,17 @@ import warnings
 
 import numpy as np
 
+from study.core.statistics import bootstrap_means
+
 BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
-
-
-def _resample_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
-    return values[idx].mean(axis=1)
 
 
 def accuracy_ci(correct, n_boot: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
     correct = np.asarray(correct, dtype=float)
     if len(correct) == 0:
         return float("nan"), float("nan"), float("nan")
-    means = _resample_means(correct, n_boot, seed)
+    means = bootstrap_means(correct, n_boot, seed)
     return float(correct.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
@@ -40,7 +36,7 @@ def delta_ci(correct_quant, correct_fp32, n_boot: int = BOOTSTRAP, seed: int = B
     diff = np.asarray(correct_quant, dtype=float) - np.asarray(correct_fp32, dtype=float)
     if len(diff) == 0:
         return float("nan"), float("nan"), float("nan")
-    means = _resample_means(diff, n_boot, seed)
+    means = bootstrap_means(diff, n_boot, seed)
     return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 

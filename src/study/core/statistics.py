@@ -42,6 +42,26 @@ def median_ci_halfwidth(samples) -> float:
     return (ordered[min(high, n - 1)] - ordered[max(low, 0)]) / 2 / median if median > 0 else float("inf")
 
 
+def bootstrap_means(values, resamples: int, seed: int) -> np.ndarray:
+    """The means of ``resamples`` seeded resamples of ``values`` (with replacement): a percentile bootstrap's draws."""
+    values = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(resamples, len(values)))
+    return values[idx].mean(axis=1)
+
+
+def ratio_of_medians_ci(numerator, denominator, level: float = 0.95, resamples: int = 1000,
+                        seed: int = 3) -> tuple[float, float]:
+    """Percentile-bootstrap interval of median(numerator) / median(denominator), each resampled on its own."""
+    numerator, denominator = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    rng = np.random.default_rng(seed)
+    ratios = [np.median(rng.choice(numerator, numerator.size)) / np.median(rng.choice(denominator, denominator.size))
+              for _ in range(resamples)]
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(ratios, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_ci(samples: np.ndarray, statistic=np.median, level: float = 0.95,
                  resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
     """Percentile-bootstrap confidence interval of ``statistic``; seeded so reruns agree."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from study.core.statistics import contended
+from study.core.statistics import contended, ratio_of_medians_ci
 
 SUSTAINED_VERSION = 1
 SERIES_WINDOWS = 30  # the run cut into this many equal spans of time for the throughput-over-time figure
@@ -20,9 +20,7 @@ def tenth_ratio(samples_ms, offsets_s, seconds: float) -> dict:
     first, last = samples[offsets < seconds / 10], samples[offsets >= seconds * 0.9]
     if len(first) < 2 or len(last) < 2:
         return {}
-    rng = np.random.default_rng(3)
-    ratios = [np.median(rng.choice(last, last.size)) / np.median(rng.choice(first, first.size)) for _ in range(1000)]
-    ci_low, ci_high = np.quantile(ratios, [0.025, 0.975])
+    ci_low, ci_high = ratio_of_medians_ci(last, first)
     return {"first_tenth_p50_ms": float(np.median(first)), "last_tenth_p50_ms": float(np.median(last)),
             "last_over_first": float(np.median(last) / np.median(first)), "ratio_ci_low": float(ci_low),
             "ratio_ci_high": float(ci_high), "throughput_first_ips": len(first) / (seconds / 10),
