@@ -53,16 +53,26 @@ def cross_profile(profiles: list[str]) -> pd.DataFrame:
 TIE_MARGIN_PCT = 5.0  # a runtime whose p50 is within this of the pick's, or whose 95% interval overlaps it, ties
 
 
-def budgets(profile: str | None = None) -> dict:
-    """The default constraints of the pick: the summary notebook's parameters (params/notebooks.yaml)."""
+BUDGET_KEYS = ("latency_budget_ms", "size_budget_mb", "max_accuracy_drop_pp", "max_group_drop_pp")
+
+
+def budgets(profile: str | None = None, **given) -> dict:
+    """The constraints of the pick: each one ``given`` (a notebook parameter), else the default that
+    params/notebooks.yaml sets for the summary notebook: the one place the default budgets are written."""
+    from study.core.errors import StudyError
     from study.plan.parameters import notebook_parameters
 
     own = notebook_parameters(paths.notebooks_dir() / "05_summary.ipynb", profile or "")
-    return {key: float(own.get(key, default)) for key, default in DEFAULT_BUDGETS.items()}
-
-
-DEFAULT_BUDGETS = {"latency_budget_ms": 20.0, "size_budget_mb": 20.0, "max_accuracy_drop_pp": 1.0,
-                   "max_group_drop_pp": 2.0}
+    chosen = {}
+    for key in BUDGET_KEYS:
+        value = given.get(key)
+        if value is None:
+            if own.get(key) is None:
+                raise StudyError(f"params/notebooks.yaml: 05_summary: no {key}. Fix: set the default budget there, "
+                                 f"e.g. '{key}: 20.0'")
+            value = own[key]
+        chosen[key] = float(value)
+    return chosen
 
 
 def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max_accuracy_drop_pp: float,
