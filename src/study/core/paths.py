@@ -10,11 +10,16 @@ import os
 from pathlib import Path
 
 
+def checkout() -> Path:
+    """The project checkout this package runs from (``STUDY_ROOT`` or not)."""
+    return Path(__file__).resolve().parents[3]
+
+
 def root() -> Path:
     override = os.environ.get("STUDY_ROOT")
     if override:
         return Path(override).resolve()
-    return Path(__file__).resolve().parents[3]
+    return checkout()
 
 
 def params_dir() -> Path:
@@ -26,7 +31,9 @@ def profiles_dir() -> Path:
 
 
 def notebook_params_file() -> Path:
-    return params_dir() / "notebooks.yaml"
+    """The notebooks' parameters: the study root's, else the checkout's (where the default budgets are written)."""
+    own = params_dir() / "notebooks.yaml"
+    return own if own.exists() else checkout() / "params" / "notebooks.yaml"
 
 
 def profile_file(name: str) -> Path:
@@ -37,7 +44,7 @@ def project_runs_dir() -> Path:
     """``runs/``: the committed records of the project's own commands (``make test``, ``.ci/run``, ``make report``)
     timed on a machine class, from which the README's cost table is generated. Always the checkout's, never
     ``STUDY_ROOT``'s: they describe this code, not a study's results."""
-    return Path(__file__).resolve().parents[3] / "runs"
+    return checkout() / "runs"
 
 
 def notebooks_dir() -> Path:

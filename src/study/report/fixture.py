@@ -18,7 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from study.core.paths import checkout
+
+REPO = checkout()
 FIXTURE = REPO / "tests" / "fixtures" / "study"
 PROFILE = "ci"
 # what a notebook reads: the tables and the environment, never the raw records behind them
