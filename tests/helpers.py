@@ -21,7 +21,7 @@ TINY_PROFILE = {
     "conversion_models": ["digits_cnn"],
     "runtimes": ["torch_eager", "onnxruntime", "litert"],
     "timing": {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5,
-               "target_ci": 0.0, "processes": 1},
+               "target_ci": 0.0, "processes": 1, "race_rounds": 0},
     "energy": {"source": "model", "windows": 2, "power_model": {"idle_watts": 1.0, "active_watts": 4.0,
                                                                 "scope": "per_cpu", "source": "test values"}},
 }

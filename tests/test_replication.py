@@ -123,3 +123,22 @@ def test_an_interrupted_run_resumes_at_the_missing_processes(study_root):
         assert table_row(record)["n_processes"] == 3 and "p50_ms" not in record["row"]  # computed, not frozen
     table = store.write_tables([c.case_id for c in cases])
     assert len(table) == 3 and table["case_id"].is_unique
+
+
+def test_a_round_times_each_groups_contenders_back_to_back_in_alternating_order():
+    def contender(model, runtime):
+        case = fake_case(f"{model}-{runtime}")
+        return Case(model, runtime, 1, 1, (0,), case.artifact, case.timing, "x", {"id": case.case_id},
+                    case_id=case.case_id)
+
+    cases = [contender(m, r) for m in ("mobilenet", "resnet") for r in ("litert", "onnxruntime", "executorch")]
+    order = interleaved(cases, {})
+    for round_index in range(3):
+        this_round = [c for c, i in order if i == round_index]
+        models = [c.model for c in this_round]
+        assert models in (["mobilenet"] * 3 + ["resnet"] * 3, ["resnet"] * 3 + ["mobilenet"] * 3)  # one block each
+        runtimes = [c.runtime for c in this_round if c.model == "mobilenet"]
+        expected = ["executorch", "litert", "onnxruntime"]
+        assert runtimes == (expected if round_index % 2 == 0 else expected[::-1])  # A B C, then C B A
+    names = [c.case_id for c, _ in order]
+    assert all(x != y for x, y in zip(names, names[1:]))

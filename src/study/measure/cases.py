@@ -1,4 +1,5 @@
-"""The case core: measure planned cases, each in its profile's number of fresh processes, round by round, and
+"""The case core: measure planned cases, each in its profile's number of fresh processes, round by round (each
+round a block per comparison group, its contenders back to back), and
 keep every process's raw record. Statistics are not frozen here: ``study.core.store`` computes them from the
 kept samples each time it writes a table.
 
@@ -38,24 +39,46 @@ def replicates_done(record: dict | None) -> list[dict]:
     return list((record or {}).get("replicates") or [])
 
 
-def complete(record: dict | None, case: Case) -> bool:
-    """Measured in all its processes, or failed in one (a failing runtime is not run again)."""
+def complete(record: dict | None, case: Case, target: int | None = None) -> bool:
+    """Measured in all its processes (``target``, else its planned ones), or failed in one (a failing runtime is not
+    run again)."""
     done = replicates_done(record)
-    return bool(done) and (len(done) >= case.processes or any(r.get("status") != "ok" for r in done))
+    wanted = case.processes if target is None else target
+    return bool(done) and (len(done) >= wanted or any(r.get("status") != "ok" for r in done))
 
 
-def interleaved(cases: list[Case], done: dict[str, int], seed: int = 0) -> list[tuple[Case, int]]:
-    """(case, process index) in rounds: round k measures the k-th process of every case that lacks it, in a
-    seeded shuffled order, and no round starts with the case the previous one ended with. So a case's processes
-    are spread over the run and never back to back (unless it is the only case)."""
+def comparison_group(case: Case) -> tuple:
+    """The cases compared with each other: one model (on one dataset), threads and batch, every runtime and
+    variant of it (a quantized variant is compared with its fp32 twin)."""
+    return case.model, case.dataset, case.threads, case.batch
+
+
+def interleaved(cases: list[Case], done: dict[str, int], seed: int = 0,
+                targets: dict[str, int] | None = None) -> list[tuple[Case, int]]:
+    """(case, process index) in rounds, and rounds in blocks: round k measures the k-th process of every case that
+    lacks it, one comparison group after another (in a seeded shuffled order), each group's contenders back to back
+    in an order that alternates between rounds (A B C, then C B A), so drift within a round cancels in their paired
+    ratios. No round starts with the case the previous one ended with: a case's processes are never back to back
+    (unless it is the only case)."""
     rng = np.random.default_rng(seed)
     order: list[tuple[Case, int]] = []
-    for round_index in range(max((c.processes for c in cases), default=0)):
-        due = [c for c in cases if done.get(c.case_id, 0) <= round_index < c.processes]
-        shuffled = [due[i] for i in rng.permutation(len(due))]
-        if order and len(shuffled) > 1 and shuffled[0].case_id == order[-1][0].case_id:
-            shuffled.append(shuffled.pop(0))
-        order += [(c, round_index) for c in shuffled]
+    groups: dict[tuple, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(comparison_group(case), []).append(case)
+    contenders = {key: sorted(members, key=lambda c: (c.runtime, c.variant, c.case_id))
+                  for key, members in groups.items()}
+    keys = list(contenders)
+    target = {c.case_id: (targets or {}).get(c.case_id, c.processes) for c in cases}
+    for round_index in range(max(target.values(), default=0)):
+        blocks = []
+        for g in rng.permutation(len(keys)):
+            members = contenders[keys[g]] if round_index % 2 == 0 else contenders[keys[g]][::-1]
+            due = [c for c in members if done.get(c.case_id, 0) <= round_index < target[c.case_id]]
+            if due:
+                blocks.append(due)
+        if order and blocks and blocks[0][0].case_id == order[-1][0].case_id:
+            blocks.append(blocks.pop(0)) if len(blocks) > 1 else blocks[0].reverse()
+        order += [(c, round_index) for block in blocks for c in block]
     return order
 
 
@@ -107,20 +130,22 @@ def latency_row(profile: str, case: Case, result: dict, run_id: str, costs: dict
 
 def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str, force: bool, progress: bool,
                   say, after_each=None, costs: dict | None = None, desc: str = "measuring",
-                  launcher: Launcher | None = None) -> list[str]:
-    """Measure every case not measured yet, each in its profile's number of fresh processes, interleaved across
-    cases (``interleaved``). The case's record is rewritten after each of its processes, so an interrupted run
-    resumes with the processes still missing, and its row always pools the processes measured so far."""
+                  launcher: Launcher | None = None, extra: dict[str, int] | None = None) -> list[str]:
+    """Measure every case not measured yet, each in its profile's number of fresh processes (and ``extra`` more
+    for a case in a race), in rounds (``interleaved``). The case's record is rewritten after each of its processes,
+    so an interrupted run resumes with the processes still missing, and its row always pools the processes
+    measured so far."""
+    targets = {c.case_id: c.processes + (extra or {}).get(c.case_id, 0) for c in cases}
     records = {c.case_id: (None if force else store.get(c.case_id)) for c in cases}
-    pending = [c for c in cases if not complete(records[c.case_id], c)]
+    pending = [c for c in cases if not complete(records[c.case_id], c, targets[c.case_id])]
     done = {c.case_id: len(replicates_done(records[c.case_id])) for c in pending}
     keys = replicate_keys()
-    for case, index in tqdm(interleaved(pending, done), desc=f"{name}: {desc}", unit="process",
+    for case, index in tqdm(interleaved(pending, done, targets=targets), desc=f"{name}: {desc}", unit="process",
                             disable=None if progress else True):
         replicates = replicates_done(records[case.case_id])
-        if complete(records[case.case_id], case):
+        if complete(records[case.case_id], case, targets[case.case_id]):
             continue  # failed in an earlier process
-        say(f"[{name}] measuring {case.label} (process {index + 1} of {case.processes})")
+        say(f"[{name}] measuring {case.label} (process {index + 1} of {targets[case.case_id]})")
         result = measure_case(case, log_dir=store.directory / "logs", launcher=launcher).to_json()
         replicates = replicates[:index] + [{k: result.get(k) for k in keys if k in result}]
         combined = pooled(replicates)
@@ -132,7 +157,7 @@ def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str
             after_each()
         if result["status"] != "ok":
             say(f"[{name}]   FAILED: {result.get('error')}")
-        elif len(replicates) == case.processes:
+        elif len(replicates) == targets[case.case_id]:
             stats = latency_statistics(records[case.case_id])
             say(f"[{name}]   p50 {stats['p50_ms']:.3f} ms [{stats['ci_low_ms']:.3f}, {stats['ci_high_ms']:.3f}] "
                 f"over {stats['n_runs']} runs in {stats['n_processes']} processes (their p50s "

@@ -23,6 +23,7 @@ class Estimate:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     artifacts: set[tuple] = field(default_factory=set)  # (model, format, batch or None) it needs converted
+    bound_seconds: float = 0.0  # what it may take on top, at most (the race for close calls)
 
 
 @dataclass

@@ -64,12 +64,13 @@ def phases_for(profile: Profile, only=None, say=print) -> tuple[str, ...]:
 def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> costs.Plan:
     """What the run will do and about how long: each phase's count, and the conversions all of them need."""
     counts = {"conversions": 0}
-    seconds = 0.0
+    seconds = bound = 0.0
     artifacts: set[tuple] = set()
     for name in phases:
         part: Estimate = phase(name).estimate(profile, force)
         counts.update(part.counts)
         seconds += part.seconds
+        bound += part.bound_seconds
         artifacts |= part.artifacts
     for model, fmt, batch in artifacts:
         spec, _ = model_spec(model, log=lambda message: None)
@@ -77,7 +78,7 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
                 and costs.artifact_done(model, fmt, batch or 1) is None:
             counts["conversions"] += 1
     seconds += counts["conversions"] * costs.CONVERSION_S / max(1, os.cpu_count() or 1)
-    return costs.Plan(counts, seconds)
+    return costs.Plan(counts, seconds, bound)
 
 
 def bench(profile_ref, force: bool = False, progress: bool = True, only=None) -> pd.DataFrame:
@@ -99,7 +100,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
     planned = estimate(profile, phases, force)
     say(f"[{profile.name}] plan: {planned.describe()}")
     record = {"phases": {}, "plan": planned.counts, "estimate_s": planned.seconds,
-              "started_at": environment.utc_now(), "only": list(phases)}
+              "bound_s": planned.bound_seconds, "started_at": environment.utc_now(), "only": list(phases)}
 
     run_id = new_run_id()
 

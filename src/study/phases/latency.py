@@ -19,6 +19,7 @@ from study.measure.cases import measure_cases
 from study.measure.trackers import latency_columns
 from study.measure.peak import BANDWIDTH_METHOD, METHOD as PEAK_METHOD
 from study.phases.base import Estimate, Phase, Run
+from study.phases.race import race
 from study.plan import estimate as costs
 from study.plan.cases import make_case, settings, timing_of
 from study.plan.profiles import Profile
@@ -101,6 +102,10 @@ class Latency(Phase):
         found.counts["latency cases"] = cases
         found.seconds = cases * timing["processes"] * costs.latency_case_seconds(timing) \
             + (costs.NAIVE_S * len(profile.models) if cases else 0)
+        # a close call races: at most RACE_ROUNDS more rounds of a group's fastest two (the likely contenders)
+        groups = {(s.model, s.threads, s.batch) for s in settings(profile, log=quiet)} if cases else set()
+        found.counts["race processes at most"] = 2 * profile.timing.race_rounds * len(groups)
+        found.bound_seconds = found.counts["race processes at most"] * costs.latency_case_seconds(timing)
         return found
 
     def run(self, run: Run) -> list[str]:
@@ -118,6 +123,14 @@ class Latency(Phase):
         measured = measure_cases(profile.name, store, cases, run.run_id, run.force, run.progress, run.say,
                                  after_each=lambda: store.write_tables(ids, columns), costs=flops,
                                  launcher=run.launcher)
+
+        def one_more_round(racing: list, extra: dict[str, int]) -> None:
+            measure_cases(profile.name, store, racing, run.run_id, False, run.progress, run.say,
+                          after_each=lambda: store.write_tables(ids, columns), costs=flops, desc="race",
+                          launcher=run.launcher, extra=extra)
+
+        raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds)
+        measured += [i for i in raced if i not in measured]
         naive_timings(profile, store, log=run.log)
         store.write_tables(ids, columns)
         return measured

@@ -30,10 +30,15 @@ OPERATOR_PROFILE_S = 10.0  # one runtime's operator profile of one model: start-
 class Plan:
     counts: dict
     seconds: float
+    bound_seconds: float = 0.0  # at most this on top: the race for close calls
 
     def describe(self) -> str:
         parts = [f"{n} {what}" for what, n in self.counts.items() if n]
-        return f"{', '.join(parts)}; estimated {self.seconds / 60:.0f} min" if parts else "nothing to measure"
+        if not parts:
+            return "nothing to measure"
+        bound = f", up to {(self.seconds + self.bound_seconds) / 60:.0f} min if every close call races" \
+            if self.bound_seconds else ""
+        return f"{', '.join(parts)}; estimated {self.seconds / 60:.0f} min{bound}"
 
 
 def artifact_done(model: str, fmt: str, batch: int) -> dict | None:

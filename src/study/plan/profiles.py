@@ -85,6 +85,8 @@ class Timing(Section):
     max_seconds: number(0.001)
     target_ci: number(0.0)
     processes: whole_number(1) = 3  # separate processes per case, interleaved with other cases: the CI covers reruns
+    # more rounds a close call may get (the race, study.phases.race); not part of a case's id: it adds processes
+    race_rounds: whole_number(0) = 4
 
 
 class PowerModel(Section):

@@ -1,0 +1,108 @@
+"""Two runtimes compared as the field compares them: paired, round by round.
+
+A round times every contender of one comparison group (same model, threads, batch, precision) back to back, so a
+slow spell of the shared machine slows all of them alike. Each round gives one ratio of p50s, A over B; the
+comparison is a t interval on the mean log ratio over rounds (the drift common to both cancels in each ratio).
+
+One of three outcomes, never a tie by default:
+
+- **faster** (or slower): the interval of the ratio excludes 1;
+- **equivalent** within a stated margin (5% by default): two one-sided tests, i.e. the (1 - 2 alpha) interval
+  lies inside [1 / (1 + margin), 1 + margin];
+- **undetermined**: neither, with the smallest difference this many rounds could have detected (80% power).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+FASTER, SLOWER, EQUIVALENT, UNDETERMINED = "faster", "slower", "equivalent", "undetermined"
+OUTCOMES = (FASTER, SLOWER, EQUIVALENT, UNDETERMINED)
+EQUIVALENCE_MARGIN = 0.05
+LEVEL = 0.95
+POWER = 0.80
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str
+    b: str
+    rounds: int
+    ratio: float        # p50(a) / p50(b): below 1, a is faster
+    low: float          # its interval at LEVEL
+    high: float
+    outcome: str        # of a against b
+    wins: int           # rounds in which a was faster
+    detectable_pct: float  # smallest difference (%) these rounds detect with 80% power; nan under 2 rounds
+    margin: float = EQUIVALENCE_MARGIN
+
+    @property
+    def faster_pct(self) -> float:
+        """How much faster a is than b, in % of b's time (negative: slower)."""
+        return 100.0 * (1.0 - self.ratio)
+
+    def sentence(self, label=lambda name: name) -> str:
+        """The comparison in words: "LiteRT is 15% faster than ONNX Runtime [8, 22], 3 of 3 rounds"."""
+        a, b = label(self.a), label(self.b)
+        rounds = f"{self.wins} of {self.rounds} rounds"
+        if self.outcome == FASTER:
+            return (f"{a} is {self.faster_pct:.0f}% faster than {b} "
+                    f"[{100 * (1 - self.high):.0f}, {100 * (1 - self.low):.0f}], {rounds}")
+        if self.outcome == SLOWER:
+            return (f"{a} is {100 * (self.ratio - 1):.0f}% slower than {b} "
+                    f"[{100 * (self.low - 1):.0f}, {100 * (self.high - 1):.0f}], "
+                    f"{self.rounds - self.wins} of {self.rounds} rounds")
+        if self.outcome == EQUIVALENT:
+            return (f"{a} and {b} are equivalent within ±{100 * self.margin:.0f}% "
+                    f"(ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], {self.rounds} rounds)")
+        detect = ("one round detects nothing" if not math.isfinite(self.detectable_pct)
+                  else f"these rounds detect a {self.detectable_pct:.0f}% difference or more")
+        return (f"{a} against {b}: undetermined, ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}] over "
+                f"{self.rounds} rounds; {detect}")
+
+
+def compare(a: str, b: str, a_p50s, b_p50s, level: float = LEVEL, margin: float = EQUIVALENCE_MARGIN) -> Comparison:
+    """``a`` against ``b`` from their p50s in the same rounds (``a_p50s[i]`` and ``b_p50s[i]`` from round i)."""
+    a_p50s, b_p50s = np.asarray(a_p50s, dtype=float), np.asarray(b_p50s, dtype=float)
+    if a_p50s.shape != b_p50s.shape or a_p50s.ndim != 1:
+        raise ValueError("paired p50s: one of each contender per round")
+    keep = np.isfinite(a_p50s) & np.isfinite(b_p50s) & (a_p50s > 0) & (b_p50s > 0)
+    logs = np.log(a_p50s[keep]) - np.log(b_p50s[keep])
+    n = int(logs.size)
+    wins = int((logs < 0).sum())
+    if n == 0:
+        return Comparison(a, b, 0, math.nan, math.nan, math.nan, UNDETERMINED, 0, math.nan, margin)
+    mean = float(logs.mean())
+    if n < 2:
+        return Comparison(a, b, n, math.exp(mean), 0.0, math.inf, UNDETERMINED, wins, math.nan, margin)
+    se = float(logs.std(ddof=1)) / math.sqrt(n)
+    alpha = 1.0 - level
+    t_two = stats.t.ppf(1 - alpha / 2, n - 1)
+    low, high = math.exp(mean - t_two * se), math.exp(mean + t_two * se)
+    t_one = stats.t.ppf(1 - alpha, n - 1)  # two one-sided tests at alpha each: the (1 - 2 alpha) interval
+    inside = (math.exp(mean - t_one * se) >= 1 / (1 + margin)) and (math.exp(mean + t_one * se) <= 1 + margin)
+    if high < 1:
+        outcome = FASTER
+    elif low > 1:
+        outcome = SLOWER
+    elif inside:
+        outcome = EQUIVALENT
+    else:
+        outcome = UNDETERMINED
+    detectable = 100.0 * (1.0 - math.exp(-(t_two + stats.t.ppf(POWER, n - 1)) * se))
+    return Comparison(a, b, n, math.exp(mean), low, high, outcome, wins, detectable, margin)
+
+
+def decided(comparison: Comparison) -> bool:
+    return comparison.outcome != UNDETERMINED
+
+
+def half_width_pct(comparison: Comparison) -> float:
+    """Half the interval's width in log terms, as a % of the ratio: the precision of one comparison."""
+    if not (comparison.rounds >= 2 and math.isfinite(comparison.high)):
+        return math.nan
+    return 100.0 * (math.sqrt(comparison.high / comparison.low) - 1.0)

@@ -1,0 +1,134 @@
+"""Paired comparisons on synthetic rounds: the interval covers the true ratio at its nominal rate under a drift
+common to both contenders, where the unpaired overlap rule calls a tie; equivalence needs its own test; and
+"undetermined" says what the rounds could have detected."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from study.analyze.comparisons import EQUIVALENT, FASTER, SLOWER, UNDETERMINED, compare, half_width_pct
+
+
+def rounds(rng, n, ratio, drift=0.15, noise=0.02, base=8.0):
+    """p50s of A and B in ``n`` rounds: each round's slow spell multiplies both by the same factor."""
+    spell = np.exp(rng.normal(0, drift, n))
+    a = base * ratio * spell * np.exp(rng.normal(0, noise, n))
+    b = base * spell * np.exp(rng.normal(0, noise, n))
+    return a, b
+
+
+def overlap_tie(a, b):
+    """The old rule: a tie when the two 95% intervals (over rounds, unpaired) overlap."""
+    def interval(x):
+        half = 1.96 * np.std(x, ddof=1) / math.sqrt(len(x))
+        return x.mean() - half, x.mean() + half
+    (a_low, a_high), (b_low, b_high) = interval(a), interval(b)
+    return a_low <= b_high and b_low <= a_high
+
+
+def test_the_paired_interval_covers_the_true_ratio_where_overlap_calls_a_tie():
+    rng = np.random.default_rng(0)
+    trials, covered, decided, ties = 400, 0, 0, 0
+    for _ in range(trials):
+        a, b = rounds(rng, 5, ratio=0.85)
+        found = compare("A", "B", a, b)
+        covered += found.low <= 0.85 <= found.high
+        decided += found.outcome == FASTER
+        ties += overlap_tie(a, b)
+    assert 0.92 <= covered / trials <= 0.98  # nominal 95%
+    assert decided / trials >= 0.95          # the paired test sees the 15% almost always
+    assert ties / trials >= 0.5              # while the overlap rule calls most of them a tie
+
+
+def test_equivalence_is_its_own_outcome_and_needs_the_evidence():
+    rng = np.random.default_rng(1)
+    a, b = rounds(rng, 8, ratio=1.0, noise=0.005)
+    same = compare("A", "B", a, b)
+    assert same.outcome == EQUIVALENT and "equivalent within ±5%" in same.sentence()
+    a, b = rounds(rng, 3, ratio=1.0, noise=0.08)
+    unsure = compare("A", "B", a, b)
+    assert unsure.outcome == UNDETERMINED  # not "equivalent" just because no difference was found
+    assert unsure.detectable_pct > 5 and "detect a" in unsure.sentence()
+
+
+def test_a_slower_contender_reads_slower_and_one_round_decides_nothing():
+    rng = np.random.default_rng(2)
+    a, b = rounds(rng, 6, ratio=1.3)
+    slower = compare("A", "B", a, b)
+    assert slower.outcome == SLOWER and re.match(r"A is (2[5-9]|3[0-5])% slower than B \[", slower.sentence())
+    assert compare("A", "B", [5.0], [6.0]).outcome == UNDETERMINED
+    assert math.isnan(half_width_pct(compare("A", "B", [5.0], [6.0])))
+
+
+def test_the_sentence_names_the_difference_its_interval_and_the_rounds():
+    found = compare("LiteRT", "ONNX Runtime", [7.62, 9.52, 7.99], [9.48, 11.06, 9.25])
+    assert found.outcome == FASTER and found.wins == 3
+    words = found.sentence()
+    assert words.startswith("LiteRT is 1") and "% faster than ONNX Runtime [" in words and "3 of 3 rounds" in words
+
+
+def test_mismatched_rounds_are_refused():
+    with pytest.raises(ValueError, match="one of each contender per round"):
+        compare("A", "B", [1.0, 2.0], [1.0])
+
+
+def race_setup(study_root, p50s):
+    """Records of one comparison group: each runtime's rounds so far, at the given p50s."""
+    from study.build.convert import Artifact
+    from study.core.store import ResultsStore
+    from study.plan.cases import Case
+
+    store = ResultsStore("race")
+    timing = {"warmup_runs": 1, "warmup_seconds": 0, "min_runs": 1, "min_seconds": 0, "max_seconds": 1,
+              "target_ci": 0, "processes": 3}
+    cases = []
+    for runtime, rounds_ in p50s.items():
+        artifact = Artifact("m", "onnx", 1, None, {"status": "ok", "sha256": runtime})
+        case = Case("m", runtime, 1, 1, (0,), artifact, timing, "x", {"id": runtime}, case_id=runtime)
+        store.put({"case_id": runtime, "status": "ok", "inputs": {}, "row": {"batch": 1, "status": "ok"},
+                   "replicates": [{"status": "ok", "samples_ms": [v] * 5} for v in rounds_]})
+        cases.append(case)
+    return store, cases
+
+
+def test_the_race_times_only_the_close_contenders_and_stops_when_decided(study_root):
+    from study.phases.race import race
+
+    # A and B are 1% apart with noisy rounds (undetermined); C is clearly behind
+    store, cases = race_setup(study_root, {"A": [5.0, 5.3, 4.9], "B": [5.1, 5.2, 5.3], "C": [9.0, 9.5, 9.2]})
+    timed_rounds = []
+
+    def one_more_round(racing, extra):
+        timed_rounds.append(sorted(c.case_id for c in racing))
+        for case in racing:  # a steady 20% gap from now on: the race decides
+            record = store.get(case.case_id)
+            record["replicates"].append({"status": "ok", "samples_ms": [4.0 if case.case_id == "A" else 5.0] * 5})
+            store.put(record)
+
+    timed = race(cases, store, one_more_round, log=lambda line: None)
+    assert timed_rounds and all(r == ["A", "B"] for r in timed_rounds)  # C is behind: never timed again
+    assert sorted(timed) == ["A", "B"] and len(timed_rounds) < 4      # decided before the bound
+
+
+def test_the_race_is_bounded_and_not_run_again(study_root):
+    from study.phases.race import RACE_ROUNDS, race
+
+    store, cases = race_setup(study_root, {"A": [5.0, 5.6, 4.8], "B": [5.1, 5.2, 5.3]})
+    rng = np.random.default_rng(4)
+    calls = []
+
+    def coin_flips(racing, extra):
+        calls.append(len(racing))
+        for case in racing:  # equal runtimes, noisy rounds: it never decides
+            record = store.get(case.case_id)
+            record["replicates"].append({"status": "ok", "samples_ms": [5.0 * np.exp(rng.normal(0, 0.1))] * 5})
+            store.put(record)
+
+    race(cases, store, coin_flips, log=lambda line: None)
+    assert len(calls) == RACE_ROUNDS
+    assert len(store.get("A")["replicates"]) == 3 + RACE_ROUNDS
+    calls.clear()
+    race(cases, store, coin_flips, log=lambda line: None)  # a later run: the group already had its rounds
+    assert calls == []
