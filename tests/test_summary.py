@@ -14,19 +14,21 @@ CANDIDATES = [
 def test_pick_the_fastest_that_meets_every_constraint():
     pick = pick_runtime("m", "test", CANDIDATES, latency_budget=10, size_budget=20, max_drop=1.0, max_group_drop=2.0)
     assert (pick["ship"], pick["variant"]) == ("onnxruntime", "fp32")  # litert int8 is faster but drops 2.5 pp
-    assert "runner-up executorch fp32 at 6.00 ms, 20.0% slower" in pick["reason"]
-    assert pick["tie"] == "" and round(pick["margin_pct"], 6) == 20.0
+    assert "ONNX Runtime is 17% faster than ExecuTorch" in pick["reason"]  # no rounds: from the (point) intervals
+    assert pick["outcome"] == "faster" and pick["runner_up"] == "executorch fp32" and round(pick["margin_pct"], 6) == 20.0
+    assert pick["answer"].startswith("ONNX Runtime, 17% faster than ExecuTorch")
     loose = pick_runtime("m", "test", CANDIDATES, latency_budget=10, size_budget=20, max_drop=3.0, max_group_drop=5.0)
     assert loose["ship"] == "litert"
 
 
-def test_no_candidate_says_why():
+def test_a_budget_no_candidate_meets_does_not_hide_the_answer():
     pick = pick_runtime("m", "test", CANDIDATES, latency_budget=1, size_budget=20, max_drop=1.0, max_group_drop=2.0)
-    assert pick["ship"] == "none" and "p50" in pick["reason"] and "> 1 ms" in pick["reason"]
-    assert "closest onnxruntime fp32" in pick["reason"]  # one broken constraint, and faster than executorch
+    assert pick["ship"] == "litert"  # the fastest, named with what it misses
+    assert "misses the budgets: p50 3.00 ms > 1 ms; accuracy -2.50 pp > 1 pp" in pick["answer"]
+    assert "no candidate meets every constraint" in pick["reason"] and pick["misses"]
     listed_slowest_first = pick_runtime("m", "test", CANDIDATES[::-1], latency_budget=1, size_budget=20, max_drop=1.0,
-                                 max_group_drop=2.0)
-    assert "closest onnxruntime fp32" in listed_slowest_first["reason"]  # not whichever was listed first
+                                        max_group_drop=2.0)
+    assert listed_slowest_first["ship"] == "litert"  # not whichever was listed first
 
 
 def test_a_gain_is_not_shown_as_a_negative_drop():
@@ -40,25 +42,32 @@ def _timed(runtime, p50, low, high):
             "size_mb": 14.0, "drop_pp": None, "group_drop_pp": None}
 
 
-def test_overlapping_intervals_or_a_small_margin_are_a_tie_naming_every_runtime_in_it():
-    # LiteRT 10.58 ms and ONNX Runtime 10.60 ms, the pair: intervals overlap, so neither is "fastest"
-    pair = [_timed("onnxruntime", 10.60, 10.50, 10.70), _timed("litert", 10.58, 10.45, 10.66),
-            _timed("torch_eager", 14.0, 13.9, 14.1)]
-    pick = pick_runtime("mobilenet_v2", "fp32", pair, 20, 20, 1.0, 2.0)
-    assert pick["ship"] == "litert" and pick["tie"] == "litert, onnxruntime"
-    assert pick["reason"].startswith("tie between litert fp32 10.58 ms, onnxruntime fp32 10.60 ms")
+def _rounds(runtime, rounds):
+    return {**_timed(runtime, sorted(rounds)[len(rounds) // 2], min(rounds), max(rounds)), "rounds": rounds,
+            "block": "latency"}
+
+
+def test_the_pick_is_judged_on_paired_rounds_with_one_of_three_outcomes():
+    # the MobileNetV2 rounds: intervals overlap (a tie by the old rule), every round says LiteRT
+    measured = [_rounds("litert", [7.62, 9.52, 7.99]), _rounds("onnxruntime", [9.48, 11.06, 9.25])]
+    pick = pick_runtime("mobilenet_v2", "fp32", measured, 20, 20, 1.0, 2.0)
+    assert pick["ship"] == "litert" and pick["outcome"] == "faster" and pick["rounds"] == 3
+    assert pick["answer"] == "LiteRT (TFLite), 16% faster than ONNX Runtime [7, 24], 3 of 3 rounds"
     assert "fidelity-checked against its source, accuracy not measured" in pick["reason"]
     assert "0.00 pp" not in pick["reason"]  # fp32 zoo models have no measured accuracy drop
-    # separated intervals but within the stated 5% margin: still a tie
-    close = [_timed("litert", 10.0, 9.99, 10.01), _timed("onnxruntime", 10.4, 10.39, 10.41)]
-    assert pick_runtime("m", "fp32", close, 20, 20, 1, 2)["tie"] == "litert, onnxruntime"
-    # separated and beyond the margin: one pick, the runner-up's margin with the range its interval allows
+    # the same speed round after round: equivalent, by its own test
+    same = [_rounds("litert", [10.0, 10.2, 9.9, 10.1, 10.0]), _rounds("onnxruntime", [10.05, 10.2, 9.95, 10.1, 10.02])]
+    assert pick_runtime("m", "fp32", same, 20, 20, 1, 2)["outcome"] == "equivalent"
+    # rounds that disagree: undetermined, with what they could have detected
+    noisy = [_rounds("litert", [10.0, 12.0, 9.0]), _rounds("onnxruntime", [11.0, 10.0, 10.5])]
+    unsure = pick_runtime("m", "fp32", noisy, 20, 20, 1, 2)
+    assert unsure["outcome"] == "undetermined" and "these rounds detect a" in unsure["answer"]
+    # no shared rounds: overlapping intervals are undetermined, separate ones faster
     apart = [_timed("litert", 10.0, 9.9, 10.1), _timed("onnxruntime", 12.0, 11.8, 12.2)]
     alone = pick_runtime("m", "fp32", apart, 20, 20, 1, 2)
-    assert alone["tie"] == "" and alone["runner_up"] == "onnxruntime fp32"
-    assert round(alone["margin_pct"], 1) == 20.0
-    assert round(alone["margin_low_pct"], 1) == round(100 * (11.8 / 10.1 - 1), 1)
-    assert round(alone["margin_high_pct"], 1) == round(100 * (12.2 / 9.9 - 1), 1)
+    assert alone["outcome"] == "faster" and alone["runner_up"] == "onnxruntime fp32" and alone["rounds"] == 0
+    overlap = [_timed("onnxruntime", 10.60, 10.50, 10.70), _timed("litert", 10.58, 10.45, 10.66)]
+    assert pick_runtime("m", "fp32", overlap, 20, 20, 1, 2)["outcome"] == "undetermined"
 
 
 def test_findings_are_computed_from_the_measurements(study_root):
@@ -133,14 +142,16 @@ def test_a_shipped_file_gets_its_own_pick_among_its_quantized_variants_judged_by
     loose = summary.recommend_shipped("ship", **{**budgets, "max_accuracy_drop_pp": 5}).iloc[0]
     assert (loose["ship"], loose["variant"]) == ("litert", "int8")
     assert "task fidelity drop 4.00 pp" in loose["reason"] and "worst group" not in loose["reason"]
-    # the file in LiteRT and its int8 variant within each other's intervals: a tie naming both variants
+    # the file in LiteRT and its int8 variant, timed in two phases, within each other's intervals: undetermined,
+    # naming both variants (one runtime, two of its variants)
     pd.DataFrame([timed("blazeface", "litert", 1.5), timed("blazeface", "onnxruntime", 2.5)]) \
         .assign(ci_low_ms=[0.8, 2.4], ci_high_ms=[2.0, 2.6]).to_csv(directory / "latency.csv", index=False)
-    tied = summary.recommend_shipped("ship", **{**budgets, "max_accuracy_drop_pp": 5}).iloc[0]
-    assert tied["tie"] == "litert int8, litert fp32"
-    assert summary.pick_view(pd.DataFrame([tied]))["ship"].iloc[0] == "tie: LiteRT (TFLite) int8, LiteRT (TFLite) fp32"
+    close = summary.recommend_shipped("ship", **{**budgets, "max_accuracy_drop_pp": 5}).iloc[0]
+    assert (close["ship"], close["variant"], close["outcome"]) == ("litert", "int8", "undetermined")
+    assert summary.pick_view(pd.DataFrame([close]))["ship"].iloc[0].startswith(
+        "LiteRT (TFLite) int8, not told apart from LiteRT (TFLite) fp32")
     none = summary.recommend_shipped("ship", **{**budgets, "latency_budget_ms": 0.5}).iloc[0]
-    assert none["ship"] == "none" and "p50" in none["reason"]
+    assert none["ship"] == "litert" and "misses the budgets: p50" in none["answer"]
     from study.report import landing
 
     page = landing._answer("ship", budgets)  # the landing page's answer names the shipped models it has, no others

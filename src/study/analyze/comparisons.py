@@ -45,10 +45,16 @@ class Comparison:
         """How much faster a is than b, in % of b's time (negative: slower)."""
         return 100.0 * (1.0 - self.ratio)
 
+    def short(self, label=lambda name: name) -> str:
+        """The comparison after the name of ``a``: "15% faster than ONNX Runtime [8, 22], 3 of 3 rounds"."""
+        words = self.sentence(label)
+        prefix = f"{label(self.a)} is "
+        return words[len(prefix):] if words.startswith(prefix) else words
+
     def sentence(self, label=lambda name: name) -> str:
         """The comparison in words: "LiteRT is 15% faster than ONNX Runtime [8, 22], 3 of 3 rounds"."""
         a, b = label(self.a), label(self.b)
-        rounds = f"{self.wins} of {self.rounds} rounds"
+        rounds = f"{self.wins} of {self.rounds} rounds" if self.rounds else "from intervals, no paired rounds"
         if self.outcome == FASTER:
             return (f"{a} is {self.faster_pct:.0f}% faster than {b} "
                     f"[{100 * (1 - self.high):.0f}, {100 * (1 - self.low):.0f}], {rounds}")
@@ -59,9 +65,12 @@ class Comparison:
         if self.outcome == EQUIVALENT:
             return (f"{a} and {b} are equivalent within ±{100 * self.margin:.0f}% "
                     f"(ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], {self.rounds} rounds)")
+        if not self.rounds:
+            return (f"{a} is not told apart from {b}: their intervals overlap (p50 ratio {self.ratio:.3f}, no paired "
+                    "rounds)")
         detect = ("one round detects nothing" if not math.isfinite(self.detectable_pct)
                   else f"these rounds detect a {self.detectable_pct:.0f}% difference or more")
-        return (f"{a} against {b}: undetermined, ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}] over "
+        return (f"{a} is undetermined against {b}: ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}] over "
                 f"{self.rounds} rounds; {detect}")
 
 
@@ -95,6 +104,16 @@ def compare(a: str, b: str, a_p50s, b_p50s, level: float = LEVEL, margin: float 
         outcome = UNDETERMINED
     detectable = 100.0 * (1.0 - math.exp(-(t_two + stats.t.ppf(POWER, n - 1)) * se))
     return Comparison(a, b, n, math.exp(mean), low, high, outcome, wins, detectable, margin)
+
+
+def unpaired(a: str, b: str, a_p50: float, a_low: float, a_high: float, b_p50: float, b_low: float,
+             b_high: float) -> Comparison:
+    """``a`` against ``b`` without shared rounds (two phases of a run): faster only where their 95% intervals
+    separate, the ratio's range what the intervals allow; equivalence cannot be shown this way."""
+    ratio = a_p50 / b_p50
+    low, high = a_low / b_high, a_high / b_low if b_low > 0 else math.inf
+    outcome = FASTER if high < 1 else SLOWER if low > 1 else UNDETERMINED
+    return Comparison(a, b, 0, ratio, low, high, outcome, 0, math.nan)
 
 
 def decided(comparison: Comparison) -> bool:

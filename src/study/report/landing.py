@@ -79,6 +79,16 @@ def _budgets_sentence(budgets: dict) -> str:
             f"{budgets['max_group_drop_pp']:g} pp for any group")
 
 
+def _picks(view: pd.DataFrame) -> str:
+    """The picks in the first screen: a short sentence per model, and why in full a click away."""
+    rows = "".join(
+        f"<tr><td class='text'>{html.escape(str(r['model']))}</td><td class='text'>{html.escape(str(r['ship']))}"
+        f"<details><summary>why</summary>{html.escape(str(r['reason']))}</details></td></tr>"
+        for r in view.to_dict("records"))
+    return f"<table class='picks'><thead><tr><th class='text'>model</th><th class='text'>ship</th></tr></thead>" \
+           f"<tbody>{rows}</tbody></table>"
+
+
 def _answer(profile: str, budgets: dict) -> str:
     from study.report import plots, summary
 
@@ -88,14 +98,14 @@ def _answer(profile: str, budgets: dict) -> str:
     picks = summary.recommend(profile, **budgets)
     parts = []
     if len(picks):
-        parts.append(display.to_html(summary.pick_view(picks)))
+        parts.append(_picks(summary.pick_view(picks)))
     else:
         parts.append("<p>No case succeeded; the inference-time page lists the errors.</p>")
     small = summary.recommend_small_models(profile, **budgets)
     if len(small):
         parts.append("<h4>Small trained models (the quantization study's 16x16 and 64x64 networks)</h4>"
                      "<p class=note>Trained here so accuracy can be measured; far smaller than anything shipped, so "
-                     "their picks do not transfer to the models above.</p>" + display.to_html(summary.pick_view(small)))
+                     "their picks do not transfer to the models above.</p>" + _picks(summary.pick_view(small)))
     shipped = summary.recommend_shipped(profile, **budgets)
     if len(shipped):
         names = ", ".join(html.escape(str(m)) for m in dict.fromkeys(shipped["model"]))
@@ -103,14 +113,14 @@ def _answer(profile: str, budgets: dict) -> str:
                      "<p class=note>The files as their packages ship them, in every runtime they reach, and their "
                      "float16 and int8 variants; a variant's drop is what its task fidelity against the shipped "
                      "fp32 file lost on real images (face boxes, text maps, labels), not accuracy.</p>"
-                     + display.to_html(summary.pick_view(shipped)))
+                     + _picks(summary.pick_view(shipped)))
     table = pd.read_csv(store.latency_csv)
     fig = plots.relative_latency(table, profile)
     if fig is not None:
         parts.append(_figure_tag(fig, f"p50 relative to the fastest runtime per model, profile {profile}"))
         parts.append("<p class=note>Each dot is a runtime's median latency divided by the fastest runtime's for the "
-                     "same model; the bar is its 95% interval. Runtimes whose bars overlap the fastest's are a tie, "
-                     "whatever their order.</p>")
+                     "same model; the bar is its 95% interval over processes. Which runtime is faster is judged on "
+                     "paired rounds (the pick's sentence), not on these bars.</p>")
     return "".join(parts)
 
 
@@ -156,8 +166,9 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
 <h1>Which runtime should I ship my model on?</h1>
 <p>Per model and device profile, the runtime this study's measurements pick for the default budgets
 ({html.escape(_budgets_sentence(budgets))}; change them in <code>params/notebooks.yaml</code>). Every number is
-measured on the machine named. A runtime is named alone only when it beats the next by more than its
-interval and a {summary.TIE_MARGIN_PCT:g}% margin; otherwise the runtimes are a tie.</p>
+measured on the machine named. Each pick says how it compares with the runner-up, round by round (the two timed
+back to back in each round): faster by a share with its 95% interval, equivalent within ±5% (two one-sided tests),
+or undetermined with the smallest difference the rounds could detect.</p>
 {"<h2>Problems</h2><ul>" + problems + "</ul>" if problems else ""}
 <h2>The answer</h2>
 {"".join(answers)}

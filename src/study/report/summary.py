@@ -56,6 +56,16 @@ TIE_MARGIN_PCT = 5.0  # a runtime whose p50 is within this of the pick's, or who
 BUDGET_KEYS = ("latency_budget_ms", "size_budget_mb", "max_accuracy_drop_pp", "max_group_drop_pp")
 
 
+def round_p50s(profile: str, table: str = "samples.csv") -> dict[str, list[float]]:
+    """Each case's p50 per round (its processes, in order): the paired comparisons' evidence."""
+    samples = _read(profile, table)
+    if samples.empty:
+        return {}
+    timed = samples[samples["phase"] == "timed"]
+    medians = timed.groupby(["case_id", "process"])["latency_ms"].median()
+    return {case: [float(v) for v in part.sort_index().values] for case, part in medians.groupby(level=0)}
+
+
 def budgets(profile: str | None = None, **given) -> dict:
     """The constraints of the pick: each one ``given`` (a notebook parameter), else the default that
     params/notebooks.yaml sets for the summary notebook: the one place the default budgets are written."""
@@ -85,6 +95,7 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
     """
     rows = []
     latency = _read(profile, "latency.csv")
+    rounds = round_p50s(profile)
     if len(latency):
         ok = latency[(latency["status"] == "ok") & (latency["batch"] == 1)]
         ok = ok[ok["threads"] == ok["threads"].max()]
@@ -94,7 +105,8 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
             rows.append(pick_runtime(model, f"fp32, {int(part['threads'].iloc[0])} thread(s), batch 1", [
                 {"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
                  "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
-                 "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None}
+                 "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None,
+                 "rounds": rounds.get(getattr(r, "case_id", None)), "block": "latency"}
                 for r in part.itertuples()],
                 latency_budget_ms, size_budget_mb, max_accuracy_drop_pp, max_group_drop_pp))
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
@@ -131,6 +143,7 @@ def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: fl
     from study.build.quant import SHIPPED
 
     latency, quant = _read(profile, "latency.csv"), _read(profile, "quant_latency.csv")
+    rounds = round_p50s(profile)
     judged = _read(profile, "quant_shipped.csv")
     fidelity = {} if judged.empty else {(r.model, r.runtime, r.scheme): r.task_fidelity
                                        for r in judged[judged["status"] == "ok"].itertuples()}
@@ -147,7 +160,8 @@ def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: fl
             continue
         candidates = [{"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
                        "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
-                       "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None}
+                       "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None,
+                       "rounds": rounds.get(getattr(r, "case_id", None)), "block": "latency"}
                       for r in mine[mine["threads"] == threads].itertuples()] if len(mine) else []
         reached = {c["runtime"] for c in candidates}
         for r in theirs[theirs["threads"] == threads].itertuples() if len(theirs) else []:
@@ -172,31 +186,16 @@ def _is_shipped(model: str) -> bool:
     return model in MODELS and get_model(model).task is not None
 
 
-PICK_COLUMNS = ["model", "ship", "variant", "p50_ms", "size_mb", "tie", "runner_up", "margin_pct", "margin_low_pct",
-                "margin_high_pct", "basis", "reason"]
+PICK_COLUMNS = ["model", "ship", "variant", "p50_ms", "size_mb", "answer", "outcome", "runner_up", "margin_pct",
+                "margin_low_pct", "margin_high_pct", "rounds", "misses", "basis", "reason"]
 
 
 def pick_view(picks: pd.DataFrame) -> pd.DataFrame:
-    """The picks as a reader scans them: what to ship, how sure, and why, in full."""
-    rows = []
-    for pick in picks.to_dict("records"):
-        if pick["ship"] == "none":
-            closest = str(pick["reason"]).split("closest ", 1)[-1].split(" ", 1)[0]
-            ship = f"none fits (closest: {_label(closest)})"
-        elif pick["tie"]:
-            ship = "tie: " + ", ".join(_label(r) for r in pick["tie"].split(", "))
-        else:
-            ship = _label(pick["ship"])
-        margin = ""
-        if pick["runner_up"]:
-            margin = f"{pick['margin_pct']:.1f}"
-            if pick["margin_low_pct"] is not None and pick["margin_high_pct"] is not None \
-                    and pick["margin_high_pct"] > pick["margin_low_pct"]:
-                margin += f" [{pick['margin_low_pct']:.1f}, {pick['margin_high_pct']:.1f}]"
-        rows.append({"model": pick["model"], "ship": ship, "variant": pick["variant"], "p50_ms": pick["p50_ms"],
-                     "runner-up": pick["runner_up"] or "–", "margin (%, 95% range)": margin or "–",
-                     "reason": pick["reason"]})
-    return pd.DataFrame(rows)
+    """The picks as a reader scans them: one sentence per model (the runtime, and how it compares with the
+    runner-up), the budgets it misses if any, and why in full."""
+    return pd.DataFrame([{"model": pick["model"], "ship": pick["answer"], "p50_ms": pick["p50_ms"],
+                          "rounds": pick["rounds"], "reason": pick["reason"]} for pick in picks.to_dict("records")],
+                        columns=["model", "ship", "p50_ms", "rounds", "reason"])
 
 
 def _no_gain(drop_pp: float) -> float:
@@ -220,22 +219,36 @@ def _ms(value: float, low: float | None = None, high: float | None = None) -> st
 
 
 def ties_with(best: dict, other: dict, margin_pct: float = TIE_MARGIN_PCT) -> bool:
-    """Whether ``other`` cannot be told apart from ``best``: 95% intervals overlap, or p50 within the margin."""
+    """Whether ``other`` cannot be told apart from ``best`` by their intervals alone (the findings' rough rule; picks
+    compare paired rounds instead): 95% intervals overlap, or p50 within the margin."""
     best_low, best_high = _interval(best)
     low, high = _interval(other)
     overlap = low <= best_high and best_low <= high
     return overlap or other["p50_ms"] <= best["p50_ms"] * (1 + margin_pct / 100)
 
 
-def margin(best: dict, runner: dict) -> tuple[float, float, float]:
-    """How much slower the runner-up is than the pick, in % of the pick's p50, and the range the intervals allow."""
-    best_low, best_high = _interval(best)
-    low, high = _interval(runner)
-    return (100 * (runner["p50_ms"] / best["p50_ms"] - 1), 100 * (low / best_high - 1), 100 * (high / best_low - 1))
+def versus(best: dict, other: dict):
+    """``best`` against ``other``: paired over the rounds both were timed in when they come from the same table's
+    rounds, else from their intervals alone (faster when they separate, otherwise undetermined)."""
+    from study.analyze.comparisons import compare, unpaired
+
+    a, b = _name(best), _name(other)
+    if best.get("rounds") and other.get("rounds") and best.get("block") == other.get("block"):
+        n = min(len(best["rounds"]), len(other["rounds"]))
+        if n >= 2:
+            return compare(a, b, best["rounds"][:n], other["rounds"][:n])
+    return unpaired(a, b, best["p50_ms"], *_interval(best), other["p50_ms"], *_interval(other))
+
+
+def _name(c: dict) -> str:
+    return f"{c['runtime']} {c['variant']}"
 
 
 def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget: float, size_budget: float,
                  max_drop: float, max_group_drop: float) -> dict:
+    """The runtime to ship: the fastest candidate meeting every constraint, compared with each other one (paired
+    rounds where they share them). When none meets them all, the fastest with what it misses: a budget the model
+    cannot meet does not hide the answer."""
     def problems(c):
         found = []
         if c["p50_ms"] > latency_budget:
@@ -250,16 +263,17 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
             found.append(f"worst group -{c['group_drop_pp']:.2f} pp > {max_group_drop:g} pp")
         return found
 
-    empty = {"tie": "", "runner_up": "", "margin_pct": None, "margin_low_pct": None, "margin_high_pct": None}
-    passing = sorted((c for c in candidates if not problems(c)), key=lambda c: (c["p50_ms"], c["size_mb"]))
-    if not passing:
-        # fewest broken constraints, then the fastest and smallest: the one a reader would try to make fit
-        nearest = min(candidates, key=lambda c: (len(problems(c)), c["p50_ms"], c["size_mb"]))
-        return {"model": model, "ship": "none", "variant": "", "p50_ms": None, "size_mb": None, **empty,
-                "basis": basis, "reason": f"no runtime meets every constraint; closest {nearest['runtime']} "
-                                          f"{nearest['variant']}: " + "; ".join(problems(nearest))}
-    best = passing[0]
-    tied = [c for c in passing[1:] if ties_with(best, c)]
+    ranked = sorted(candidates, key=lambda c: (c["p50_ms"], c["size_mb"]))
+    passing = [c for c in ranked if not problems(c)]
+    pool = passing or [c for c in ranked if c.get("drop_pp") != float("inf")] or ranked
+    best, others = pool[0], pool[1:]
+    misses = "; ".join(problems(best))
+    distinct = len({c["runtime"] for c in pool}) == len(pool)  # one variant per runtime: the runtime names it
+
+    def label(name: str) -> str:
+        return _label(name.partition(" ")[0] if distinct else name)
+
+    compared = [(c, versus(best, c)) for c in others]
     if best.get("drop_pp") is None:
         accuracy = "fidelity-checked against its source, accuracy not measured"
     elif best.get("group_drop_pp") is None:
@@ -270,28 +284,24 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
     low, high = _interval(best)
     bounds = (low, high) if high > low else (None, None)
     interval = f" [95% CI {_ms(low, *bounds)}, {_ms(high, *bounds)}]" if high > low else ""
-    if tied:
-        names = ", ".join(f"{c['runtime']} {c['variant']} {_ms(c['p50_ms'], *_interval(c))} ms" for c in [best, *tied])
-        reason = (f"tie between {names}: intervals overlap or within {TIE_MARGIN_PCT:g}% of the fastest, so any of "
-                  f"them; {best['runtime']} has the lowest p50 ({_ms(best['p50_ms'], *bounds)} ms{interval})")
-    else:
-        reason = f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint: p50 " \
-                 f"{_ms(best['p50_ms'], *bounds)} ms{interval}"
-    reason += f", {_ms(best['size_mb'])} MB, {accuracy}"
+    which = (f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint" if passing else
+             f"no candidate meets every constraint; the fastest misses: {misses}")
+    reason = f"{which}: p50 {_ms(best['p50_ms'], *bounds)} ms{interval}, {_ms(best['size_mb'])} MB, {accuracy}"
+    if compared:
+        reason += "; " + "; ".join(comparison.sentence(label) for _, comparison in compared)
     row = {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": best["p50_ms"],
-           "size_mb": best["size_mb"], **empty, "basis": basis}
-    if tied:
-        together = [best, *tied]
-        repeated = len({c["runtime"] for c in together}) < len(together)  # several variants of one runtime tie
-        row["tie"] = ", ".join(f"{c['runtime']} {c['variant']}" if repeated else c["runtime"] for c in together)
-    if len(passing) > 1:
-        runner = passing[1]
-        row["runner_up"] = f"{runner['runtime']} {runner['variant']}"
-        row["margin_pct"], row["margin_low_pct"], row["margin_high_pct"] = margin(best, runner)
-        reason += (f"; runner-up {runner['runtime']} {runner['variant']} at {_ms(runner['p50_ms'], *_interval(runner))} ms, "
-                   f"{row['margin_pct']:.1f}% slower")
-        if high > low:
-            reason += f" (intervals allow {row['margin_low_pct']:.1f} to {row['margin_high_pct']:.1f}%)"
+           "size_mb": best["size_mb"], "outcome": "", "runner_up": "", "margin_pct": None, "margin_low_pct": None,
+           "margin_high_pct": None, "rounds": 0, "misses": misses, "basis": basis}
+    if compared:
+        runner, comparison = compared[0]
+        row.update(outcome=comparison.outcome, runner_up=_name(runner), rounds=comparison.rounds,
+                   margin_pct=100 * (1 / comparison.ratio - 1), margin_low_pct=100 * (1 / comparison.high - 1),
+                   margin_high_pct=100 * (1 / comparison.low - 1) if comparison.low > 0 else None)
+        row["answer"] = f"{label(_name(best))}, {comparison.short(label)}"
+    else:
+        row["answer"] = f"{label(_name(best))}, the only candidate"
+    if misses:
+        row["answer"] += f"; misses the budgets: {misses}"
     row["reason"] = reason
     return row
 
