@@ -6,6 +6,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from study.analyze.comparisons import EQUIVALENT, FASTER, SLOWER, UNDETERMINED, compare, half_width_pct
@@ -132,3 +133,27 @@ def test_the_race_is_bounded_and_not_run_again(study_root):
     calls.clear()
     race(cases, store, coin_flips, log=lambda line: None)  # a later run: the group already had its rounds
     assert calls == []
+
+
+def test_a_claimed_order_is_judged_on_paired_rounds_where_they_exist():
+    from study.analyze import verdicts
+
+    values = {"litert": (8.0, 7.6, 9.5), "onnxruntime": (9.5, 9.2, 11.0)}  # the intervals overlap
+    assert verdicts.order(["litert", "onnxruntime"], values).outcome == verdicts.NOT_DETECTED
+    paired = {("litert", "onnxruntime"): compare("litert", "onnxruntime", [7.62, 9.52, 7.99], [9.48, 11.06, 9.25])}
+    judged = verdicts.order(["litert", "onnxruntime"], values, paired=paired)
+    assert judged.outcome == verdicts.SUPPORTED and "paired rounds" in judged.why
+    reversed_ = {("onnxruntime", "litert"): compare("onnxruntime", "litert", [9.48, 11.06, 9.25], [7.62, 9.52, 7.99])}
+    assert verdicts.order(["onnxruntime", "litert"], values, paired=reversed_).outcome == verdicts.CONTRADICTED
+
+
+def test_a_quantized_variant_s_speedup_is_paired_with_its_twin_s_rounds():
+    from study.analyze.quant_tables import speedup_columns
+
+    timed = pd.DataFrame([{"case_id": "q", "scheme": "int8", "p50_ms": 5.0, "ci_low_ms": 4.0, "ci_high_ms": 7.0},
+                          {"case_id": "f", "scheme": "fp32", "p50_ms": 8.0, "ci_low_ms": 6.5, "ci_high_ms": 10.0}])
+    timed.attrs["rounds"] = {"q": [5.0, 6.0, 5.1], "f": [8.0, 9.6, 8.2]}  # a slow second round for both
+    paired = speedup_columns(timed, "int8")
+    assert paired["speedup_ci_low"] > 1.5 and paired["speedup"] == pytest.approx(1.6, rel=0.01)
+    timed.attrs["rounds"] = {}
+    assert speedup_columns(timed, "int8")["speedup_ci_low"] == pytest.approx(6.5 / 7.0)  # the intervals' range

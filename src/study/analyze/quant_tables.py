@@ -23,7 +23,8 @@ from study.build.quant import FILE_ITSELF, SHIPPED
 from study.plan.quant import jobs
 from study.build.quant.quantizers import VARIANTS
 from study.analyze.quant_verdicts import article_claims
-from study.core.store import ResultsStore, derived_columns, table_row
+from study.analyze.comparisons import compare
+from study.core.store import ResultsStore, derived_columns, round_p50s, table_row
 from study.build.tasks import task
 from study.measure.trackers import latency_columns
 
@@ -64,10 +65,13 @@ def speeds(profile: Profile, latency_ids: list[str] | None = None) -> pd.DataFra
     """Every timed variant of the plan: latency.csv's columns, plus the quantization scheme and the dataset the
     variant was trained on (its input shape: one model name is a different network on each dataset)."""
     store = ResultsStore(profile.name, records="quant_latency")
+    records = store.records(latency_ids)
     rows = [{**table_row(r), "scheme": r["inputs"].get("scheme"), "dataset": r["inputs"].get("dataset")}
-            for r in store.records(latency_ids)]
+            for r in records]
     table = pd.DataFrame([{c: r.get(c) for c in LATENCY_TABLE_COLUMNS} for r in rows], columns=LATENCY_TABLE_COLUMNS)
-    return derived_columns(table)[LATENCY_TABLE_COLUMNS]
+    table = derived_columns(table)[LATENCY_TABLE_COLUMNS]
+    table.attrs["rounds"] = {r["case_id"]: round_p50s(r) for r in records}  # a variant and its twin share rounds
+    return table
 
 
 def speed_of(speed: pd.DataFrame, dataset: str, model: str, runtime: str) -> pd.DataFrame:
@@ -106,6 +110,13 @@ def speedup_columns(timed: pd.DataFrame, scheme: str) -> dict:
     if not (len(quant) and len(fp32)):
         return {}
     q, f = quant.iloc[0], fp32.iloc[0]
+    rounds = timed.attrs.get("rounds", {})
+    q_rounds, f_rounds = rounds.get(q.get("case_id"), []), rounds.get(f.get("case_id"), [])
+    n = min(len(q_rounds), len(f_rounds))
+    if n >= 2:  # timed in the same rounds: the paired ratio over rounds, as runtimes are compared
+        paired = compare("variant", "fp32", q_rounds[:n], f_rounds[:n])
+        return {"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]), "speedup": 1 / paired.ratio,
+                "speedup_ci_low": 1 / paired.high, "speedup_ci_high": 1 / paired.low if paired.low > 0 else None}
     return {"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]), "speedup": float(f["p50_ms"] / q["p50_ms"]),
             **speedup_interval(f, q)}
 

@@ -80,16 +80,29 @@ def effect(margin: float, estimate: float, low: float, high: float, unit: str = 
                                  f"{smallest_detectable(low, high):.2g}{unit}")
 
 
-def order(claimed: list[str], values: dict[str, tuple[float, float, float]], margin: float = 0.0) -> Verdict:
+def order(claimed: list[str], values: dict[str, tuple[float, float, float]], margin: float = 0.0,
+          paired: dict | None = None) -> Verdict:
     """A claim that ``claimed[0] < claimed[1] < ...``; ``values`` maps each name to (estimate, low, high).
 
-    A pair is decided when both have intervals and they separate, or (with a ``margin``) when the ratio passes it.
-    A value without an interval (low == high: one peak reading) separates from nothing: only the margin decides."""
+    A pair with a paired comparison over shared rounds (``paired[(a, b)]``, ``study.analyze.comparisons``) is decided
+    by it, as runtimes are compared everywhere in the study. Otherwise a pair is decided when both have intervals
+    and they separate, or (with a ``margin``) when the ratio passes it. A value without an interval (low == high:
+    one peak reading) separates from nothing: only the margin decides."""
+    from study.analyze.comparisons import FASTER, SLOWER
+
     missing = [name for name in claimed if name not in values]
     if missing:
         return Verdict(NOT_TESTABLE, "not measured: " + ", ".join(missing))
     undecided, wrong = [], []
     for a, b in zip(claimed, claimed[1:]):
+        rounds = (paired or {}).get((a, b))
+        if rounds is not None and rounds.rounds >= 2:
+            if rounds.outcome == SLOWER:
+                wrong.append(f"{b} < {a} ({rounds.rounds} paired rounds)")
+            elif rounds.outcome != FASTER:
+                undecided.append((a, b, rounds.detectable_pct / 100 if rounds.detectable_pct == rounds.detectable_pct
+                                  else 1.0))
+            continue
         (ea, la, ha), (eb, lb, hb) = values[a], values[b]
         with_intervals = la < ha and lb < hb
         separated = (with_intervals and (ha < lb or hb < la)) or bool(margin and abs(eb / ea - 1) > margin)
@@ -100,6 +113,8 @@ def order(claimed: list[str], values: dict[str, tuple[float, float, float]], mar
             wrong.append(f"{b} < {a}")
     shown = ", ".join(f"{n} {values[n][0]:.3g} [{values[n][1]:.3g}, {values[n][2]:.3g}]" for n in claimed)
     how = "intervals separated" if not margin else f"intervals separated or apart by more than {100 * margin:g}%"
+    if paired:
+        how += " (paired rounds where shared)"
     if wrong:
         return Verdict(CONTRADICTED, f"{shown}: " + "; ".join(wrong) + f", {how}")
     if undecided:

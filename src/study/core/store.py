@@ -145,6 +145,20 @@ def latency_statistics(record: dict) -> dict:
     return dict(_STATISTICS[key])
 
 
+def round_p50s(record: dict | None) -> list[float]:
+    """The p50 of each round (process) of a case, in order; nan where that process failed or kept no samples."""
+    return [float(np.median(r["samples_ms"])) if r.get("status") == "ok" and r.get("samples_ms") else float("nan")
+            for r in (record or {}).get("replicates") or []]
+
+
+def rounds_of_samples(samples: pd.DataFrame) -> dict[str, list[float]]:
+    """Each case's p50 per round (process, in order) from a samples table: the paired comparisons' evidence."""
+    if samples.empty:
+        return {}
+    medians = samples[samples["phase"] == "timed"].groupby(["case_id", "process"])["latency_ms"].median()
+    return {case: [float(v) for v in part.sort_index().values] for case, part in medians.groupby(level=0)}
+
+
 def table_row(record: dict) -> dict:
     """A case's row as the tables show it: what it is and observed (kept in the record), with the statistics of
     its samples and the rate they give, computed now."""

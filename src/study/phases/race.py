@@ -9,19 +9,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-import numpy as np
-
 from study.analyze.comparisons import UNDETERMINED, Comparison, compare
-from study.core.store import ResultsStore, table_row
+from study.core.store import ResultsStore, round_p50s, table_row
 from study.measure.cases import comparison_group
 
 RACE_ROUNDS = 4  # extra rounds per comparison group at most, unless the profile's timing.race_rounds says otherwise
-
-
-def round_p50s(record: dict | None) -> list[float]:
-    """The p50 of each round (process) of a case; nan where that process failed or kept no samples."""
-    return [float(np.median(r["samples_ms"])) if r.get("status") == "ok" and r.get("samples_ms") else math.nan
-            for r in (record or {}).get("replicates") or []]
 
 
 def paired(a: dict, b: dict, a_name: str, b_name: str) -> Comparison:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from study.core import paths
-from study.core.store import ResultsStore
+from study.core.store import ResultsStore, rounds_of_samples
 
 
 def profiles_with_results() -> list[str]:
@@ -56,14 +56,9 @@ TIE_MARGIN_PCT = 5.0  # a runtime whose p50 is within this of the pick's, or who
 BUDGET_KEYS = ("latency_budget_ms", "size_budget_mb", "max_accuracy_drop_pp", "max_group_drop_pp")
 
 
-def round_p50s(profile: str, table: str = "samples.csv") -> dict[str, list[float]]:
+def round_p50s(profile: str) -> dict[str, list[float]]:
     """Each case's p50 per round (its processes, in order): the paired comparisons' evidence."""
-    samples = _read(profile, table)
-    if samples.empty:
-        return {}
-    timed = samples[samples["phase"] == "timed"]
-    medians = timed.groupby(["case_id", "process"])["latency_ms"].median()
-    return {case: [float(v) for v in part.sort_index().values] for case, part in medians.groupby(level=0)}
+    return rounds_of_samples(_read(profile, "samples.csv"))
 
 
 def budgets(profile: str | None = None, **given) -> dict:
