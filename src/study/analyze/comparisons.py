@@ -66,8 +66,8 @@ class Comparison:
             return (f"{a} and {b} are equivalent within ±{100 * self.margin:.0f}% "
                     f"(ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], {self.rounds} rounds)")
         if not self.rounds:
-            return (f"{a} is not told apart from {b}: their intervals overlap (p50 ratio {self.ratio:.3f}, no paired "
-                    "rounds)")
+            why = "no interval to compare" if math.isinf(self.high) else "their intervals overlap"
+            return f"{a} is not told apart from {b}: {why} (p50 ratio {self.ratio:.3f}, no paired rounds)"
         detect = ("one round detects nothing" if not math.isfinite(self.detectable_pct)
                   else f"these rounds detect a {self.detectable_pct:.0f}% difference or more")
         return (f"{a} is undetermined against {b}: ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}] over "
@@ -111,6 +111,8 @@ def unpaired(a: str, b: str, a_p50: float, a_low: float, a_high: float, b_p50: f
     """``a`` against ``b`` without shared rounds (two phases of a run): faster only where their 95% intervals
     separate, the ratio's range what the intervals allow; equivalence cannot be shown this way."""
     ratio = a_p50 / b_p50
+    if not (a_low < a_high and b_low < b_high):  # a point value separates from nothing
+        return Comparison(a, b, 0, ratio, 0.0, math.inf, UNDETERMINED, 0, math.nan)
     low, high = a_low / b_high, a_high / b_low if b_low > 0 else math.inf
     outcome = FASTER if high < 1 else SLOWER if low > 1 else UNDETERMINED
     return Comparison(a, b, 0, ratio, low, high, outcome, 0, math.nan)

@@ -290,7 +290,8 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
     if compared:
         runner, comparison = compared[0]
         row.update(outcome=comparison.outcome, runner_up=_name(runner), rounds=comparison.rounds,
-                   margin_pct=100 * (1 / comparison.ratio - 1), margin_low_pct=100 * (1 / comparison.high - 1),
+                   margin_pct=100 * (1 / comparison.ratio - 1),
+                   margin_low_pct=100 * (1 / comparison.high - 1) if comparison.high < float("inf") else None,
                    margin_high_pct=100 * (1 / comparison.low - 1) if comparison.low > 0 else None)
         row["answer"] = f"{label(_name(best))}, {comparison.short(label)}"
     else:
