@@ -7,7 +7,6 @@ sample is kept; the statistics are computed from them in ``study.core.statistics
 
 from __future__ import annotations
 
-import resource
 import time
 from typing import Callable
 
@@ -63,29 +62,3 @@ def sustained_runs(call: Callable[[], object], seconds: float, after_each: Calla
 def harness_overhead_ms(seconds: float = 0.2) -> float:
     """Median cost of the timing loop itself around a no-op call (ms): what every sample includes."""
     return float(np.median(timed_runs(lambda: None, min_runs=1000, min_seconds=seconds, max_seconds=seconds * 5)))
-
-
-def mapped_libraries() -> set[str]:
-    """Shared libraries mapped into this process now (Linux /proc/self/maps; empty elsewhere)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return {line.split(maxsplit=5)[5].strip() for line in maps
-                    if line.count(" ") >= 5 and ".so" in line.rsplit("/", 1)[-1]}
-    except OSError:
-        return set()
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process image so far, in MiB.
-
-    On Linux this is ``VmHWM``: ``ru_maxrss`` is no use in a fresh subprocess, because it survives
-    ``execve`` and so starts at the resident size of the parent that forked it.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0  # reported in kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux

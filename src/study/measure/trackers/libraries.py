@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import os
 
-from study.measure.timing import mapped_libraries
 from study.measure.trackers.base import Field, Tracker
+
+
+def mapped_libraries() -> set[str]:
+    """Shared libraries mapped into this process now (Linux /proc/self/maps; empty elsewhere)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return {line.split(maxsplit=5)[5].strip() for line in maps
+                    if line.count(" ") >= 5 and ".so" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return set()
 
 
 class Libraries(Tracker):

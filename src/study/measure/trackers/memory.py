@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from study.measure.timing import peak_rss_mib
+import resource
+
 from study.measure.trackers.base import Field, Tracker
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process image so far, in MiB.
+
+    On Linux this is ``VmHWM``: ``ru_maxrss`` is no use in a fresh subprocess, because it survives
+    ``execve`` and so starts at the resident size of the parent that forked it.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # reported in kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 class Memory(Tracker):
