@@ -98,6 +98,43 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_tradeoff(args) -> int:
+    from study.phases.tradeoff import Design, run_tradeoff, summary
+    from study.plan.profiles import load_profile
+
+    try:
+        designs = [Design.parse(text) for text in args.designs.split(",")]
+    except ValueError as exc:
+        raise StudyError(f"--designs: {exc}. Fix: name each design as PROCESSESxSECONDS, comma-separated") from None
+    profile = load_profile(args.profile)
+    frame = run_tradeoff(profile, args.model, designs, args.repeats, args.runtimes.split(",") if args.runtimes
+                         else None)
+    print(frame.to_string(index=False))
+    print(summary(frame).to_string(index=False))
+    print(f"written: results/{profile.name}/tradeoff.csv")
+    return 0
+
+
+def cmd_agreement(args) -> int:
+    import pandas as pd
+
+    from study.analyze.agreement import agreement, headline
+    from study.core.store import ResultsStore
+
+    runs = []
+    for name in (args.first, args.second):
+        store = ResultsStore(name)
+        if not store.latency_csv.exists():
+            raise StudyError(f"results/{name}/latency.csv: not found. Fix: name a results folder that holds a "
+                             "measured latency phase (copy results/PROFILE aside before the rerun)")
+        ids = pd.read_csv(store.latency_csv, usecols=["case_id"])["case_id"].tolist()
+        runs.append(store.records(ids))
+    table = agreement(*runs)
+    print(table.to_string(index=False))
+    print(headline(table))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m study", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -123,6 +160,19 @@ def parser() -> argparse.ArgumentParser:
                        help=f"comma-separated phases to run: {','.join(PHASES)} (default: all that the profile "
                             "configures)")
     bench.set_defaults(run=cmd_bench)
+
+    tradeoff = commands.add_parser("tradeoff", help="fewer longer processes or more shorter ones: measure both")
+    tradeoff.add_argument("--profile", required=True, help="profile name or path")
+    tradeoff.add_argument("--model", default="mobilenet_v2", help="the comparison group's model")
+    tradeoff.add_argument("--runtimes", default=None, help="comma-separated runtimes (default: the profile's)")
+    tradeoff.add_argument("--designs", default="3x1,6x0.25", help="PROCESSESxSECONDS per design, comma-separated")
+    tradeoff.add_argument("--repeats", type=int, default=3, help="how often each design is measured")
+    tradeoff.set_defaults(run=cmd_tradeoff)
+
+    agree = commands.add_parser("agreement", help="does a rerun confirm the picks? two results folders compared")
+    agree.add_argument("first", help="the first run's results folder name (under results/)")
+    agree.add_argument("second", help="the rerun's results folder name")
+    agree.set_defaults(run=cmd_agreement)
 
     import_ = commands.add_parser("import", help="merge a results folder measured on another machine")
     import_.add_argument("path", help="a results/<profile> folder")

@@ -1,0 +1,84 @@
+"""Does a rerun confirm the picks? Per comparison group (model, threads, batch) of two runs' latency records: the
+fastest runtime, its paired comparison with the runner-up (``study.analyze.comparisons``), and whether the second
+run says the same. A call counts as confirmed when the second run gives the same pair the same outcome, the same
+runtime ahead where it says "faster"; an undetermined first call is not counted (it claimed nothing)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from study.analyze.comparisons import EQUIVALENT, FASTER, UNDETERMINED, compare, half_width_pct
+from study.core.store import round_p50s
+
+AGREEMENT_COLUMNS = ["model", "threads", "batch", "pick", "runner_up", "outcome", "ratio", "low", "high",
+                     "half_width_pct", "rounds", "second_pick", "second_outcome", "second_ratio", "confirmed"]
+
+
+def _p50(record: dict) -> float:
+    rounds = [p for p in round_p50s(record) if math.isfinite(p)]
+    return float(np.median(rounds)) if rounds else math.inf
+
+
+def picks(records: list[dict]) -> dict[tuple, tuple]:
+    """Per group: (pick, runner-up, their comparison) from the fp32 latency records that measured every round."""
+    groups = defaultdict(list)
+    for record in records:
+        inputs = record.get("inputs") or {}
+        if record.get("status") == "ok" and not inputs.get("scheme"):
+            groups[(inputs["model"], inputs["threads"], inputs["batch"])].append(record)
+    found = {}
+    for key, members in groups.items():
+        if len(members) < 2:
+            continue
+        ranked = sorted(members, key=_p50)
+        best, second = ranked[0], ranked[1]
+        a, b = round_p50s(best), round_p50s(second)
+        n = min(len(a), len(b))
+        found[key] = (best["inputs"]["runtime"], second["inputs"]["runtime"],
+                      compare(best["inputs"]["runtime"], second["inputs"]["runtime"], a[:n], b[:n]))
+    return found
+
+
+def pair_outcome(records: list[dict], key: tuple, a: str, b: str):
+    """The comparison of ``a`` against ``b`` in one run's group ``key``, or None if either is missing."""
+    found = {r["inputs"]["runtime"]: r for r in records if r.get("status") == "ok"
+             and not (r.get("inputs") or {}).get("scheme")
+             and (r["inputs"]["model"], r["inputs"]["threads"], r["inputs"]["batch"]) == key}
+    if a not in found or b not in found:
+        return None
+    x, y = round_p50s(found[a]), round_p50s(found[b])
+    n = min(len(x), len(y))
+    return compare(a, b, x[:n], y[:n])
+
+
+def agreement(first: list[dict], second: list[dict]) -> pd.DataFrame:
+    """One row per group of the first run: its call and what the second run says of the same pair."""
+    later = picks(second)
+    rows = []
+    for key, (pick, runner_up, call) in sorted(picks(first).items()):
+        again = pair_outcome(second, key, pick, runner_up)
+        second_pick = later[key][0] if key in later else ""
+        confirmed = None
+        if call.outcome in (FASTER, EQUIVALENT):
+            confirmed = again is not None and again.outcome == call.outcome
+        rows.append({"model": key[0], "threads": key[1], "batch": key[2], "pick": pick, "runner_up": runner_up,
+                     "outcome": call.outcome, "ratio": call.ratio, "low": call.low, "high": call.high,
+                     "half_width_pct": half_width_pct(call), "rounds": call.rounds, "second_pick": second_pick,
+                     "second_outcome": again.outcome if again else "", "second_ratio": again.ratio if again else None,
+                     "confirmed": confirmed})
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+
+
+def headline(table: pd.DataFrame) -> str:
+    """The rerun figures in one line: the confirmed share of decided calls, the undetermined ones, the median
+    half-width of the pick-vs-runner-up ratios."""
+    decided = table[table["outcome"] != UNDETERMINED]
+    confirmed = int(decided["confirmed"].astype(bool).sum())
+    share = f"{100 * confirmed / len(decided):.0f}%" if len(decided) else "n/a"
+    return (f"{confirmed} of {len(decided)} decided picks confirmed by the rerun ({share}); "
+            f"{len(table) - len(decided)} of {len(table)} undetermined; median half-width of the pick-vs-runner-up "
+            f"ratio {table['half_width_pct'].median():.1f}%")
