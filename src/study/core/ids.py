@@ -18,8 +18,19 @@ def content_id(inputs: dict, length: int = 16) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:length]
 
 
+_SOURCES: dict[tuple, str] = {}  # per process, by file and its change time: a run digests the same modules often
+
+
 def _source_without_imports(path: Path) -> str:
     """A module's code with its import statements dropped: where it imports from is not what it computes."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _SOURCES:
+        _SOURCES[key] = _parse_without_imports(path)
+    return _SOURCES[key]
+
+
+def _parse_without_imports(path: Path) -> str:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)

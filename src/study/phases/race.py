@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 
 from study.analyze.comparisons import UNDETERMINED, Comparison, compare
-from study.core.store import ResultsStore, round_p50s, table_row
+from study.core.store import ResultsStore, pooled_p50, round_p50s
 from study.measure.cases import comparison_group
 
 RACE_ROUNDS = 4  # extra rounds per comparison group at most, unless the profile's timing.race_rounds says otherwise
@@ -35,7 +35,7 @@ def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_
     for key, members in groups.items():
         if len(members) < 2:
             continue
-        ranked = sorted(members, key=lambda m: table_row(m[1]).get("p50_ms", math.inf))
+        ranked = sorted(members, key=lambda m: pooled_p50(m[1]))
         (fastest, best), rest = ranked[0], ranked[1:]
         planned = max(case.processes for case, _ in members)
         if len(best.get("replicates") or []) >= planned + budget:
