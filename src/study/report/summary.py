@@ -50,7 +50,6 @@ def cross_profile(profiles: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
-TIE_MARGIN_PCT = 5.0  # a runtime whose p50 is within this of the pick's, or whose 95% interval overlaps it, ties
 
 
 BUDGET_KEYS = ("latency_budget_ms", "size_budget_mb", "max_accuracy_drop_pp", "max_group_drop_pp")
@@ -107,18 +106,36 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
 
 
+def variant_rounds(profile: str) -> dict[tuple, list[float]]:
+    """Each quantization variant's p50 per round, by (model, dataset, runtime, scheme): the variants of one model
+    are timed in the same rounds (``study.measure.cases.interleaved``), so their picks are paired too."""
+    from study.core.store import round_p50s as record_rounds
+
+    store = ResultsStore(profile, records="quant_latency")
+    if not store.cases_dir.exists():
+        return {}
+    found = {}
+    for record in store.records():
+        i = record.get("inputs") or {}
+        if record.get("status") == "ok" and i.get("scheme"):
+            found[(i.get("model"), i.get("dataset"), i.get("runtime"), i.get("scheme"))] = record_rounds(record)
+    return found
+
+
 def recommend_small_models(profile: str, latency_budget_ms: float, size_budget_mb: float,
                            max_accuracy_drop_pp: float, max_group_drop_pp: float) -> pd.DataFrame:
     """The same pick for the quantization study's small trained models (16x16 or 64x64, accuracy measured over seeds):
     a separate table, since these models say nothing about which runtime to ship a MobileNet on."""
     quant = _read(profile, "quant_summary.csv")
     rows = []
+    rounds = variant_rounds(profile)
     if len(quant) and "p50_ms" in quant:
         good = quant[(quant["status"] == "ok") & quant["p50_ms"].notna() & quant["acc"].notna()]
         for (dataset, model), part in good.groupby(["dataset", "model"]):
             rows.append(pick_runtime(f"{model} on {dataset}", "small trained model, accuracy measured (mean over seeds)", [
                 {"runtime": r.runtime, "variant": r.scheme, "p50_ms": r.p50_ms, "size_mb": r.bytes / 1e6,
-                 "drop_pp": -r.delta_pp, "group_drop_pp": -r.worst_group_delta_pp}
+                 "drop_pp": -r.delta_pp, "group_drop_pp": -r.worst_group_delta_pp,
+                 "rounds": rounds.get((r.model, r.dataset, r.runtime, r.scheme)), "block": "variants"}
                 for r in part.itertuples()], latency_budget_ms, size_budget_mb, max_accuracy_drop_pp,
                 max_group_drop_pp))
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
@@ -213,15 +230,6 @@ def _ms(value: float, low: float | None = None, high: float | None = None) -> st
     return f"{value:.{significant_decimals(float(value)) if decimals is None else decimals}f}"
 
 
-def ties_with(best: dict, other: dict, margin_pct: float = TIE_MARGIN_PCT) -> bool:
-    """Whether ``other`` cannot be told apart from ``best`` by their intervals alone (the findings' rough rule; picks
-    compare paired rounds instead): 95% intervals overlap, or p50 within the margin."""
-    best_low, best_high = _interval(best)
-    low, high = _interval(other)
-    overlap = low <= best_high and best_low <= high
-    return overlap or other["p50_ms"] <= best["p50_ms"] * (1 + margin_pct / 100)
-
-
 def versus(best: dict, other: dict):
     """``best`` against ``other``: paired over the rounds both were timed in when they come from the same table's
     rounds, else from their intervals alone (faster when they separate, otherwise undetermined)."""
@@ -310,10 +318,14 @@ def _label(runtime: str) -> str:
     return runtime_label(name) + (f" {variant}" if variant else "")
 
 
-def _fastest(part: pd.DataFrame) -> list[str]:
-    """The fastest runtime of one setting and every runtime that ties with it (see ``ties_with``)."""
-    rows = part.sort_values("p50_ms").to_dict("records")
-    return [r["runtime"] for r in rows if r is rows[0] or ties_with(rows[0], r)]
+def _fastest(part: pd.DataFrame, rounds: dict[str, list[float]] | None = None) -> list[str]:
+    """The fastest runtime of one setting and every runtime it is not shown faster than: paired over their rounds
+    where the samples hold them, as the picks are (``versus``), else by their intervals."""
+    rows = [{**r, "variant": "", "rounds": (rounds or {}).get(r.get("case_id")), "block": r.get("profile")}
+            for r in part.sort_values("p50_ms").to_dict("records")]
+    from study.analyze.comparisons import FASTER
+
+    return [r["runtime"] for r in rows if r is rows[0] or versus(rows[0], r).outcome != FASTER]
 
 
 def _ok_batch1(profile: str) -> pd.DataFrame:
@@ -330,6 +342,7 @@ def findings(profiles: list[str]) -> list[str]:
                          ignore_index=True) if profiles else pd.DataFrame()
     if settings.empty:
         return found
+    rounds = {case: p50s for p in profiles for case, p50s in round_p50s(p).items()}  # paired within a profile
     # the largest gap between two runtimes on one model and setting
     gaps = []
     for (profile, model, threads), part in settings.groupby(["profile", "model", "threads"]):
@@ -344,19 +357,20 @@ def findings(profiles: list[str]) -> list[str]:
     # whether the fastest runtime depends on the model
     for profile, part in settings.groupby("profile"):
         top = part[part["threads"] == part["threads"].max()]
-        fastest = {model: _fastest(rows) for model, rows in top.groupby("model") if rows["runtime"].nunique() > 1}
+        fastest = {model: _fastest(rows, rounds) for model, rows in top.groupby("model")
+                   if rows["runtime"].nunique() > 1}
         if len(fastest) < 2:
             continue
         common = set.intersection(*(set(v) for v in fastest.values()))
         if common:
             names = " and ".join(_label(r) for r in sorted(common))
-            found.append(f"{names} is fastest (or tied for fastest) on every model of {profile} "
+            found.append(f"{names} is fastest (or not shown slower than the fastest) on every model of {profile} "
                          f"({len(fastest)} models, {int(top['threads'].max())} thread(s)).")
         else:
             per_model = "; ".join(f"{model}: {', '.join(_label(r) for r in runtimes)}"
                                   for model, runtimes in fastest.items())
             found.append(f"The fastest runtime depends on the model ({profile}, {int(top['threads'].max())} "
-                         f"thread(s); ties listed together): {per_model}.")
+                         f"thread(s); runtimes not told apart listed together): {per_model}.")
         break  # one profile is enough: the ranking per model is the point, not its repetition
     # whether the ranking changes with the thread count, on one machine (profiles measured on the same machine)
     for (machine, model), part in settings.groupby(["machine", "model"]):
@@ -371,7 +385,7 @@ def findings(profiles: list[str]) -> list[str]:
         low, high = low[low["runtime"].isin(both)], high[high["runtime"].isin(both)]
         scaling = {r: float(low.loc[low["runtime"] == r, "p50_ms"].iloc[0] / high.loc[high["runtime"] == r, "p50_ms"].iloc[0])
                    for r in both}
-        first, last = _fastest(low), _fastest(high)
+        first, last = _fastest(low, rounds), _fastest(high, rounds)
         change = ("the fastest stays " + ", ".join(map(_label, first)) if set(first) & set(last) else
                   f"the fastest changes from {', '.join(map(_label, first))} to {', '.join(map(_label, last))}")
         best, worst = max(scaling, key=scaling.get), min(scaling, key=scaling.get)
