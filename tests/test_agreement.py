@@ -30,6 +30,16 @@ def test_a_rerun_that_says_the_same_confirms_and_one_that_reverses_does_not():
     assert headline(reversed_).startswith("0 of 1 decided picks confirmed")
 
 
+def test_a_rerun_too_noisy_to_decide_keeps_the_pick_but_not_the_outcome():
+    from study.analyze.agreement import agreement, headline
+
+    noisy = [record("A", [5.0, 5.9, 4.7]), record("B", [5.4, 5.5, 5.6])]  # A ahead, not decided
+    table = agreement(run(1, 1.2), noisy)
+    assert table.loc[0, "second_pick"] == "A" and table.loc[0, "second_outcome"] == "undetermined"
+    assert bool(table.loc[0, "confirmed"]) and not bool(table.loc[0, "same_outcome"])
+    assert headline(table).startswith("1 of 1 decided picks confirmed by the rerun (100%; 0 with the same outcome)")
+
+
 def test_an_undetermined_first_call_is_not_counted():
     from study.analyze.agreement import agreement, headline
 

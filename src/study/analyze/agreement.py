@@ -1,7 +1,9 @@
 """Does a rerun confirm the picks? Per comparison group (model, threads, batch) of two runs' latency records: the
 fastest runtime, its paired comparison with the runner-up (``study.analyze.comparisons``), and whether the second
-run says the same. A call counts as confirmed when the second run gives the same pair the same outcome, the same
-runtime ahead where it says "faster"; an undetermined first call is not counted (it claimed nothing)."""
+run says the same. A "faster" call is confirmed when the rerun picks the same runtime and does not find it slower
+than the runner-up; an "equivalent" call when the rerun does not tell the two apart (neither faster). Stricter, and
+shown beside it: the rerun gives the same pair the same outcome. An undetermined first call claims nothing and is
+not counted."""
 
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from study.analyze.comparisons import EQUIVALENT, FASTER, UNDETERMINED, compare, half_width_pct
+from study.analyze.comparisons import EQUIVALENT, FASTER, SLOWER, UNDETERMINED, compare, half_width_pct
 from study.core.store import round_p50s
 
 AGREEMENT_COLUMNS = ["model", "threads", "batch", "pick", "runner_up", "outcome", "ratio", "low", "high",
-                     "half_width_pct", "rounds", "second_pick", "second_outcome", "second_ratio", "confirmed"]
+                     "half_width_pct", "rounds", "second_pick", "second_outcome", "second_ratio", "confirmed", "same_outcome"]
 
 
 def _p50(record: dict) -> float:
@@ -62,14 +64,18 @@ def agreement(first: list[dict], second: list[dict]) -> pd.DataFrame:
     for key, (pick, runner_up, call) in sorted(picks(first).items()):
         again = pair_outcome(second, key, pick, runner_up)
         second_pick = later[key][0] if key in later else ""
-        confirmed = None
+        confirmed = same = None
         if call.outcome in (FASTER, EQUIVALENT):
-            confirmed = again is not None and again.outcome == call.outcome
+            same = again is not None and again.outcome == call.outcome
+            if call.outcome == FASTER:
+                confirmed = again is not None and second_pick == pick and again.outcome != SLOWER
+            else:
+                confirmed = again is not None and again.outcome in (EQUIVALENT, UNDETERMINED)
         rows.append({"model": key[0], "threads": key[1], "batch": key[2], "pick": pick, "runner_up": runner_up,
                      "outcome": call.outcome, "ratio": call.ratio, "low": call.low, "high": call.high,
                      "half_width_pct": half_width_pct(call), "rounds": call.rounds, "second_pick": second_pick,
                      "second_outcome": again.outcome if again else "", "second_ratio": again.ratio if again else None,
-                     "confirmed": confirmed})
+                     "confirmed": confirmed, "same_outcome": same})
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
 
@@ -78,7 +84,9 @@ def headline(table: pd.DataFrame) -> str:
     half-width of the pick-vs-runner-up ratios."""
     decided = table[table["outcome"] != UNDETERMINED]
     confirmed = int(decided["confirmed"].astype(bool).sum())
+    same = int(decided["same_outcome"].astype(bool).sum())
     share = f"{100 * confirmed / len(decided):.0f}%" if len(decided) else "n/a"
-    return (f"{confirmed} of {len(decided)} decided picks confirmed by the rerun ({share}); "
+    return (f"{confirmed} of {len(decided)} decided picks confirmed by the rerun ({share}; {same} with the same "
+            f"outcome); "
             f"{len(table) - len(decided)} of {len(table)} undetermined; median half-width of the pick-vs-runner-up "
             f"ratio {table['half_width_pct'].median():.1f}%")
