@@ -87,3 +87,17 @@ def tiny_report(_tiny_study):
 
     with _Root(_tiny_study):
         return build_report(["tiny"])
+
+
+# Under pytest-xdist (make test runs `-n auto --dist loadgroup`), these stay together on one worker: a notebook's
+# cells, which nbval runs in order in one kernel, and the tests that read the session's tiny study, which is
+# measured once per worker that needs it (twice would cost two minutes and time it on a busier machine).
+SHARED_STUDY_FIXTURES = {"tiny_study", "tiny_report", "_tiny_study"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group(f"notebook-{item.path.stem}"))
+        elif SHARED_STUDY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("tiny-study"))

@@ -4,6 +4,7 @@ measurements support."""
 import os
 
 import pandas as pd
+import pytest
 
 from study.measure.trackers.contention import Contention, _cpu_ticks
 from study.core.statistics import contended
@@ -46,6 +47,7 @@ def test_a_case_is_contended_when_the_hypervisor_or_another_process_took_its_cpu
     assert contended(None, None) is None
 
 
+@pytest.mark.serial  # reads what else runs on the CPU: alone, after the parallel tests
 def test_another_process_on_the_case_cpu_is_seen(tmp_path):
     """A real competitor pinned to the same CPU as a busy loop shows as others_pct; alone it does not."""
     import subprocess

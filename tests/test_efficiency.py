@@ -43,6 +43,7 @@ def test_timed_runs_continues_until_the_ci_target():
     assert median_ci_halfwidth(samples) <= 0.05
 
 
+@pytest.mark.serial  # a time bound: alone, after the parallel tests
 def test_harness_overhead_is_tiny():
     assert 0 < harness_overhead_ms(seconds=0.05) < 0.05  # tens of microseconds at most, on any machine
 
