@@ -132,6 +132,11 @@ def cmd_agreement(args) -> int:
     table = agreement(*runs)
     print(table.to_string(index=False))
     print(headline(table))
+    from study.core.fsutil import csv_text, write_text_atomic
+
+    kept = ResultsStore(args.second).directory / f"agreement-with-{args.first}.csv"
+    write_text_atomic(kept, csv_text(table))
+    print(f"written: results/{args.second}/{kept.name}")
     return 0
 
 
