@@ -7,22 +7,15 @@ not counted."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
-import numpy as np
 import pandas as pd
 
-from study.analyze.comparisons import EQUIVALENT, FASTER, SLOWER, UNDETERMINED, compare, half_width_pct
-from study.core.store import round_p50s
+from study.analyze.comparisons import EQUIVALENT, FASTER, SLOWER, UNDETERMINED, compare_records, half_width_pct
+from study.core.store import pooled_p50
 
 AGREEMENT_COLUMNS = ["model", "threads", "batch", "pick", "runner_up", "outcome", "ratio", "low", "high",
                      "half_width_pct", "rounds", "second_pick", "second_outcome", "second_ratio", "confirmed", "same_outcome"]
-
-
-def _p50(record: dict) -> float:
-    rounds = [p for p in round_p50s(record) if math.isfinite(p)]
-    return float(np.median(rounds)) if rounds else math.inf
 
 
 def picks(records: list[dict]) -> dict[tuple, tuple]:
@@ -36,12 +29,10 @@ def picks(records: list[dict]) -> dict[tuple, tuple]:
     for key, members in groups.items():
         if len(members) < 2:
             continue
-        ranked = sorted(members, key=_p50)
+        ranked = sorted(members, key=pooled_p50)  # as the race ranks them
         best, second = ranked[0], ranked[1]
-        a, b = round_p50s(best), round_p50s(second)
-        n = min(len(a), len(b))
-        found[key] = (best["inputs"]["runtime"], second["inputs"]["runtime"],
-                      compare(best["inputs"]["runtime"], second["inputs"]["runtime"], a[:n], b[:n]))
+        a, b = best["inputs"]["runtime"], second["inputs"]["runtime"]
+        found[key] = (a, b, compare_records(best, second, a, b))
     return found
 
 
@@ -52,9 +43,7 @@ def pair_outcome(records: list[dict], key: tuple, a: str, b: str):
              and (r["inputs"]["model"], r["inputs"]["threads"], r["inputs"]["batch"]) == key}
     if a not in found or b not in found:
         return None
-    x, y = round_p50s(found[a]), round_p50s(found[b])
-    n = min(len(x), len(y))
-    return compare(a, b, x[:n], y[:n])
+    return compare_records(found[a], found[b], a, b)
 
 
 def agreement(first: list[dict], second: list[dict]) -> pd.DataFrame:

@@ -106,6 +106,15 @@ def compare(a: str, b: str, a_p50s, b_p50s, level: float = LEVEL, margin: float 
     return Comparison(a, b, n, math.exp(mean), low, high, outcome, wins, detectable, margin)
 
 
+def compare_records(a: dict, b: dict, a_name: str, b_name: str) -> Comparison:
+    """Two cases' records compared over the rounds both were timed in (each process's p50, in order)."""
+    from study.core.store import round_p50s
+
+    a_p50s, b_p50s = round_p50s(a), round_p50s(b)
+    n = min(len(a_p50s), len(b_p50s))
+    return compare(a_name, b_name, a_p50s[:n], b_p50s[:n])
+
+
 def unpaired(a: str, b: str, a_p50: float, a_low: float, a_high: float, b_p50: float, b_low: float,
              b_high: float) -> Comparison:
     """``a`` against ``b`` without shared rounds (two phases of a run): faster only where their 95% intervals

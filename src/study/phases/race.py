@@ -6,21 +6,13 @@ by a later run (its records hold the rounds)."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
-from study.analyze.comparisons import UNDETERMINED, Comparison, compare
-from study.core.store import ResultsStore, pooled_p50, round_p50s
+from study.analyze.comparisons import UNDETERMINED, compare_records
+from study.core.store import ResultsStore, pooled_p50
 from study.measure.cases import comparison_group
 
 RACE_ROUNDS = 4  # extra rounds per comparison group at most, unless the profile's timing.race_rounds says otherwise
-
-
-def paired(a: dict, b: dict, a_name: str, b_name: str) -> Comparison:
-    """``a`` against ``b`` over the rounds both were timed in."""
-    a_p50s, b_p50s = round_p50s(a), round_p50s(b)
-    n = min(len(a_p50s), len(b_p50s))
-    return compare(a_name, b_name, a_p50s[:n], b_p50s[:n])
 
 
 def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_ROUNDS) -> dict[tuple, list]:
@@ -41,8 +33,8 @@ def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_
         if len(best.get("replicates") or []) >= planned + budget:
             continue  # raced to its bound already
         close = [case for case, record in rest
-                 if paired(best, record, fastest.case_id, case.case_id).outcome == UNDETERMINED]
-        if close and paired(best, rest[0][1], fastest.case_id, rest[0][0].case_id).outcome == UNDETERMINED:
+                 if compare_records(best, record, fastest.case_id, case.case_id).outcome == UNDETERMINED]
+        if close and compare_records(best, rest[0][1], fastest.case_id, rest[0][0].case_id).outcome == UNDETERMINED:
             open_groups[key] = [fastest, *close]
     return open_groups
 

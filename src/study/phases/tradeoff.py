@@ -10,17 +10,16 @@ table ``tradeoff.csv`` is a view of them."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from study.analyze.comparisons import compare, half_width_pct
+from study.analyze.comparisons import compare_records, half_width_pct
 from study.build.convert import artifact_batch, ensure_artifact
 from study.core.fsutil import write_json_atomic, write_rows_atomic
-from study.core.store import ResultsStore, round_p50s, table_row
+from study.core.store import ResultsStore, pooled_p50
 from study.measure.cases import measure_cases
 from study.plan.cases import make_case, new_run_id, settings, timing_of
 from study.plan.profiles import Profile
@@ -72,16 +71,11 @@ def comparisons(cases: list, store: ResultsStore) -> list:
     """The fastest case of the group against each other, paired over their rounds."""
     measured = [(c, store.get(c.case_id)) for c in cases]
     measured = [(c, r) for c, r in measured if r is not None and r.get("status") == "ok"]
-    measured.sort(key=lambda m: table_row(m[1]).get("p50_ms", math.inf))
+    measured.sort(key=lambda m: pooled_p50(m[1]))
     if len(measured) < 2:
         return []
     (fastest, best), rest = measured[0], measured[1:]
-    found = []
-    for case, record in rest:
-        a, b = round_p50s(best), round_p50s(record)
-        n = min(len(a), len(b))
-        found.append(compare(fastest.runtime, case.runtime, a[:n], b[:n]))
-    return found
+    return [compare_records(best, record, fastest.runtime, case.runtime) for case, record in rest]
 
 
 def run_tradeoff(profile: Profile, model: str, designs: list[Design], repeats: int, runtimes: list[str] | None,
