@@ -95,9 +95,27 @@ def tiny_report(_tiny_study):
 SHARED_STUDY_FIXTURES = {"tiny_study", "tiny_report", "_tiny_study"}
 
 
+# tryfirst: xdist's worker turns the xdist_group mark into a node-id suffix ("...@group") in its own
+# pytest_collection_modifyitems, which must find the marks already there.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.xdist_group(f"notebook-{item.path.stem}"))
         elif SHARED_STUDY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("tiny-study"))
+
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """Refuse to run split groups. xdist groups by that node-id suffix, and when it does not take (pytest 9.2 keeps
+    node ids where xdist 3.8 no longer writes: pytest-dev/pytest-xdist#1386) the cells of one notebook land on two
+    workers and fail with NameErrors, now and then, depending on the order the workers ask for tests."""
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    ungrouped = [nodeid for nodeid in ids if ".ipynb::" in nodeid and "@" not in nodeid]
+    if ungrouped:
+        message = (f"error: pytest-xdist did not group {len(ungrouped)} notebook cells (first: {ungrouped[0]}), so "
+                   f"they would run in different kernels. Fix: install the pinned pytest (requirements.lock; "
+                   f"{pytest.__version__} is installed): rm .venv/.installed && make test")
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
