@@ -129,7 +129,8 @@ class Latency(Phase):
                           after_each=lambda: store.write_tables(ids, columns), costs=flops, desc="race",
                           launcher=run.launcher, extra=extra)
 
-        raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds)
+        raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds,
+                     precision_pct=profile.timing.race_precision_pct)
         measured += [i for i in raced if i not in measured]
         naive_timings(profile, store, log=run.log)
         store.write_tables(ids, columns)

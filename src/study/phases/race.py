@@ -1,23 +1,39 @@
-"""A race for the close calls: after a group's planned rounds, if its fastest runtime is undetermined against the
-runner-up (``study.analyze.comparisons``), more rounds of just the contenders still in question, until every
-comparison with the fastest is decided or the group has had ``RACE_ROUNDS`` more rounds (bounded, as MLPerf's early
-stopping is). A runtime already clearly behind is not timed again; a group raced to its bound is not raced again
-by a later run (its records hold the rounds)."""
+"""A race for the close calls: after a group's planned rounds, more rounds of just the contenders still in question,
+until the pick is known to a stated precision or the group has had ``RACE_ROUNDS`` more rounds (bounded, as MLPerf's
+early stopping is).
+
+A group is still in question while its fastest runtime is undetermined against another
+(``study.analyze.comparisons``), or while the interval of its ratio to the runner-up is wider than the precision
+(half-width ``PRECISION_PCT``). The stopping rule looks at the interval's width, not at whether it excludes 1: a
+race that stopped at the first round whose interval excluded 1 would call "faster" more often than its 95% says
+(optional stopping; a rerun confirmed 3 of 5 such calls), while a width reached does not depend on the sign of the
+difference (a fixed-width sequential interval, Chow and Robbins 1965). A runtime already clearly behind is not timed
+again; a group raced to its bound is not raced again by a later run (its records hold the rounds)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from study.analyze.comparisons import UNDETERMINED, compare_records
+import math
+
+from study.analyze.comparisons import UNDETERMINED, compare_records, half_width_pct
 from study.core.store import ResultsStore, pooled_p50
 from study.measure.cases import comparison_group
 
 RACE_ROUNDS = 4  # extra rounds per comparison group at most, unless the profile's timing.race_rounds says otherwise
+PRECISION_PCT = 5.0  # the pick-vs-runner-up interval's half-width to reach, unless timing.race_precision_pct says
 
 
-def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_ROUNDS) -> dict[tuple, list]:
-    """Per comparison group that is still close and has race rounds left: the fastest case and those undetermined
-    against it."""
+def imprecise(comparison, precision_pct: float = PRECISION_PCT) -> bool:
+    """The stopping rule's test: is this comparison's interval wider than ±``precision_pct``?"""
+    width = half_width_pct(comparison)
+    return not (math.isfinite(width) and width <= precision_pct)
+
+
+def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_ROUNDS,
+                           precision_pct: float = PRECISION_PCT) -> dict[tuple, list]:
+    """Per comparison group still in question with race rounds left: the fastest case, the runner-up while their
+    ratio is less precise than ``precision_pct``, and every case undetermined against the fastest."""
     groups = defaultdict(list)
     for case in cases:
         record = store.get(case.case_id)
@@ -34,17 +50,22 @@ def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_
             continue  # raced to its bound already
         close = [case for case, record in rest
                  if compare_records(best, record, fastest.case_id, case.case_id).outcome == UNDETERMINED]
-        if close and compare_records(best, rest[0][1], fastest.case_id, rest[0][0].case_id).outcome == UNDETERMINED:
+        runner_up, second = rest[0]
+        if imprecise(compare_records(best, second, fastest.case_id, runner_up.case_id), precision_pct) \
+                and runner_up not in close:
+            close.insert(0, runner_up)
+        if close:
             open_groups[key] = [fastest, *close]
     return open_groups
 
 
-def race(cases: list, store: ResultsStore, measure, log=print, budget: int = RACE_ROUNDS) -> list[str]:
+def race(cases: list, store: ResultsStore, measure, log=print, budget: int = RACE_ROUNDS,
+         precision_pct: float = PRECISION_PCT) -> list[str]:
     """Race every close group: ``measure(cases, extra)`` measures one more round of ``cases`` (``extra``: the rounds
     each case gets beyond its planned processes). The ids of the cases timed again."""
     timed: list[str] = []
     for _ in range(budget):
-        groups = contenders_in_question(cases, store, budget)
+        groups = contenders_in_question(cases, store, budget, precision_pct)
         if not groups:
             break
         racing = [case for members in groups.values() for case in members]
@@ -52,7 +73,8 @@ def race(cases: list, store: ResultsStore, measure, log=print, budget: int = RAC
         for case in racing:
             done = len((store.get(case.case_id) or {}).get("replicates") or [])
             extra[case.case_id] = done + 1 - case.processes
-        log(f"race: {len(groups)} close group(s), one more round of {len(racing)} contender(s)")
+        log(f"race: {len(groups)} group(s) still in question (undetermined, or wider than ±{precision_pct:g}%), "
+            f"one more round of {len(racing)} contender(s)")
         measure(racing, extra)
         timed += [c.case_id for c in racing]
     return list(dict.fromkeys(timed))

@@ -87,6 +87,8 @@ class Timing(Section):
     processes: whole_number(1) = 3  # separate processes per case, interleaved with other cases: the CI covers reruns
     # more rounds a close call may get (the race, study.phases.race); not part of a case's id: it adds processes
     race_rounds: whole_number(0) = 4
+    # the half-width (%) of the pick-vs-runner-up interval the race goes on to reach, within race_rounds
+    race_precision_pct: number(0.0) = 5.0
 
 
 class PowerModel(Section):
