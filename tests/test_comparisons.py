@@ -147,7 +147,7 @@ def test_stopping_on_width_keeps_the_error_rates_where_stopping_on_a_decision_do
     drift common to both). Stopping at the first round whose interval excludes 1 calls one of them "faster" far more
     often than 5% of the time (17-19% in these seeds); stopping when the interval is ±5% wide keeps it under 8% (a
     fixed-width rule slightly undercovers at small n), and its intervals cover the true ratio at over 91%."""
-    from study.phases.race import imprecise
+    from study.phases.race import in_question
 
     rng = np.random.default_rng(11)
     races, planned, bound = 400, 6, 20
@@ -157,12 +157,13 @@ def test_stopping_on_width_keeps_the_error_rates_where_stopping_on_a_decision_do
         a = 5.0 * np.exp(drift + rng.normal(0, 0.07, planned + bound))
         b = 5.0 * np.exp(drift + rng.normal(0, 0.07, planned + bound))
         for n in range(planned, planned + bound + 1):
-            if compare("A", "B", a[:n], b[:n]).outcome != "undetermined" or n == planned + bound:
-                wrong_on_decision += compare("A", "B", a[:n], b[:n]).outcome in ("faster", "slower")
-                break
-        for n in range(planned, planned + bound + 1):
             comparison = compare("A", "B", a[:n], b[:n])
-            if not imprecise(comparison, 5.0) or n == planned + bound:
+            if comparison.outcome != "undetermined" or n == planned + bound:
+                wrong_on_decision += comparison.outcome in ("faster", "slower")
+                break
+        for n in range(planned, planned + bound + 1):  # B is the runner-up, as the race sees it
+            comparison = compare("A", "B", a[:n], b[:n])
+            if not in_question(comparison, runner_up=True, precision_pct=5.0) or n == planned + bound:
                 wrong_on_width += comparison.outcome in ("faster", "slower")
                 covered += comparison.low <= 1.0 <= comparison.high
                 break
@@ -215,3 +216,16 @@ def test_a_quantized_variant_s_speedup_is_paired_with_its_twin_s_rounds():
     assert paired["speedup_ci_low"] > 1.5 and paired["speedup"] == pytest.approx(1.6, rel=0.01)
     timed.attrs["rounds"] = {}
     assert speedup_columns(timed, "int8")["speedup_ci_low"] == pytest.approx(6.5 / 7.0)  # the intervals' range
+
+
+def test_a_narrow_undetermined_call_is_not_raced_on_until_it_turns_decided(study_root):
+    from study.phases.race import contenders_in_question
+
+    offsets = np.array([-1.2, -0.6, 0.0, 0.0, 0.6, 1.2]) * 0.05  # log ratios around -4%: known to about ±4.5%
+    b = [5.0] * 6
+    a = list(5.0 * np.exp(-0.04 + offsets))
+    store, cases = race_setup(study_root, {"A": a, "B": b})
+    comparison = compare_records(store.get("A"), store.get("B"), "A", "B")
+    assert comparison.outcome == UNDETERMINED and half_width_pct(comparison) <= 5.0
+    assert contenders_in_question(cases, store, budget=10) == {}
+    assert contenders_in_question(cases, store, budget=10, precision_pct=2.0)  # a finer precision races it

@@ -2,9 +2,9 @@
 until the pick is known to a stated precision or the group has had ``RACE_ROUNDS`` more rounds (bounded, as MLPerf's
 early stopping is).
 
-A group is still in question while its fastest runtime is undetermined against another
-(``study.analyze.comparisons``), or while the interval of its ratio to the runner-up is wider than the precision
-(half-width ``PRECISION_PCT``). The stopping rule looks at the interval's width, not at whether it excludes 1: a
+A group is still in question while the interval of its fastest runtime's ratio to the runner-up, or to another
+runtime it is undetermined against (``study.analyze.comparisons``), is wider than the precision (half-width
+``PRECISION_PCT``). The stopping rule looks at the interval's width, not at whether it excludes 1: a
 race that stopped at the first round whose interval excluded 1 would call "faster" more often than its 95% says
 (optional stopping; a rerun confirmed 3 of 5 such calls), while a width reached does not depend on the sign of the
 difference (a fixed-width sequential interval, Chow and Robbins 1965). A runtime already clearly behind is not timed
@@ -25,15 +25,23 @@ PRECISION_PCT = 5.0  # the pick-vs-runner-up interval's half-width to reach, unl
 
 
 def imprecise(comparison, precision_pct: float = PRECISION_PCT) -> bool:
-    """The stopping rule's test: is this comparison's interval wider than ±``precision_pct``?"""
+    """Is this comparison's interval wider than ±``precision_pct``?"""
     width = half_width_pct(comparison)
     return not (math.isfinite(width) and width <= precision_pct)
+
+
+def in_question(comparison, runner_up: bool, precision_pct: float = PRECISION_PCT) -> bool:
+    """The stopping rule for one contender against the fastest: timed again while its interval is wider than the
+    precision, if it is the runner-up or undetermined (one already clearly behind is not). Once narrow it stops,
+    whatever the outcome: an undetermined ratio known to ±5% is a small difference, reported with what the rounds
+    could detect, not a reason to go on until it turns decided."""
+    return imprecise(comparison, precision_pct) and (runner_up or comparison.outcome == UNDETERMINED)
 
 
 def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_ROUNDS,
                            precision_pct: float = PRECISION_PCT) -> dict[tuple, list]:
     """Per comparison group still in question with race rounds left: the fastest case, the runner-up while their
-    ratio is less precise than ``precision_pct``, and every case undetermined against the fastest."""
+    ratio is less precise than ``precision_pct``, and every case undetermined against it and as imprecise."""
     groups = defaultdict(list)
     for case in cases:
         record = store.get(case.case_id)
@@ -48,12 +56,9 @@ def contenders_in_question(cases: list, store: ResultsStore, budget: int = RACE_
         planned = max(case.processes for case, _ in members)
         if len(best.get("replicates") or []) >= planned + budget:
             continue  # raced to its bound already
-        close = [case for case, record in rest
-                 if compare_records(best, record, fastest.case_id, case.case_id).outcome == UNDETERMINED]
-        runner_up, second = rest[0]
-        if imprecise(compare_records(best, second, fastest.case_id, runner_up.case_id), precision_pct) \
-                and runner_up not in close:
-            close.insert(0, runner_up)
+        close = [case for place, (case, record) in enumerate(rest)
+                 if in_question(compare_records(best, record, fastest.case_id, case.case_id), place == 0,
+                                precision_pct)]
         if close:
             open_groups[key] = [fastest, *close]
     return open_groups
