@@ -15,11 +15,16 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 
 # The registry's connection drops now and then in the middle of a wheel: pip resumes it (--resume-retries), and the
 # whole install is tried three times, since a wheel already downloaded is taken from pip's cache on the next try.
+# A full disk is not retried: it names itself (pip's log is kept in $(VENV)/pip.log) and stops at once.
 define pip_install
-for attempt in 1 2 3; do $(PY) -m pip install --quiet $(1) && break; \
+for attempt in 1 2 3; do $(PY) -m pip install --quiet $(1) 2>&1 | tee $(VENV)/pip.log; [ $${PIPESTATUS[0]} -eq 0 ] && break; \
+  if grep -q 'No space left on device' $(VENV)/pip.log; then echo "error: pip install ran out of disk space in $$(df -P $(VENV) | awk 'NR==2 {print $$6}') ($$(df -Pk $(VENV) | awk 'NR==2 {printf "%.1f", $$4/1048576}') GB left; the pinned stack takes about $(VENV_GB) GB). Fix: free disk space (old clones: make distclean), then run the same make command again" >&2; exit 1; fi; \
   if [ $$attempt -eq 3 ]; then echo "error: pip install $(1) failed 3 times, see above (usually the network). Fix: check the connection to the package registry, then run the same make command again" >&2; exit 1; fi; \
   echo "pip install failed (attempt $$attempt of 3, see above); trying again in 20 s" >&2; sleep 20; done
 endef
+# What a fresh .venv takes on disk (8.8 GB measured on x86_64, torch's CUDA build from PyPI being 4 GB of it), with room
+# for pip's unpacking: checked before a fresh install, so a full disk fails in a second instead of minutes in.
+VENV_GB := 10
 
 .DEFAULT_GOAL := help
 .PHONY: help env test report bench convert validate phases lab notebooks fixture lock clean distclean
@@ -30,7 +35,9 @@ help: ## list every target
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: Python 3.11 is needed, found " + sys.version.split()[0] + ". Fix: make PYTHON=/path/to/python3.11")'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { free_gb=$$(df -Pk . | awk 'NR==2 {printf "%d", $$4/1048576}'); \
+	  if [ $$free_gb -lt $(VENV_GB) ]; then echo "error: a fresh $(VENV) takes about $(VENV_GB) GB and only $$free_gb GB are free on $$(df -P . | awk 'NR==2 {print $$6}'). Fix: free disk space (old clones: make distclean), then run the same make command again" >&2; exit 1; fi; \
+	  $(PYTHON) -m venv $(VENV); }
 	$(call pip_install,"pip==26.3")
 	$(call pip_install,--resume-retries 20 -r requirements.lock)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .

@@ -18,3 +18,16 @@ def test_ci_runs_exactly_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert "make test" in readme and ci[-1] == "make test"
+
+
+def test_a_fresh_install_on_a_full_disk_stops_at_once_with_the_fix(tmp_path):
+    """The Makefile checks the free space before creating a fresh venv: CI once failed minutes into pip with ENOSPC,
+    under a message blaming the network."""
+    import subprocess
+    venv = tmp_path / "venv"
+    done = subprocess.run(["make", "--no-print-directory", "env", f"VENV={venv}", "VENV_GB=1000000"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "GB are free" in errors[0] and "Fix: free disk space" in errors[0], done.stderr
+    assert not venv.exists()
