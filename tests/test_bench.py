@@ -237,3 +237,26 @@ def test_the_plan_counts_every_process_of_a_timed_variant_and_no_build_already_m
         (paths.artifacts_dir() / "quant" / job["id"]).mkdir(parents=True)
         (paths.artifacts_dir() / "quant" / job["id"] / "build.json").write_text("{}")
     assert plan(profile, ("quantization",)).seconds == pytest.approx(timed)
+
+
+def test_the_estimate_reads_this_machines_earlier_run_of_the_same_phase():
+    from study.plan.estimate import calibrated
+
+    runs = [{"run_id": "old", "cpu_id": "cpu A", "estimate_model_phases": {"latency": 100.0}, "phases": {"latency": 300.0}},
+            {"run_id": "new", "cpu_id": "cpu A", "estimate_model_phases": {"latency": 100.0}, "phases": {"latency": 150.0},
+             "quantization": {}},
+            {"run_id": "other", "cpu_id": "cpu B", "estimate_model_phases": {"latency": 100.0}, "phases": {"latency": 900.0}},
+            {"run_id": "short", "cpu_id": "cpu A", "estimate_model_phases": {"convert": 5.0}, "phases": {"convert": 50.0}}]
+    seconds, source = calibrated(runs, "latency", 200.0, "cpu A")
+    assert seconds == 300.0 and "new" in source  # the latest run on this CPU: 1.5x its constants
+    assert calibrated(runs, "latency", 200.0, "cpu C") == (200.0, "constants")  # another machine's runs say nothing
+    assert calibrated(runs, "convert", 10.0, "cpu A") == (10.0, "constants")  # a 5 s estimate is too short to scale
+    assert calibrated(runs, "operators", 10.0, "cpu A") == (10.0, "constants")
+
+
+def test_a_report_runs_latency_first_and_the_phase_order_is_kept_otherwise():
+    from study.phases.bench import answer_first
+
+    assert answer_first(("convert", "latency", "energy", "quantization")) == ("latency", "convert", "energy",
+                                                                              "quantization")
+    assert answer_first(("convert", "operators")) == ("convert", "operators")

@@ -68,3 +68,61 @@ def test_only_a_notebook_that_compares_profiles_goes_stale_when_another_profile_
     (study_root / "results" / "other" / "latency.csv").write_text("case_id,p50_ms\na,2.0\n")
     assert report._inputs_hash(summary, {}, "mine") != before[summary]
     assert report._inputs_hash(timing, {}, "mine") == before[timing]
+
+
+def _early_report(tiny_study, tmp_path, monkeypatch, second_phase):
+    """A report whose measuring is faked: the tiny study's results land as the latency phase, then
+    ``second_phase(on_phase)`` runs; the notebook pages are not rendered. The landing page's text after each phase."""
+    import shutil
+
+    from helpers import REPO
+
+    monkeypatch.setenv("STUDY_ROOT", str(tmp_path))
+    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
+    write_profile(tmp_path, "early")
+    seen, calls = [], []
+
+    def fake_bench(profile, force=False, latency_first=False, on_phase=None, **_):
+        calls.append((profile, latency_first))
+        shutil.copytree(tiny_study / "results" / "tiny", tmp_path / "results" / profile, dirs_exist_ok=True)
+        on_phase(profile, "latency", {"quantization": 600.0})
+        seen.append((tmp_path / "reports" / "index.html").read_text())
+        second_phase(on_phase)
+        seen.append((tmp_path / "reports" / "index.html").read_text())
+
+    monkeypatch.setattr(report, "bench", fake_bench)
+    monkeypatch.setattr(report, "render", lambda notebook, profile, force=False: (
+        tmp_path / "reports" / profile / f"{notebook.stem}.html", False, ""))
+    return seen, calls
+
+
+def test_the_landing_page_answers_as_soon_as_the_latency_phase_lands(tiny_study, tmp_path, monkeypatch):
+    import json
+
+    seen, calls = _early_report(tiny_study, tmp_path, monkeypatch,
+                                lambda on_phase: on_phase("early", "quantization", {}))
+    index = report.build_report(["early"])
+    assert calls == [("early", True)]  # the report asks for latency first
+    first = seen[0]
+    assert "Still measuring" in first and "early: quantization" in first and "about 10 min left" in first
+    assert "<td class='text'>digits_cnn</td>" in first  # the pick is there before the other phases
+    assert "Still measuring" not in index.read_text()  # the finished report has no banner
+    progress = json.loads((tmp_path / "reports" / "progress.json").read_text())
+    assert progress["first_answer_s"] is not None and progress["finished_s"] >= progress["first_answer_s"]
+
+
+def test_an_interrupted_report_says_what_is_missing_and_how_to_finish(tiny_study, tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    def interrupt(on_phase):
+        raise KeyboardInterrupt
+
+    _early_report(tiny_study, tmp_path, monkeypatch, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        report.build_report(["early"])
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "Interrupted" in page and "Ctrl-C" in page and "early: quantization" in page and "make report" in page
+    assert "<td class='text'>digits_cnn</td>" in page  # what was measured still answers
+    assert json.loads((tmp_path / "reports" / "progress.json").read_text())["interrupted"] == "Ctrl-C"

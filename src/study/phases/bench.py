@@ -62,30 +62,49 @@ def phases_for(profile: Profile, only=None, say=print) -> tuple[str, ...]:
 
 
 def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> costs.Plan:
-    """What the run will do and about how long: each phase's count, and the conversions all of them need."""
+    """What the run will do and about how long: each phase's count, and the conversions all of them need. Each
+    phase's seconds come from the constants of ``study.plan.estimate``, scaled by how the same phase's last run on
+    this CPU compared with its own estimate (the run records), so a second run on a machine is estimated from it."""
     counts = {"conversions": 0}
-    seconds = bound = 0.0
-    artifacts: set[tuple] = set()
-    for name in phases:
+    model_phases: dict[str, float] = {}
+    bound = 0.0
+    claimed: set[tuple] = set()
+    per_conversion = costs.CONVERSION_S / max(1, os.cpu_count() or 1)
+    for name in phases:  # in run order: a conversion is the work of the first phase that needs it
         part: Estimate = phase(name).estimate(profile, force)
         counts.update(part.counts)
-        seconds += part.seconds
         bound += part.bound_seconds
-        artifacts |= part.artifacts
-    for model, fmt, batch in artifacts:
-        spec, _ = model_spec(model, log=lambda message: None)
-        if spec is not None and FORMATS[fmt].exporter_for(spec.framework) \
-                and costs.artifact_done(model, fmt, batch or 1) is None:
-            counts["conversions"] += 1
-    seconds += counts["conversions"] * costs.CONVERSION_S / max(1, os.cpu_count() or 1)
-    return costs.Plan(counts, seconds, bound)
+        pending = 0
+        for model, fmt, batch in part.artifacts - claimed:
+            spec, _ = model_spec(model, log=lambda message: None)
+            if spec is not None and FORMATS[fmt].exporter_for(spec.framework) \
+                    and costs.artifact_done(model, fmt, batch or 1) is None:
+                pending += 1
+        claimed |= part.artifacts
+        counts["conversions"] += pending
+        model_phases[name] = part.seconds + pending * per_conversion
+    runs, cpu = ResultsStore(profile.name).runs(), environment.cpu_id()
+    calibrated = {name: costs.calibrated(runs, name, seconds, cpu) for name, seconds in model_phases.items()}
+    per_phase = {name: round(value, 1) for name, (value, _) in calibrated.items()}
+    return costs.Plan(counts, sum(per_phase.values()), bound, per_phase,
+                      {name: round(value, 1) for name, value in model_phases.items()},
+                      {name: source for name, (_, source) in calibrated.items()})
 
 
-def bench(profile_ref, force: bool = False, progress: bool = True, only=None) -> pd.DataFrame:
+def answer_first(phases: tuple[str, ...]) -> tuple[str, ...]:
+    """The same phases with latency first: the picks need only it (it converts what it times on demand), so a
+    report can show them before the conversion matrix and the other phases are done."""
+    return tuple(sorted(phases, key=lambda name: name != "latency"))
+
+
+def bench(profile_ref, force: bool = False, progress: bool = True, only=None, latency_first: bool = False,
+          on_phase=None) -> pd.DataFrame:
     """Measure what is missing in the chosen phases (all with ``force``); the latency table, if there is one.
 
     ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
-    (``python -m study convert --force`` redoes conversions)."""
+    (``python -m study convert --force`` redoes conversions). ``latency_first`` runs the latency phase before the
+    others (``answer_first``); ``on_phase(profile, name, left)`` is called as each phase lands, with the estimate in
+    seconds of each phase still to run."""
     profile = load_profile(profile_ref)
     store = ResultsStore(profile.name)
     say = tqdm.write
@@ -94,13 +113,21 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
         say(f"[{profile.name}] imported from {origin['machine']} ({origin['cpu_model']}): nothing measured here")
         return load_latency(profile.name)
     phases = phases_for(profile, only, say=say)
+    if latency_first:
+        phases = answer_first(phases)
     for name in phases:
         phase(name).check(profile)
     keep_with_results(profile)  # only once the profile can be measured: a refused run leaves no folder
     planned = estimate(profile, phases, force)
     say(f"[{profile.name}] plan: {planned.describe()}")
+    calibrated = [f"{name} x{planned.phases[name] / planned.model_phases[name]:.2f} from {source}"
+                  for name, source in planned.sources.items() if source != "constants" and planned.model_phases[name]]
+    if calibrated:
+        say(f"[{profile.name}] estimate calibrated on this machine's earlier runs: {'; '.join(calibrated)}")
     record = {"phases": {}, "plan": planned.counts, "estimate_s": planned.seconds,
-              "bound_s": planned.bound_seconds, "started_at": environment.utc_now(), "only": list(phases)}
+              "bound_s": planned.bound_seconds, "estimate_phases": planned.phases,
+              "estimate_model_phases": planned.model_phases, "estimate_sources": planned.sources,
+              "started_at": environment.utc_now(), "only": list(phases)}
 
     run_id = new_run_id()
 
@@ -114,11 +141,14 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None) ->
         started = time.perf_counter()
         run.measured += phase(name).run(run)
         record["phases"][name] = round(time.perf_counter() - started, 1)
-        run.log(f"{name}: {record['phases'][name]:.0f} s")
+        run.log(f"{name}: {record['phases'][name]:.0f} s (estimated {planned.phases.get(name, 0):.0f} s)")
+        if on_phase is not None:
+            left = {later: planned.phases.get(later, 0.0) for later in phases[phases.index(name) + 1:]}
+            on_phase(profile.name, name, left)
     record["finished_at"] = environment.utc_now()
     if run.measured or not store.environment_json.exists():
         record_run()
     return load_latency(profile.name) if store.latency_csv.exists() else pd.DataFrame()
 
 
-__all__ = ["OPTIONAL", "PHASES", "bench", "estimate", "parse_phases", "phases_for"]
+__all__ = ["OPTIONAL", "PHASES", "answer_first", "bench", "estimate", "parse_phases", "phases_for"]

@@ -8,7 +8,7 @@ VM. The run record keeps the estimate beside the measured phase times, so a wron
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Seconds per unit of work outside the timing budget, seen on a 2-core VM (AMD EPYC, 2026-11: the whole zoo's 57
 # conversions took 314 s two at a time; 18 quantization builds and their 21 timed variants 428 s):
@@ -31,6 +31,9 @@ class Plan:
     counts: dict
     seconds: float
     bound_seconds: float = 0.0  # at most this on top: the race for close calls
+    phases: dict = field(default_factory=dict)        # the estimate per phase, calibrated where a record allows
+    model_phases: dict = field(default_factory=dict)  # the same from the constants above alone
+    sources: dict = field(default_factory=dict)       # per phase: which earlier run calibrated it, or "constants"
 
     def describe(self) -> str:
         parts = [f"{n} {what}" for what, n in self.counts.items() if n]
@@ -69,3 +72,21 @@ def zoo_variant_count(model: str) -> int:
 def latency_case_seconds(timing: dict) -> float:
     """A case's expected time from its budget: start-up, warm-up, the minimum timed time, the no-op loop."""
     return PROCESS_S + max(timing["warmup_seconds"], 0.2) + max(timing["min_seconds"], 0.5) + 0.3
+
+
+MIN_CALIBRATION_S = 20.0  # a phase estimated or measured shorter than this says little about a per-unit cost
+
+
+def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str) -> tuple[float, str]:
+    """``seconds`` (a phase's estimate from the constants) scaled by how the latest earlier run of the same phase on
+    this CPU compared with its own constant-based estimate: the constants were seen on one VM, the records say what
+    this machine takes. ``(seconds, "constants")`` when no earlier run can tell."""
+    for run in reversed(runs):
+        model = (run.get("estimate_model_phases") or {}).get(phase)
+        took = (run.get("phases") or {}).get(phase)
+        if run.get("cpu_id") != cpu_id or not model or not took:
+            continue
+        if model < MIN_CALIBRATION_S or took < MIN_CALIBRATION_S:
+            continue
+        return seconds * took / model, f"run {run.get('run_id', '?')} ({took:.0f} s for an estimate of {model:.0f} s)"
+    return seconds, "constants"

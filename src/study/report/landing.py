@@ -144,7 +144,8 @@ def _links(profile: str, pages: list[Path]) -> str:
     return f"<p><b>{html.escape(profile)}</b>: {notebooks}<br><span class=note>Raw tables: {tables}</span></p>"
 
 
-def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: list[str]) -> Path:
+def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: list[str], status: str = "") -> Path:
+    """The landing page; ``status`` (HTML) is shown first while a report is still measuring or was interrupted."""
     from study.report import summary
     from study.core.environment import utc_now
 
@@ -164,6 +165,7 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Edge runtime study</title>
 <style>{display.css()}</style></head><body class="study-index">
 <h1>Which runtime should I ship my model on?</h1>
+{status}
 <p>Per model and device profile, the runtime this study's measurements pick for the default budgets
 ({html.escape(_budgets_sentence(budgets))}; change them in <code>params/notebooks.yaml</code>). Every number is
 measured on the machine named. Each pick says how it compares with the runner-up, round by round (the two timed

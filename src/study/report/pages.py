@@ -8,14 +8,19 @@ profile's results, the study's code): its inputs are hashed into a stamp beside 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import time
 from importlib import resources
 from pathlib import Path
 
 
 from study.report import display, landing
 from study.core import paths
-from study.phases.bench import bench
+from study.core.environment import utc_now
+from study.core.fsutil import write_json_atomic
+from study.measure.importer import imported
+from study.phases.bench import answer_first, bench, estimate, phases_for
 from study.core.errors import StudyError
 from study.plan.parameters import notebook_parameters
 from study.core.fsutil import write_text_atomic
@@ -89,6 +94,53 @@ def render(notebook: Path, profile: str, force: bool = False) -> tuple[Path, boo
     return page, True, error
 
 
+class Progress:
+    """What a report still has to measure, per profile and phase with its estimate: shown on the landing page while
+    it measures (the picks appear as soon as the first profile's latency is in), kept in ``reports/progress.json``
+    with when the first answer appeared."""
+
+    def __init__(self, profiles: list[str], force: bool):
+        self.started, self.started_at = time.monotonic(), utc_now()
+        self.left: dict[str, dict[str, float]] = {}
+        for profile in profiles:
+            if imported(profile):
+                continue
+            device = load_profile(profile)
+            phases = answer_first(phases_for(device, say=lambda message: None))
+            self.left[profile] = dict(estimate(device, phases, force).phases)
+        self.first_answer_s: float | None = None
+        self.file = paths.reports_dir() / "progress.json"
+
+    def landed(self, profile: str, phase: str, left: dict[str, float]) -> None:
+        self.left[profile] = dict(left)
+
+    def pending(self) -> str:
+        parts = [f"{profile}: {', '.join(phases)}" for profile, phases in self.left.items() if phases]
+        return "; ".join(parts)
+
+    def minutes_left(self) -> float:
+        return sum(sum(phases.values()) for phases in self.left.values()) / 60
+
+    def measuring_banner(self) -> str:
+        return (f"<div class=progress><b>Still measuring</b> {html.escape(self.pending())}, about "
+                f"{self.minutes_left():.0f} min left by the estimate. The picks below come from what is measured so "
+                f"far (every profile's picks once its latency phase is in); this page is rewritten as each phase "
+                f"lands, and the notebook pages follow when everything is measured.</div>")
+
+    def interrupted_banner(self, why: str) -> str:
+        return (f"<div class=progress><b>Interrupted</b> at {html.escape(utc_now())} ({html.escape(why)}), before "
+                f"measuring {html.escape(self.pending())}. What was measured is kept. Finish with <code>make report"
+                f"</code>: it measures only what is missing.</div>")
+
+    def save(self, **extra) -> None:
+        write_json_atomic(self.file, {"started_at": self.started_at, "first_answer_s": self.first_answer_s,
+                                      "pending": self.pending(), **extra})
+
+
+def _answered(profiles: list[str]) -> bool:
+    return any(ResultsStore(profile).latency_csv.exists() for profile in profiles)
+
+
 def build_report(profiles: list[str], force: bool = False) -> Path:
     from study.measure.importer import imported_profiles
 
@@ -98,10 +150,29 @@ def build_report(profiles: list[str], force: bool = False) -> Path:
     found = notebooks()
     if not found:
         raise StudyError(f"no notebooks in {paths.notebooks_dir()}. Fix: run from the project checkout")
+    progress = Progress(profiles, force)
+
+    def landed(profile: str, phase: str, left: dict[str, float]) -> None:
+        progress.landed(profile, phase, left)
+        if not _answered(profiles):
+            return
+        index = landing.write_index(profiles, {}, [], status=progress.measuring_banner())
+        if progress.first_answer_s is None:
+            progress.first_answer_s = round(time.monotonic() - progress.started, 1)
+            print(f"first answer on the landing page after {progress.first_answer_s / 60:.1f} min: {index} "
+                  f"(still measuring {progress.pending()})")
+        progress.save()
+
+    try:  # every profile measured before any notebook runs, so the summary compares every profile
+        for profile in profiles:
+            bench(profile, force=force, latency_first=True, on_phase=landed)
+    except BaseException as exc:  # Ctrl-C or a failed phase: the landing page says what is missing, then it stops
+        why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        landing.write_index(profiles, {}, [], status=progress.interrupted_banner(why))
+        progress.save(interrupted=why)
+        raise
     pages: dict[str, list[Path]] = {}
     failures: list[str] = []
-    for profile in profiles:  # all measured before any notebook runs, so the summary compares every profile
-        bench(profile, force=force)
     for profile in profiles:
         for notebook in found:
             page, executed, error = render(notebook, profile, force=force)
@@ -111,6 +182,7 @@ def build_report(profiles: list[str], force: bool = False) -> Path:
             if error:
                 failures.append(f"{profile}/{notebook.stem}: {error}")
     index = landing.write_index(profiles, pages, failures)
+    progress.save(finished_s=round(time.monotonic() - progress.started, 1))
     if failures:
         raise StudyError(f"{len(failures)} notebook(s) failed ({'; '.join(failures)}). Fix: open the HTML pages "
                          f"in {paths.reports_dir()} for the errors; the others were written")
