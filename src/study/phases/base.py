@@ -38,6 +38,9 @@ class Run:
     measured: list[str] = field(default_factory=list)
     # writes the run record; a phase calls it before its first case, so an interrupted run still leaves one
     record_run: Callable[[], None] = lambda: None
+    # a phase says a first result is in before it ends (latency: the planned rounds, before the race), so a report
+    # can show it; the text names what the phase still does
+    milestone: Callable[[str], None] = lambda still: None
     _cases: list[Case] | None = None
 
     def log(self, message: str) -> None:

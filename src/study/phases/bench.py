@@ -138,6 +138,10 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     run = Run(profile, store, run_id, force=force, progress=progress, say=say, record_run=record_run)
 
     for name in phases:
+        if on_phase is not None:
+            later = {other: planned.phases.get(other, 0.0) for other in phases[phases.index(name) + 1:]}
+            run.milestone = lambda still, name=name, later=later: on_phase(
+                profile.name, name, {f"{name} ({still})": 0.0, **later})
         started = time.perf_counter()
         run.measured += phase(name).run(run)
         record["phases"][name] = round(time.perf_counter() - started, 1)

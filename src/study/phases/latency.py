@@ -129,6 +129,7 @@ class Latency(Phase):
                           after_each=lambda: store.write_tables(ids, columns), costs=flops, desc="race",
                           launcher=run.launcher, extra=extra)
 
+        run.milestone("racing the close calls")  # every group's planned rounds are in: the picks can be shown
         raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds,
                      precision_pct=profile.timing.race_precision_pct)
         measured += [i for i in raced if i not in measured]

@@ -109,14 +109,17 @@ class Progress:
             phases = answer_first(phases_for(device, say=lambda message: None))
             self.left[profile] = dict(estimate(device, phases, force).phases)
         self.first_answer_s: float | None = None
+        self.events: list[dict] = []  # each phase as it lands (and the latency phase's planned rounds), when
         self.file = paths.reports_dir() / "progress.json"
 
     def landed(self, profile: str, phase: str, left: dict[str, float]) -> None:
         self.left[profile] = dict(left)
+        self.events.append({"profile": profile, "landed": phase, "still": list(left),
+                            "s": round(time.monotonic() - self.started, 1)})
 
     def pending(self) -> str:
         parts = [f"{profile}: {', '.join(phases)}" for profile, phases in self.left.items() if phases]
-        return "; ".join(parts)
+        return "; ".join(parts) or "nothing"
 
     def minutes_left(self) -> float:
         return sum(sum(phases.values()) for phases in self.left.values()) / 60
@@ -134,7 +137,7 @@ class Progress:
 
     def save(self, **extra) -> None:
         write_json_atomic(self.file, {"started_at": self.started_at, "first_answer_s": self.first_answer_s,
-                                      "pending": self.pending(), **extra})
+                                      "pending": self.pending(), "events": self.events, **extra})
 
 
 def _answered(profiles: list[str]) -> bool:
