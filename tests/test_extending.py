@@ -2,6 +2,7 @@
 and one registry line, and the rest of the study (the engine, the case core, the tables, bench, the estimate,
 --only) picks them up without another edit."""
 
+import json
 import os
 
 import pandas as pd
@@ -46,7 +47,7 @@ class OsThreads(Tracker):
 @pytest.fixture
 def extended(monkeypatch):
     monkeypatch.setitem(RUNTIMES, "doubling", RuntimeEntry("test_extending:DoublingBackend", "onnx", (), "Doubling"))
-    monkeypatch.setitem(TRACKERS, "os_threads", OsThreads)
+    monkeypatch.setitem(TRACKERS, "os_threads", "test_extending:OsThreads")  # the registry line, as README shows
 
 
 def test_a_runtime_and_a_metric_are_a_file_and_a_line_each(extended):
@@ -115,10 +116,64 @@ def test_a_malformed_process_record_is_a_failed_one_that_says_so():
 
 
 def test_a_case_spec_round_trips_through_the_worker_json():
-    spec = CaseSpec("sustained", "m", "onnxruntime", "/a.onnx", 2, 1, (0, 1), {"max_seconds": 1},
-                    trackers=("contention",), options={"seconds": 3.0})
+    timing = {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 1,
+              "processes": 3}
+    spec = CaseSpec("sustained", "m", "onnxruntime", "/a.onnx", 2, 1, (0, 1), timing,
+                    model_input={"framework": "onnx", "shape": [3, 8]}, trackers=("contention",),
+                    options={"seconds": 3.0})
+    assert spec.timing.max_seconds == 1.0 and spec.model_input.shape == (3, 8)  # typed, not dicts of known keys
     data = spec.to_json()
     assert data["kind"] == "measure" and data["seconds"] == 3.0 and data["cpus"] == [0, 1]
-    assert CaseSpec.from_json(data) == spec
+    assert "processes" not in data["timing"]  # a case's concern, not its process's
+    assert CaseSpec.from_json(json.loads(json.dumps(data))) == spec  # through the worker's JSON file
+    with pytest.raises(KeyError):
+        CaseSpec("latency", "m", "onnxruntime", "/a.onnx", 1, 1, (), {"max_seconds": 1})  # a budget is whole
     with pytest.raises(ValueError, match="unknown scenario"):
         CaseSpec("warp", "m", "r", "/a", 1, 1, (), {})
+
+
+class Scaled(Phase):
+    """An optional phase: it runs for a profile whose ``phases:`` mapping has its section, and reads it."""
+    name = "scaled"
+
+    def estimate(self, profile, force):
+        return Estimate({"models scaled": len(profile.models)}, 0.1)
+
+    def run(self, run):
+        from study.phases import settings
+
+        factor = settings(run.profile, self.name)["factor"]
+        pd.DataFrame({"model": list(run.profile.models), "factor": factor}).to_csv(
+            run.store.directory / "scaled.csv", index=False)
+        return []
+
+
+SCALED = Scaled()
+
+
+def test_an_optional_phase_with_its_own_section_is_a_file_and_a_line(bench_root, monkeypatch):
+    from study.core.store import ResultsStore
+    from study.phases import configured
+    from study.phases.bench import bench
+    from study.plan.profiles import load_profile
+
+    monkeypatch.setitem(PHASES, "scaled", PhaseEntry("scaled", "scaled.csv", "scaled", "scale the models",
+                                                     module="test_extending:SCALED"))
+    write_profile(bench_root, "with-scaled", runtimes=["onnxruntime"], batch_sizes=[1], phases={"scaled": {"factor": 3}})
+    write_profile(bench_root, "without-scaled", runtimes=["onnxruntime"], batch_sizes=[1])
+    assert configured(load_profile("with-scaled"), "scaled") and not configured(load_profile("without-scaled"), "scaled")
+    bench("without-scaled", progress=False, only="scaled")
+    bench("with-scaled", progress=False, only="scaled")
+    assert not (ResultsStore("without-scaled").directory / "scaled.csv").exists()
+    written = pd.read_csv(ResultsStore("with-scaled").directory / "scaled.csv")
+    assert list(written["factor"]) == [3]
+
+
+def test_every_table_a_run_writes_is_declared_by_its_phase(tiny_study):
+    """The registry says which files each phase writes: a measured profile's folder holds no table it does not."""
+    declared = {name for entry in PHASES.values() for name in entry.tables}
+    bench_own = {"environment.json"}  # the run's, not a phase's
+    written = {path.name for path in (tiny_study / "results" / "tiny").iterdir()
+               if path.suffix in (".csv", ".json") and not path.name.startswith("agreement-")}
+    assert written - bench_own <= declared, f"undeclared: {sorted(written - bench_own - declared)}"
+    assert {"latency.csv", "samples.csv", "quant_summary.csv"} <= written

@@ -98,6 +98,9 @@ class FakeLauncher(Launcher):
         self.calls.append(spec.model)
         return ProcessRecord.from_json(self.answer(self.calls))
 
+    def run_job(self, job, timeout_s):
+        return {"status": "failed", "error": "no machine jobs here"}
+
 
 def test_an_interrupted_run_resumes_at_the_missing_processes(study_root):
     cases = [fake_case(c) for c in "abc"]

@@ -18,7 +18,7 @@ def cmd_phases(args) -> int:
     """The registered phases, in the order a run takes them, with the profile section each needs."""
     for entry in PHASES.values():
         needs = f"needs the '{entry.section}' section" if entry.section else "every profile"
-        print(f"{entry.name:<13} {entry.about} ({needs}; writes {entry.table})")
+        print(f"{entry.name:<13} {entry.about} ({needs}; writes {', '.join(entry.tables)})")
     return 0
 
 

@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from study.core.statistics import log_ratio_test
 
 FASTER, SLOWER, EQUIVALENT, UNDETERMINED = "faster", "slower", "equivalent", "undetermined"
 OUTCOMES = (FASTER, SLOWER, EQUIVALENT, UNDETERMINED)
@@ -85,25 +86,20 @@ def compare(a: str, b: str, a_p50s, b_p50s, level: float = LEVEL, margin: float 
     wins = int((logs < 0).sum())
     if n == 0:
         return Comparison(a, b, 0, math.nan, math.nan, math.nan, UNDETERMINED, 0, math.nan, margin)
-    mean = float(logs.mean())
     if n < 2:
-        return Comparison(a, b, n, math.exp(mean), 0.0, math.inf, UNDETERMINED, wins, math.nan, margin)
-    se = float(logs.std(ddof=1)) / math.sqrt(n)
-    alpha = 1.0 - level
-    t_two = stats.t.ppf(1 - alpha / 2, n - 1)
-    low, high = math.exp(mean - t_two * se), math.exp(mean + t_two * se)
-    t_one = stats.t.ppf(1 - alpha, n - 1)  # two one-sided tests at alpha each: the (1 - 2 alpha) interval
-    inside = (math.exp(mean - t_one * se) >= 1 / (1 + margin)) and (math.exp(mean + t_one * se) <= 1 + margin)
+        return Comparison(a, b, n, math.exp(float(logs.mean())), 0.0, math.inf, UNDETERMINED, wins, math.nan, margin)
+    test = log_ratio_test(logs, level, margin, POWER)
+    low, high = test["low"], test["high"]
     if high < 1:
         outcome = FASTER
     elif low > 1:
         outcome = SLOWER
-    elif inside:
+    elif test["equivalent"]:
         outcome = EQUIVALENT
     else:
         outcome = UNDETERMINED
-    detectable = 100.0 * (1.0 - math.exp(-(t_two + stats.t.ppf(POWER, n - 1)) * se))
-    return Comparison(a, b, n, math.exp(mean), low, high, outcome, wins, detectable, margin)
+    detectable = 100.0 * test["detectable"]
+    return Comparison(a, b, n, test["ratio"], low, high, outcome, wins, detectable, margin)
 
 
 def compare_records(a: dict, b: dict, a_name: str, b_name: str) -> Comparison:

@@ -12,11 +12,10 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
-from study.core.statistics import bootstrap_means
+from study.core.statistics import bootstrap_means, paired_difference, welch_test
 
 BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
@@ -80,39 +79,16 @@ def compression_identified(fp32_population: list, quant_population: list) -> np.
 
 def welch(fp32_accuracies, quant_accuracies) -> tuple[float, float]:
     """(t, two-sided p) of Welch's t-test; NaN with fewer than 2 seeds or no variance at all."""
-    from scipy import stats
-
-    a, b = np.asarray(fp32_accuracies, float), np.asarray(quant_accuracies, float)
-    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
-        return float("nan"), float("nan")
-    if np.allclose(np.sort(a), np.sort(b)):  # the same accuracies: no difference to test
-        return 0.0, 1.0
-    with warnings.catch_warnings():  # nearly equal samples: scipy warns of precision loss, the p-value is still right
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = stats.ttest_ind(b, a, equal_var=False)
-    return float(result.statistic), float(result.pvalue)
+    return welch_test(fp32_accuracies, quant_accuracies)
 
 
 def paired(fp32_accuracies, quant_accuracies) -> dict:
     """A paired t-test across seeds (seed k's fp32 and quantized models share their trained weights): the mean
     change, its 95% interval, two-sided p, and the smallest change this many seeds could have detected (80% power,
     5% level). NaN with fewer than 2 seeds."""
-    from scipy import stats
-
-    diff = np.asarray(quant_accuracies, float) - np.asarray(fp32_accuracies, float)
-    nan = {"paired_mean": float(np.mean(diff)) if len(diff) else float("nan"), "paired_ci_low": float("nan"),
-           "paired_ci_high": float("nan"), "paired_p": float("nan"), "paired_mde": float("nan")}
-    if len(diff) < 2:
-        return nan
-    n, sd = len(diff), float(np.std(diff, ddof=1))
-    se = sd / np.sqrt(n)
-    t975, t80 = stats.t.ppf(0.975, n - 1), stats.t.ppf(0.80, n - 1)
-    if sd == 0:
-        p = 1.0 if np.all(diff == 0) else 0.0
-    else:
-        p = float(stats.ttest_rel(quant_accuracies, fp32_accuracies).pvalue)
-    return {"paired_mean": float(np.mean(diff)), "paired_ci_low": float(np.mean(diff) - t975 * se),
-            "paired_ci_high": float(np.mean(diff) + t975 * se), "paired_p": p, "paired_mde": float((t975 + t80) * se)}
+    test = paired_difference(fp32_accuracies, quant_accuracies)
+    return {"paired_mean": test["mean"], "paired_ci_low": test["low"], "paired_ci_high": test["high"],
+            "paired_p": test["p"], "paired_mde": test["mde"]}
 
 
 def holm(p_values) -> np.ndarray:

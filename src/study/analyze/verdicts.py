@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy import stats
+from study.core.statistics import detectable_per_half_width
 
 SUPPORTED, CONTRADICTED, NOT_DETECTED = "supported", "contradicted", "not detected"
 NOT_COMPARABLE, NOT_TESTABLE = "not comparable", "not testable here"
 OUTCOMES = (SUPPORTED, CONTRADICTED, NOT_DETECTED, NOT_COMPARABLE, NOT_TESTABLE)
 
 # a 95% interval's half-width is 1.96 standard errors; an effect is detected with 80% power at 2.80 of them
-DETECTABLE_PER_HALF_WIDTH = (stats.norm.ppf(0.975) + stats.norm.ppf(0.80)) / stats.norm.ppf(0.975)
+DETECTABLE_PER_HALF_WIDTH = detectable_per_half_width()
 
 
 @dataclass(frozen=True)

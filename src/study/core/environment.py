@@ -18,6 +18,12 @@ STACK = (
 )
 
 
+def runtime_versions() -> dict[str, str | None]:
+    """The versions of every runtime's packages (``RUNTIMES``), as distributions name them (``tensorflow-cpu``, not
+    ``tensorflow``): what a build is keyed by, so that upgrading a runtime rebuilds what it made."""
+    return versions(sorted({package for entry in RUNTIMES.values() for package in entry.packages}))
+
+
 def versions(distributions=STACK) -> dict[str, str | None]:
     found = {}
     for name in distributions:

@@ -13,9 +13,13 @@ from pathlib import Path
 HARNESS_VERSION = 6
 
 
-def content_id(inputs: dict, length: int = 16) -> str:
-    """The id of whatever ``inputs`` (JSON-serialisable) fully determine: the same inputs, the same id."""
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:length]
+def content_id(inputs: dict, length: int = 16, compact: bool = False) -> str:
+    """The id of whatever ``inputs`` (JSON-serialisable; tuples as lists) fully determine: the same inputs, the same
+    id. ``compact``: JSON without spaces, as a profile's content hash has always been written (results imported
+    from a device are checked against it, so its spelling stays)."""
+    separators = (",", ":") if compact else None
+    text = json.dumps(inputs, sort_keys=True, separators=separators, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 _SOURCES: dict[tuple, str] = {}  # per process, by file and its change time: a run digests the same modules often

@@ -157,3 +157,87 @@ def attainable_gflops(intensity, ceiling, bandwidth):
     FLOP/byte and GB/s). NaN where an input is missing."""
     intensity, ceiling, bandwidth = (np.asarray(v, dtype=float) for v in (intensity, ceiling, bandwidth))
     return np.minimum(ceiling, intensity * bandwidth)
+
+
+# --- tests and t intervals: every layer's, here (the bootstraps above, the t-based ones below) -------------------
+
+def _t(probability: float, dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(probability, dof))
+
+
+def detectable_per_half_width(level: float = 0.95, power: float = 0.80) -> float:
+    """How many of a two-sided interval's half-widths an effect must be to be detected with ``power``: a 95%
+    interval's half-width is 1.96 standard errors, an effect is detected with 80% power at 2.80 of them."""
+    from scipy import stats
+
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    return float((z + stats.norm.ppf(power)) / z)
+
+
+def mean_t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """The mean and its t interval; the mean thrice with fewer than 2 values or none apart."""
+    data = np.asarray(values, dtype=float)
+    mean = float(data.mean())
+    if len(data) < 2 or np.allclose(data, mean):
+        return mean, mean, mean
+    half = float(_t(1 - (1 - level) / 2, len(data) - 1) * data.std(ddof=1) / np.sqrt(len(data)))
+    return mean, mean - half, mean + half
+
+
+def welch_test(before, after) -> tuple[float, float]:
+    """(t, two-sided p) of Welch's t-test of ``after`` against ``before``; NaN with fewer than 2 values in either
+    or no variance at all, (0, 1) for the same values."""
+    import warnings
+
+    from scipy import stats
+
+    a, b = np.asarray(before, float), np.asarray(after, float)
+    if len(a) < 2 or len(b) < 2 or (a.std() == 0 and b.std() == 0):
+        return float("nan"), float("nan")
+    if np.allclose(np.sort(a), np.sort(b)):  # the same values: no difference to test
+        return 0.0, 1.0
+    with warnings.catch_warnings():  # nearly equal samples: scipy warns of precision loss, the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(b, a, equal_var=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def paired_difference(before, after, level: float = 0.95, power: float = 0.80) -> dict:
+    """A paired t-test of ``after - before``: the mean change, its interval, two-sided p and the smallest change
+    this many pairs could have detected (``power``, at 1 - ``level``). NaN with fewer than 2 pairs."""
+    from scipy import stats
+
+    diff = np.asarray(after, float) - np.asarray(before, float)
+    nan = {"mean": float(np.mean(diff)) if len(diff) else float("nan"), "low": float("nan"), "high": float("nan"),
+           "p": float("nan"), "mde": float("nan")}
+    if len(diff) < 2:
+        return nan
+    n, sd = len(diff), float(np.std(diff, ddof=1))
+    se = sd / np.sqrt(n)
+    t_two, t_power = _t(1 - (1 - level) / 2, n - 1), _t(power, n - 1)
+    if sd == 0:
+        p = 1.0 if np.all(diff == 0) else 0.0
+    else:
+        p = float(stats.ttest_rel(after, before).pvalue)
+    return {"mean": float(np.mean(diff)), "low": float(np.mean(diff) - t_two * se),
+            "high": float(np.mean(diff) + t_two * se), "p": p, "mde": float((t_two + t_power) * se)}
+
+
+def log_ratio_test(logs, level: float = 0.95, margin: float = 0.05, power: float = 0.80) -> dict:
+    """Paired log ratios (one per round, at least 2): the ratio, its t interval at ``level``, whether two one-sided
+    tests at 1 - ``level`` each put it inside [1 / (1 + margin), 1 + margin], and the smallest difference (as a
+    share) these rounds detect with ``power``."""
+    import math
+
+    logs = np.asarray(logs, dtype=float)
+    n = int(logs.size)
+    mean = float(logs.mean())
+    se = float(logs.std(ddof=1)) / math.sqrt(n)
+    alpha = 1.0 - level
+    t_two = _t(1 - alpha / 2, n - 1)
+    t_one = _t(1 - alpha, n - 1)  # two one-sided tests at alpha each: the (1 - 2 alpha) interval
+    inside = (math.exp(mean - t_one * se) >= 1 / (1 + margin)) and (math.exp(mean + t_one * se) <= 1 + margin)
+    return {"ratio": math.exp(mean), "low": math.exp(mean - t_two * se), "high": math.exp(mean + t_two * se),
+            "equivalent": inside, "detectable": 1.0 - math.exp(-(t_two + _t(power, n - 1)) * se)}

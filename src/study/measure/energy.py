@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from study.core.errors import StudyError
+from study.core.statistics import mean_t_interval
 
 DEFAULT_POWERCAP = Path("/sys/class/powercap")
 MEASURED_SOURCES = ("rapl", "meter")
@@ -218,14 +219,7 @@ def windows_from_checkpoints(checkpoints: list, windows: int, cpus: int, device_
 
 def _mean_ci(values: list[float]) -> tuple[float, float, float]:
     """Mean and its 95% t-interval across windows."""
-    from scipy import stats
-
-    data = np.asarray(values, dtype=float)
-    mean = float(data.mean())
-    if len(data) < 2 or np.allclose(data, mean):
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.975, len(data) - 1) * data.std(ddof=1) / np.sqrt(len(data)))
-    return mean, mean - half, mean + half
+    return mean_t_interval(values)
 
 
 def summarize_windows(windows: list[dict], batch: int, source: str, power_model: dict | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from study.measure.launcher import CaseSpec
 from study.measure.timing import harness_overhead_ms, timed_runs
-from study.measure.trackers import TRACKERS, Tracker
+from study.measure.trackers import TRACKERS, Tracker, tracker_class
 
 
 def _model(spec: CaseSpec):
@@ -22,7 +22,7 @@ def _model(spec: CaseSpec):
 
     if spec.model_input:
         given = spec.model_input
-        return ModelSpec(spec.model or "variant", given["framework"], tuple(given["shape"]),
+        return ModelSpec(spec.model or "variant", given.framework, tuple(given.shape),
                          "described by its input", lambda: None)
     return get_model(spec.model)
 
@@ -33,7 +33,7 @@ def run(spec: CaseSpec | dict) -> dict:
     from study.core.runtimes import RUNTIMES
 
     spec = spec if isinstance(spec, CaseSpec) else CaseSpec.from_json(spec)
-    trackers = [TRACKERS[name]() for name in (spec.trackers if spec.trackers is not None else TRACKERS)]
+    trackers = [tracker_class(name)() for name in (spec.trackers if spec.trackers is not None else TRACKERS)]
 
     def stage(name: str) -> None:
         for tracker in trackers:
@@ -61,7 +61,7 @@ def run(spec: CaseSpec | dict) -> dict:
     stage("first")
 
     call = lambda: backend.predict(inputs)  # noqa: E731
-    warmup = timed_runs(call, max(timing["warmup_runs"], 1), timing["warmup_seconds"], timing["max_seconds"])
+    warmup = timed_runs(call, max(timing.warmup_runs, 1), timing.warmup_seconds, timing.max_seconds)
     result = {"status": "ok", "import_ms": import_ms, "load_ms": load_ms, "first_ms": first_ms, "warmup_ms": warmup,
               "output_shape": list(getattr(output, "shape", ()))}
     scenario, options = spec.scenario, spec.options
@@ -69,8 +69,8 @@ def run(spec: CaseSpec | dict) -> dict:
         observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
         after_each = (lambda: [observe() for observe in observers]) if observers else None
         stage("timed")
-        result["samples_ms"] = timed_runs(call, timing["min_runs"], timing["min_seconds"], timing["max_seconds"],
-                                          timing.get("target_ci", 0.0), after_each=after_each)
+        result["samples_ms"] = timed_runs(call, timing.min_runs, timing.min_seconds, timing.max_seconds,
+                                          timing.target_ci, after_each=after_each)
         stage("timed_done")
         result["harness_overhead_ms"] = harness_overhead_ms()
     elif scenario == "sustained":  # one continuous run: does the rate hold, or does the device throttle?

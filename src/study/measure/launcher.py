@@ -21,6 +21,39 @@ SCENARIOS = ("latency", "sustained", "operators", "windows")
 
 
 @dataclass(frozen=True)
+class TimingBudget:
+    """How one process times its case: warm-up runs and seconds, then at least ``min_runs`` and ``min_seconds`` of
+    timed runs, at most ``max_seconds``, stopping early once the p50's CI is within ``target_ci`` (0: never)."""
+    warmup_runs: int
+    warmup_seconds: float
+    min_runs: int
+    min_seconds: float
+    max_seconds: float
+    target_ci: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: "dict | TimingBudget") -> "TimingBudget":
+        """From a profile's timing keys or a spec's JSON (``processes``, the case's concern, is not the process's)."""
+        if isinstance(data, cls):
+            return data
+        return cls(int(data["warmup_runs"]), float(data["warmup_seconds"]), int(data["min_runs"]),
+                   float(data["min_seconds"]), float(data["max_seconds"]), float(data.get("target_ci") or 0.0))
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The input of a model known by its input alone (a quantized variant's file): its framework and shape."""
+    framework: str
+    shape: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, data: "dict | ModelInput | None") -> "ModelInput | None":
+        if data is None or isinstance(data, cls):
+            return data
+        return cls(str(data["framework"]), tuple(int(n) for n in data["shape"]))
+
+
+@dataclass(frozen=True)
 class CaseSpec:
     """What one process of a case runs: the engine's scenario on one artifact, runtime, thread count and batch."""
     scenario: str
@@ -30,14 +63,16 @@ class CaseSpec:
     threads: int
     batch: int
     cpus: tuple[int, ...]
-    timing: dict
-    model_input: dict | None = None
+    timing: TimingBudget  # a profile's timing mapping is accepted and typed on creation
+    model_input: ModelInput | None = None
     trackers: tuple[str, ...] | None = None     # None: every tracker of the engine
     options: dict = field(default_factory=dict)  # the scenario's own settings: seconds, runs, energy windows
 
     def __post_init__(self):
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r}: one of {', '.join(SCENARIOS)}")
+        object.__setattr__(self, "timing", TimingBudget.from_json(self.timing))
+        object.__setattr__(self, "model_input", ModelInput.from_json(self.model_input))
 
     @classmethod
     def for_case(cls, case, scenario: str = "latency", trackers=None, **options) -> "CaseSpec":
@@ -51,6 +86,8 @@ class CaseSpec:
         fields = asdict(self)
         options = fields.pop("options")
         fields["cpus"] = list(self.cpus)
+        if self.model_input is not None:
+            fields["model_input"] = {"framework": self.model_input.framework, "shape": list(self.model_input.shape)}
         if self.trackers is None:
             fields.pop("trackers")
         else:
@@ -62,8 +99,9 @@ class CaseSpec:
         known = {"kind", "scenario", "model", "runtime", "artifact", "threads", "batch", "cpus", "timing",
                  "model_input", "trackers"}
         return cls(data.get("scenario", "latency"), data["model"], data["runtime"], data["artifact"],
-                   int(data["threads"]), int(data["batch"]), tuple(data.get("cpus") or ()), dict(data["timing"]),
-                   data.get("model_input"), tuple(data["trackers"]) if data.get("trackers") is not None else None,
+                   int(data["threads"]), int(data["batch"]), tuple(data.get("cpus") or ()),
+                   TimingBudget.from_json(data["timing"]), ModelInput.from_json(data.get("model_input")),
+                   tuple(data["trackers"]) if data.get("trackers") is not None else None,
                    {k: v for k, v in data.items() if k not in known})
 
 
@@ -117,9 +155,34 @@ class ProcessRecord:
         return {**out, **self.observed}
 
 
+MACHINE_JOBS = ("gemm", "bandwidth", "naive")
+
+
+@dataclass(frozen=True)
+class MachineJob:
+    """A measurement of the machine a case runs on rather than of a case: its GEMM peak (``gemm``), its streaming
+    bandwidth (``bandwidth``), or the article's single naive call of a model (``naive``). Timed where the cases are
+    timed, so it goes through the launcher too; builds and conversions stay on the host."""
+    kind: str
+    threads: int
+    cpus: tuple[int, ...]
+    options: dict = field(default_factory=dict)  # naive: model, framework, source
+
+    def __post_init__(self):
+        if self.kind not in MACHINE_JOBS:
+            raise ValueError(f"unknown machine job {self.kind!r}: one of {', '.join(MACHINE_JOBS)}")
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "threads": self.threads, "cpus": list(self.cpus), **self.options}
+
+
 class Launcher(ABC):
     """Starts one process of a case somewhere and reads its record back."""
     name = "launcher"
+
+    @abstractmethod
+    def run_job(self, job: MachineJob, timeout_s: float) -> dict:
+        """Run a machine job in a fresh process; its result (``status`` ok or failed, with ``error``)."""
 
     @abstractmethod
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
@@ -129,6 +192,9 @@ class Launcher(ABC):
 class LocalLauncher(Launcher):
     """A fresh Python subprocess on this machine, one per process of a case."""
     name = "local"
+
+    def run_job(self, job: MachineJob, timeout_s: float) -> dict:
+        return run_isolated(job.to_json(), timeout_s, threads=job.threads)
 
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         return ProcessRecord.from_json(run_isolated(spec.to_json(), timeout_s, threads=spec.threads,

@@ -13,9 +13,9 @@ from study.build.flops import model_costs
 from study.core import environment, paths
 from study.core.fsutil import write_json_atomic
 from study.core.ids import HARNESS_VERSION
-from study.core.isolate import run_isolated
 from study.core.store import ResultsStore
 from study.measure.cases import measure_cases
+from study.measure.launcher import Launcher, LocalLauncher, MachineJob
 from study.measure.trackers import latency_columns
 from study.measure.peak import BANDWIDTH_METHOD, METHOD as PEAK_METHOD
 from study.phases.base import Estimate, Phase, Run
@@ -30,7 +30,8 @@ CEILINGS = {  # what the machine can do at most, measured once per machine and t
 }
 
 
-def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print) -> float | None:
+def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print,
+                    launcher: Launcher | None = None) -> float | None:
     """The fp32 GEMM's GFLOP/s (``gemm``) or the streaming kernel's GB/s (``bandwidth``) with ``threads`` threads
     on ``cpus``: measured once per machine and setting in a pinned process (kept in the machine cache, shared by
     every profile and checkout), copied into the profile's results folder beside the cases it serves."""
@@ -40,7 +41,7 @@ def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[in
     cached = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in cached:
         log(f"measuring the machine's {what} with {key}")
-        result = run_isolated({"kind": kind, "cpus": list(cpus), "threads": threads}, 600, threads=threads)
+        result = (launcher or LocalLauncher()).run_job(MachineJob(kind, threads, tuple(cpus)), 600)
         if result["status"] != "ok":
             log(f"{what} FAILED: {result['error']}")
             return None
@@ -57,7 +58,7 @@ def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[in
 NAIVE_RUNTIME = {"torch": "torch_eager", "keras": "tensorflow"}  # the runtime whose p50 the naive call is set beside
 
 
-def naive_timings(profile: Profile, store: ResultsStore, log=print) -> pd.DataFrame:
+def naive_timings(profile: Profile, store: ResultsStore, log=print, launcher: Launcher | None = None) -> pd.DataFrame:
     """The article's single-call timing of every PyTorch and Keras model of the profile, measured once each."""
     from study.build.export import SOURCE_FORMATS
 
@@ -73,9 +74,9 @@ def naive_timings(profile: Profile, store: ResultsStore, log=print) -> pd.DataFr
         if key in {entry.get("key") for entry in done.values()} or not source.ok:
             continue
         log(f"timing one naive call of {model}, as the first article does")
-        result = run_isolated({"kind": "naive", "model": model, "framework": spec.framework, "threads": threads,
-                               "source": str(source.path), "cpus": list(profile.allowed_cpus())}, 600,
-                              threads=threads)
+        job = MachineJob("naive", threads, tuple(profile.allowed_cpus()),
+                         {"model": model, "framework": spec.framework, "source": str(source.path)})
+        result = (launcher or LocalLauncher()).run_job(job, 600)
         done[model] = {**result, "key": key, "model": model, "framework": spec.framework, "threads": threads,
                        "steady_runtime": NAIVE_RUNTIME[spec.framework], "measured_at": environment.utc_now()}
         write_json_atomic(path, done)
@@ -113,7 +114,7 @@ class Latency(Phase):
         cases = run.cases()
         for kind in CEILINGS:  # kept in the results folder, where the tables read them
             for threads in sorted({c.threads for c in cases}):
-                machine_ceiling(kind, store, threads, profile.allowed_cpus(), log=run.log)
+                machine_ceiling(kind, store, threads, profile.allowed_cpus(), log=run.log, launcher=run.launcher)
         pending = [c for c in cases if run.force or store.get(c.case_id) is None]
         run.log(f"{len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
         if pending:
@@ -133,7 +134,7 @@ class Latency(Phase):
         raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds,
                      precision_pct=profile.timing.race_precision_pct)
         measured += [i for i in raced if i not in measured]
-        naive_timings(profile, store, log=run.log)
+        naive_timings(profile, store, log=run.log, launcher=run.launcher)
         store.write_tables(ids, columns)
         return measured
 

@@ -5,8 +5,6 @@ A profile is validated by the pydantic models below, one per section; the first 
 """
 
 import difflib
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -17,6 +15,7 @@ from pydantic import PlainValidator, PrivateAttr, ValidationError, ValidationInf
 from study.core import paths
 from study.core.errors import StudyError
 from study.core.fsutil import display_path
+from study.core.ids import content_id
 from study.build.models import MODELS, check_model_ref, get_model
 from study.core.runtimes import RUNTIMES
 from study.plan.profile_fields import (Section, Text, describe, list_of, number, one_line, one_of, problem,
@@ -171,6 +170,8 @@ class Profile(Section):
     quantization: Quantization = None  # None: the quantization study is not run for this profile
     operators: Operators = None  # None: no operator profiles for this profile
     sustained: Sustained = None  # None: no sustained-load run
+    # the sections of phases added to the study (study.phases), by section name: each phase checks its own keys
+    phases: dict[str, dict] = {}
 
     # Not keys of the file: set by load_profile once the file is read
     _path: Path = PrivateAttr()
@@ -241,8 +242,9 @@ class Profile(Section):
 
 
 def _content_hash(content: dict[str, Any]) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=list)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    if not content.get("phases"):  # no added phase's section: the hash profiles had before ``phases:`` existed
+        content = {key: value for key, value in content.items() if key != "phases"}
+    return content_id(content, compact=True)
 
 
 def _by_name(name: str) -> Path:

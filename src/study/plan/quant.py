@@ -35,8 +35,7 @@ def jobs(profile: Profile) -> list[dict]:
             for seed in range(q.seeds):
                 inputs = {"dataset": dataset, "dataset_hash": _dataset_hash(dataset), "model": model, "seed": seed,
                           "epochs": q.epochs, "code": _code_hash(), "version": QUANT_VERSION,
-                          "versions": environment.versions(["torch", "tensorflow", "onnxruntime", "executorch",
-                                                            "ai-edge-litert"])}
+                          "versions": environment.runtime_versions()}
                 job_id = content_id(inputs)
                 planned.append({"id": job_id, "inputs": inputs})
     return planned
@@ -56,8 +55,7 @@ def zoo_jobs(profile: Profile) -> list[dict]:
     planned = []
     for model in ((*q.zoo_models, *q.shipped_models) if q else ()):
         inputs = {"model": model, "code": code_digest(*ZOO_CODE), "version": QUANT_VERSION,
-                  "versions": environment.versions(["torch", "tensorflow", "onnxruntime", "executorch",
-                                                    "ai-edge-litert"])}
+                  "versions": environment.runtime_versions()}
         planned.append({"id": "zoo-" + content_id(inputs),
                         "inputs": inputs})
     return planned

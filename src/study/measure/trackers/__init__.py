@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+from study.core.registry import resolve
 from study.core.schema import LATENCY_COLUMNS
 from study.measure.trackers.base import COMBINE, Field, Tracker
-from study.measure.trackers.contention import Contention
-from study.measure.trackers.cpu_time import CpuTime
-from study.measure.trackers.libraries import Libraries
-from study.measure.trackers.memory import Memory
 
-TRACKERS: dict[str, type[Tracker]] = {"memory": Memory, "libraries": Libraries, "cpu": CpuTime,
-                                      "contention": Contention}
+# name -> "module:Class", imported when used: a new tracker is its file and one line here
+TRACKERS: dict[str, str | type[Tracker]] = {
+    "memory": "study.measure.trackers.memory:Memory",
+    "libraries": "study.measure.trackers.libraries:Libraries",
+    "cpu": "study.measure.trackers.cpu_time:CpuTime",
+    "contention": "study.measure.trackers.contention:Contention",
+}
+
+
+def tracker_class(name: str) -> type[Tracker]:
+    """The tracker registered as ``name`` (a class, or its ``module:Class`` reference)."""
+    entry = TRACKERS[name]
+    return resolve(entry) if isinstance(entry, str) else entry
 
 # The engine's own fields: the stages it times itself, around the trackers' work.
 ENGINE_FIELDS: dict[str, Field] = {
@@ -26,8 +34,8 @@ ENGINE_FIELDS: dict[str, Field] = {
 def fields() -> dict[str, Field]:
     """Every field a case's process can record, the engine's first, then each tracker's."""
     found = dict(ENGINE_FIELDS)
-    for tracker in TRACKERS.values():
-        found.update(tracker.fields)
+    for name in TRACKERS:
+        found.update(tracker_class(name).fields)
     return found
 
 
@@ -42,4 +50,4 @@ def latency_columns() -> dict[str, str]:
     return columns
 
 
-__all__ = ["latency_columns", "COMBINE", "ENGINE_FIELDS", "TRACKERS", "Field", "Tracker", "fields"]
+__all__ = ["latency_columns", "COMBINE", "ENGINE_FIELDS", "TRACKERS", "Field", "Tracker", "fields", "tracker_class"]
