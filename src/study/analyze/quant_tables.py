@@ -507,6 +507,17 @@ def shipped_view(shipped: pd.DataFrame) -> pd.DataFrame:
     return ok[columns].round(3).reset_index(drop=True)
 
 
+def shipped_int8_view(shipped: pd.DataFrame) -> pd.DataFrame:
+    """Beside the claims table: the int8 variants of the trained files people ship, what int8 did to models with
+    trained weights on real images (task fidelity, size, speed against the fp32 twin in the same runtime). Not
+    evidence for the articles' claims, which are judged on the full-size zoo variants the articles name."""
+    view = shipped_view(shipped)
+    if not len(view):
+        return view
+    int8 = view["scheme"].astype(str).str.contains("int8")
+    return view[int8].reset_index(drop=True)
+
+
 def calibration_view(calibration: pd.DataFrame) -> pd.DataFrame:
     """The ablation as a reader compares it: the minority's change per calibration mix, and the verdict on whether
     the mix moved it."""

@@ -98,16 +98,27 @@ def settings(profile: Profile, log=print) -> Iterator[Setting]:
 
 
 def latency_cases(profile: Profile, log=print) -> list[Case]:
-    """Every latency case of the profile, converting the artifacts they need first (each once)."""
+    """Every latency case of the profile, converting the artifacts they need first (each once). Models convert side
+    by side, one per CPU, as the conversion matrix does (``study.build.convert.conversion_matrix``): a report runs
+    the latency phase first, so these conversions stand between it and its first answer."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     cpus, timing = profile.allowed_cpus(), timing_of(profile)
+    wanted = list(settings(profile, log=log))
+    needed: dict[str, dict[tuple, int]] = {}  # per model, in order: artifact key -> the batch to convert it at
+    for model, runtime, fmt, batch, threads in wanted:
+        needed.setdefault(model, {}).setdefault((model, fmt, artifact_batch(fmt, batch)), batch)
+
+    def convert(model: str) -> dict[tuple, Artifact]:  # a model's own targets in order: they share its source
+        return {key: ensure_artifact(model, key[1], batch, log=log) for key, batch in needed[model].items()}
+
     artifacts: dict[tuple, Artifact] = {}
-    cases = []
-    for model, runtime, fmt, batch, threads in settings(profile, log=log):
-        key = (model, fmt, artifact_batch(fmt, batch))
-        if key not in artifacts:
-            artifacts[key] = ensure_artifact(model, fmt, batch, log=log)
-        cases.append(make_case(model, runtime, threads, batch, cpus, artifacts[key], timing))
-    return cases
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(needed)))) as pool:
+        for converted in pool.map(convert, list(needed)):
+            artifacts.update(converted)
+    return [make_case(model, runtime, threads, batch, cpus, artifacts[(model, fmt, artifact_batch(fmt, batch))], timing)
+            for model, runtime, fmt, batch, threads in wanted]
 
 
 def new_run_id() -> str:
