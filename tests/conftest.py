@@ -119,3 +119,24 @@ def pytest_xdist_node_collection_finished(node, ids):
                    f"they would run in different kernels. Fix: install the pinned pytest (requirements.lock; "
                    f"{pytest.__version__} is installed): rm .venv/.installed && make test")
         pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+# Nothing a test runs may leave files in the checkout (onnxruntime's shape inference once left a 4.8 MB
+# sym_shape_infer_temp.onnx at its root, and it was committed): the controller compares the root before and after.
+_ROOT_BEFORE: set[str] = set()
+_GENERATED = {".venv", "artifacts", "results", "reports", ".pytest_cache", "__pycache__"}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        _ROOT_BEFORE.update(os.listdir(REPO))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput") or not _ROOT_BEFORE:
+        return
+    left = sorted(set(os.listdir(REPO)) - _ROOT_BEFORE - _GENERATED)
+    if left:
+        print(f"\nerror: the tests left {', '.join(left)} in the checkout's root. Fix: write temporary files under "
+              f"tmp_path or a TemporaryDirectory, never the working directory")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

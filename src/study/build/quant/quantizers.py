@@ -14,6 +14,8 @@ takes the trained model, the dataset's calibration images (NCHW) and a destinati
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -115,10 +117,13 @@ def _pre_processed(fp32: Path) -> Path:
     if opset < QDQ_MIN_OPSET:
         source = fp32.with_name(fp32.stem + f".opset{QDQ_MIN_OPSET}.onnx")
         onnx.save(version_converter.convert_version(graph_model, QDQ_MIN_OPSET), str(source))
-    try:
-        quant_pre_process(str(source), str(done))
-    except Exception:  # its symbolic shape inference asserts on some graphs (Paddle's Concat): ONNX's alone
-        quant_pre_process(str(source), str(done), skip_symbolic_shape=True)
+    # its symbolic shape inference leaves sym_shape_infer_temp.onnx in the working directory when it fails: run it
+    # in a throw-away one, so nothing lands in the checkout
+    with tempfile.TemporaryDirectory(prefix="ort-pre-process-") as scratch, contextlib.chdir(scratch):
+        try:
+            quant_pre_process(str(source.resolve()), str(done.resolve()))
+        except Exception:  # its symbolic shape inference asserts on some graphs (Paddle's Concat): ONNX's alone
+            quant_pre_process(str(source.resolve()), str(done.resolve()), skip_symbolic_shape=True)
     return done
 
 
