@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Reinstalls only when the pins (or the package metadata) change: Make compares this stamp's time with theirs.
 STAMP := $(VENV)/.installed
-PROFILES ?= host-1t host
+PROFILES ?= host host-1t
 PROFILE ?= host
 ONLY ?=
 FORCE ?=

@@ -82,12 +82,14 @@ def _early_report(tiny_study, tmp_path, monkeypatch, second_phase):
     write_profile(tmp_path, "early")
     seen, calls = [], []
 
-    def fake_bench(profile, force=False, latency_first=False, on_phase=None, **_):
-        calls.append((profile, latency_first))
-        shutil.copytree(tiny_study / "results" / "tiny", tmp_path / "results" / profile, dirs_exist_ok=True)
-        on_phase(profile, "latency", {"quantization": 600.0})
-        seen.append((tmp_path / "reports" / "index.html").read_text())
-        second_phase(on_phase)
+    def fake_bench(profile, force=False, only=None, skip=(), on_phase=None, **_):
+        calls.append((profile, tuple(only or ()), tuple(skip)))
+        if only == ["latency"]:
+            shutil.copytree(tiny_study / "results" / "tiny", tmp_path / "results" / profile, dirs_exist_ok=True)
+            on_phase(profile, "latency (racing the close calls)", {})
+            on_phase(profile, "latency", {})
+        else:
+            second_phase(on_phase)
         seen.append((tmp_path / "reports" / "index.html").read_text())
 
     monkeypatch.setattr(report, "bench", fake_bench)
@@ -101,10 +103,14 @@ def test_the_landing_page_answers_as_soon_as_the_latency_phase_lands(tiny_study,
 
     seen, calls = _early_report(tiny_study, tmp_path, monkeypatch,
                                 lambda on_phase: on_phase("early", "quantization", {}))
+    planned = report.Progress(["early"], force=False).left["early"]  # each phase's estimate before anything ran
     index = report.build_report(["early"])
-    assert calls == [("early", True)]  # the report asks for latency first
+    # every profile's latency alone first, then the rest without measuring latency again
+    assert calls == [("early", ("latency",), ()), ("early", (), ("latency",))]
     first = seen[0]
-    assert "Still measuring" in first and "early: quantization" in first and "about 10 min left" in first
+    still = [name for name in planned if name != "latency"]
+    assert still and "Still measuring" in first and f"early: {', '.join(still)}" in first
+    assert f"about {sum(planned[name] for name in still) / 60:.0f} min left" in first
     assert "<td class='text'>digits_cnn</td>" in first  # the pick is there before the other phases
     assert "Still measuring" not in index.read_text()  # the finished report has no banner
     progress = json.loads((tmp_path / "reports" / "progress.json").read_text())
@@ -123,6 +129,8 @@ def test_an_interrupted_report_says_what_is_missing_and_how_to_finish(tiny_study
     with pytest.raises(KeyboardInterrupt):
         report.build_report(["early"])
     page = (tmp_path / "reports" / "index.html").read_text()
-    assert "Interrupted" in page and "Ctrl-C" in page and "early: quantization" in page and "make report" in page
+    assert "Interrupted" in page and "Ctrl-C" in page and "make report" in page
+    still = [name for name in report.Progress(["early"], force=False).left["early"] if name != "latency"]
+    assert still and f"before measuring early: {', '.join(still)}." in page  # the phases after latency, still to do
     assert "<td class='text'>digits_cnn</td>" in page  # what was measured still answers
     assert json.loads((tmp_path / "reports" / "progress.json").read_text())["interrupted"] == "Ctrl-C"

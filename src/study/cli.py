@@ -185,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
     import_.set_defaults(run=cmd_import)
 
     report = commands.add_parser("report", help="measure, run every notebook per profile, write reports/index.html")
-    report.add_argument("--profiles", nargs="+", default=["host-1t", "host"], help="profile names")
+    report.add_argument("--profiles", nargs="+", default=["host", "host-1t"], help="profile names")
     report.add_argument("--force", action="store_true", default=_force_default(), help="redo everything (or FORCE=1)")
     report.set_defaults(run=cmd_report)
     return top

@@ -45,8 +45,9 @@ def parse_phases(only: str | list | tuple | None) -> tuple[str, ...]:
     return tuple(p for p in PHASES if p in names)
 
 
-def phases_for(profile: Profile, only=None, say=print) -> tuple[str, ...]:
-    """The phases to run: those asked for that the profile configures, and those they need."""
+def phases_for(profile: Profile, only=None, say=print, measured: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The phases to run: those asked for that the profile configures, and those they need (unless ``measured``
+    already in the same report)."""
     chosen = []
     for name in parse_phases(only):
         if not configured(profile, name):
@@ -55,7 +56,7 @@ def phases_for(profile: Profile, only=None, say=print) -> tuple[str, ...]:
             chosen.append(name)
     for name in list(chosen):
         for needed in phase(name).needs(profile):
-            if needed not in chosen:
+            if needed not in chosen and needed not in measured:
                 say(f"[{profile.name}] {name} needs the {needed} phase: measuring that too")
                 chosen.append(needed)
     return tuple(p for p in PHASES if p in chosen)
@@ -98,13 +99,15 @@ def answer_first(phases: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def bench(profile_ref, force: bool = False, progress: bool = True, only=None, latency_first: bool = False,
-          on_phase=None) -> pd.DataFrame:
+          on_phase=None, skip: tuple[str, ...] = ()) -> pd.DataFrame:
     """Measure what is missing in the chosen phases (all with ``force``); the latency table, if there is one.
 
     ``force`` re-measures; it does not re-convert, since artifacts are already keyed by their inputs
     (``python -m study convert --force`` redoes conversions). ``latency_first`` runs the latency phase before the
-    others (``answer_first``); ``on_phase(profile, name, left)`` is called as each phase lands, with the estimate in
-    seconds of each phase still to run."""
+    others (``answer_first``); ``skip`` leaves out phases already measured in the same report (a report measures
+    every profile's latency first, then the rest: energy's need of latency must not measure it twice);
+    ``on_phase(profile, name, left)`` is called as each phase lands, with the estimate in seconds of each phase of
+    this call still to run."""
     profile = load_profile(profile_ref)
     store = ResultsStore(profile.name)
     say = tqdm.write
@@ -112,7 +115,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     if origin:  # measured on another machine and imported: this machine must not add its own numbers
         say(f"[{profile.name}] imported from {origin['machine']} ({origin['cpu_model']}): nothing measured here")
         return load_latency(profile.name)
-    phases = phases_for(profile, only, say=say)
+    phases = tuple(name for name in phases_for(profile, only, say=say, measured=skip) if name not in skip)
     if latency_first:
         phases = answer_first(phases)
     for name in phases:
