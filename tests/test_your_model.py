@@ -2,6 +2,7 @@
 reaches every runtime that has a route (five), with parity against the file itself, and is timed by a
 one-model profile; a truncated file and a file of the wrong format are one clear line and a non-zero exit."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -92,6 +93,18 @@ def test_a_tflite_file_reaches_onnx_runtime(bench_root, tmp_path):
     assert matrix.loc["tflite", "is_source"] and matrix.loc["tflite", "status"] == "ok"
     assert matrix.loc["onnx", "status"] == "ok", matrix.loc["onnx", "error"]
     assert matrix.loc["onnx", "validated_with"] == "onnxruntime" and matrix.loc["onnx", "max_rel_diff"] < 1e-4
+    # PyTorch eager runs what TorchScript runs: the module is rebuilt from the file (it once had no definition,
+    # and eager failed with "'NoneType' object is not callable")
+    from study.build.models import get_model
+    from study.measure.runtimes.litert import LiteRT
+    from study.measure.runtimes.torch_eager import TorchEager
+
+    spec = get_model(str(mine))
+    eager, source = TorchEager(threads=1), LiteRT(threads=1)
+    eager.load(artifact_path(str(mine), "torch"), spec, 1)
+    source.load(mine, spec, 1)
+    x = spec.example_input()
+    np.testing.assert_allclose(eager.predict(x), source.predict(x), rtol=1e-4, atol=1e-5)
 
 
 def stateful_onnx(path):

@@ -34,5 +34,12 @@ def parity_table(matrix: pd.DataFrame) -> pd.DataFrame:
     converted = matrix[~matrix["is_source"].astype(bool) & matrix["status"].isin(["ok", "mismatch"])].copy()
     converted["mb"] = converted["bytes"].astype(float) / 1e6
     columns = ["model", "target", "status", "seconds", "mb", "max_rel_diff", "cosine_min", "top1_agreement",
-               "reference_informative"]
-    return converted[columns].reset_index(drop=True)
+               "reference_informative", "delegated_share"]
+    return converted.reindex(columns=columns).reset_index(drop=True)  # matrices from before a column lack it
+
+
+def failed_cells(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Every conversion that failed, with the first line of what stopped it (for a PyTorch route from an ONNX file,
+    the node: its op type and name, and what would get past it)."""
+    failed = matrix[matrix["status"] == "failed"]
+    return failed[["model", "target", "error"]].rename(columns={"error": "what stopped it"}).reset_index(drop=True)

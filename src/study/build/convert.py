@@ -34,6 +34,9 @@ from study.build.validation import VALIDATION_SAMPLES, verdict
 CONVERSION_TIMEOUT_S = 1800
 PROBE_TIMEOUT_S = 600
 VALIDATION_TIMEOUT_S = 600
+# A validation slower than this many times the source model's own run (its reference, in its own runtime) stops at
+# its second call, with the ratio and, for ExecuTorch, the operators XNNPACK left to the portable kernels
+VALIDATION_SLOWDOWN = 25
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,29 @@ def _validation_inputs(model: str) -> Path:
     return inputs
 
 
-def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_stem: str) -> dict:
+def _bound(source: dict | None, converted: dict) -> dict | None:
+    """How slow a validation may run before it stops: the source's reference run, per sample, times the limit."""
+    if not source or not source.get("reference_ms_per_sample"):
+        return None
+    from study.core.runtimes import RUNTIMES
+
+    source_runtime = runtime_for_format(source["format"])
+    why = ""
+    if converted.get("operators"):
+        outside = converted["operators"] - converted["delegated_ops"]
+        why = (f"{outside} of {converted['operators']} operators fell outside XNNPACK"
+               + (f" ({converted['outside_delegate']})" if converted.get("outside_delegate") else ""))
+    return {"ms_per_sample": max(float(source["reference_ms_per_sample"]), 0.05), "slowdown": VALIDATION_SLOWDOWN,
+            "source": RUNTIMES[source_runtime].label if source_runtime in RUNTIMES else source["format"],
+            "why": why}
+
+
+def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_stem: str,
+                      source: dict | None = None, converted: dict | None = None) -> dict:
     runtime = runtime_for_format(fmt)
     spec = {"kind": "validate", "model": model, "runtime": runtime, "artifact": str(path), "batch": batch or 1,
-            "inputs": str(_validation_inputs(model)), "reference": str(validation_dir(model) / "reference.npy")}
+            "inputs": str(_validation_inputs(model)), "reference": str(validation_dir(model) / "reference.npy"),
+            "bound": _bound(source, converted or {})}
     result = run_isolated(spec, VALIDATION_TIMEOUT_S, threads=1,
                           log_path=paths.model_artifacts_dir(model) / "logs" / f"{log_stem}.validate.log")
     if result["status"] != "ok":
@@ -239,7 +261,7 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
     if result["status"] == "ok":
         record.update(bytes=artifact_bytes(path), compressed_bytes=compressed_bytes(path), sha256=file_sha256(path))
         if not is_source:
-            record.update(validate_artifact(model, fmt, path, fixed, path.stem))
+            record.update(validate_artifact(model, fmt, path, fixed, path.stem, source.record, result))
     if record["status"] == "ok":
         log(f"converted {what}: {record['bytes'] / 1e6:.1f} MB in {record['seconds']:.1f} s"
             + (f", parity max rel diff {record['max_rel_diff']:.1e}" if "max_rel_diff" in record else ""))

@@ -94,7 +94,8 @@ def run_in_chunks(predict, inputs, batch: int):
     """Outputs for every input through an artifact fixed at ``batch``, padding the last chunk. Several inputs
     (a tuple of arrays, samples stacked first) run one sample at a time; several outputs come back as a tuple."""
     if isinstance(inputs, tuple):
-        results = [predict(tuple(np.ascontiguousarray(a[i]) for a in inputs)) for i in range(len(inputs[0]))]
+        # np.array, not ascontiguousarray: that one turns a 0-d input (a sample rate) into shape (1,)
+        results = [predict(tuple(np.array(a[i]) for a in inputs)) for i in range(len(inputs[0]))]
         if isinstance(results[0], tuple):
             return tuple(np.stack([np.asarray(r[k]) for r in results]) for k in range(len(results[0])))
         return np.stack([np.asarray(r) for r in results])

@@ -52,9 +52,19 @@ def convert(spec: dict) -> dict:
         from study.build.models import SOURCE_RUNNERS
 
         inputs = load_arrays(Path(spec["inputs"]))
+        started = time.perf_counter()
         outputs = resolve(SOURCE_RUNNERS[model.framework])(model, destination, inputs)
+        info["reference_ms_per_sample"] = (time.perf_counter() - started) * 1e3 / len(_first(inputs))
         write_bytes_atomic(Path(spec["reference"]), npy_bytes(outputs))
     return {"status": "ok", "seconds": seconds, **info}
+
+
+def _first(inputs):
+    return inputs[0] if isinstance(inputs, tuple) else inputs
+
+
+class TooSlow(RuntimeError):
+    """A validation far slower than the same model in its source runtime: stopped, with the ratio and the why."""
 
 
 def validate(spec: dict) -> dict:
@@ -69,7 +79,24 @@ def validate(spec: dict) -> dict:
     backend.load(Path(spec["artifact"]), model, spec["batch"])
     inputs = load_arrays(Path(spec["inputs"]))
     reference = load_arrays(Path(spec["reference"]))
-    outputs = run_in_chunks(backend.predict, inputs, spec["batch"])
+    bound = spec.get("bound")  # {"ms_per_sample", "slowdown", "source", "why"}: the model's own cost, scaled
+    calls: list[float] = []
+
+    def predict(chunk):
+        started = time.perf_counter()
+        out = backend.predict(chunk)
+        calls.append(time.perf_counter() - started)
+        samples = len(_first(chunk)) if not isinstance(chunk, tuple) else 1
+        # the first call warms up (XNNPACK packs its weights): judged from the second on
+        if bound and len(calls) >= 2 and calls[-1] * 1e3 / samples > bound["slowdown"] * bound["ms_per_sample"]:
+            ratio = calls[-1] * 1e3 / samples / bound["ms_per_sample"]
+            raise TooSlow(f"{spec['runtime']} ran this model {ratio:.0f}x slower than {bound['source']} "
+                          f"({calls[-1] * 1e3 / samples:.0f} ms against {bound['ms_per_sample']:.1f} ms a sample; "
+                          f"the limit is {bound['slowdown']}x): stopped after {len(calls)} calls"
+                          + (f". {bound['why']}" if bound.get("why") else ""))
+        return out
+
+    outputs = run_in_chunks(predict, inputs, spec["batch"])
     metrics = parity(outputs, reference)
     if model.task not in (None, "classification"):  # the arg-max of a detection map or of box values means nothing
         metrics["top1_agreement"] = None

@@ -3,7 +3,8 @@
 - ``path/to/model.onnx``, ``.tflite`` or ``.pte``: run as given in its runtime; the input shape is
   read from the file (``@1x28x28`` after the path overrides it, for dynamic dimensions). A model with
   several inputs, or inputs that are not float32 (integers, booleans), has each input's name, shape and
-  dtype read from the file; ``@name=1x64,state=2x1x64`` sets full shapes per input;
+  dtype read from the file; ``@name=1x64,state=2x1x64`` sets full shapes per input, and ``sr:=16000`` fixes an
+  input's value (every case feeds it; the PyTorch routes read it as a constant, so an ``If`` on it folds away);
 - ``path/to/model.pt@3x224x224``: a TorchScript archive (``torch.jit.save``), loaded with
   ``torch.jit.load`` and converted like a PyTorch model; TorchScript does not declare its input, so
   the shape after ``@`` is required;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from study.core import paths
@@ -27,7 +29,14 @@ from study.core.errors import StudyError
 FILE_FRAMEWORKS = {".onnx": "onnx", ".tflite": "tflite", ".pte": "executorch", ".pt": "torch"}
 FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 SHAPE = re.compile(r"^\d+(x\d+)*$")
-NAMED_SHAPES = re.compile(r"^[^=,@]+=\d+(x\d+)*(,[^=,@]+=\d+(x\d+)*)*$")
+_NAMED_PART = r"[^=:,@]+(=\d+(x\d+)*|:=-?\d+(\.\d+)?)"
+NAMED_SHAPES = re.compile(rf"^{_NAMED_PART}(,{_NAMED_PART})*$")
+
+
+@dataclass(frozen=True)
+class FixedValue:
+    """An input declared with its value (``sr:=16000``): its shape stays the file's."""
+    value: float
 
 
 def split_ref(ref: str) -> tuple[str, tuple[int, ...] | dict | None]:
@@ -37,8 +46,15 @@ def split_ref(ref: str) -> tuple[str, tuple[int, ...] | dict | None]:
     if not at:
         return ref, None
     if NAMED_SHAPES.match(shape):
-        return base, {name: tuple(int(d) for d in dims.split("x"))
-                      for name, dims in (part.split("=") for part in shape.split(","))}
+        declared: dict = {}
+        for part in shape.split(","):
+            if ":=" in part:
+                name, value = part.split(":=")
+                declared[name] = FixedValue(float(value) if "." in value else int(value))
+            else:
+                name, dims = part.split("=")
+                declared[name] = tuple(int(d) for d in dims.split("x"))
+        return base, declared
     if not SHAPE.match(shape):
         raise StudyError(f"model '{ref}': the shape after @ must be dimensions joined by x, such as 3x224x224, or "
                          "per input name=dimensions joined by commas, such as x=1x8x16,state=1x1x32")
@@ -146,7 +162,11 @@ def _file_inputs(path: Path, framework: str, declared) -> tuple[tuple[int, ...],
             raise ValueError(f"no input named {', '.join(unknown)}: the file's inputs are "
                              f"{', '.join(i['name'] for i in found)}")
         for spec in found:
-            spec["shape"] = list(declared.get(spec["name"], spec["shape"]))
+            given = declared.get(spec["name"])
+            if isinstance(given, FixedValue):
+                spec["value"] = given.value
+            elif given is not None:
+                spec["shape"] = list(given)
     elif declared is not None:
         found[0]["shape"] = [1, *declared]
     several = len(found) > 1 or any(i["dtype"] != "float32" for i in found)
@@ -161,6 +181,14 @@ def _file_inputs(path: Path, framework: str, declared) -> tuple[tuple[int, ...],
     return tuple(found[0]["shape"][1:]), (found if several else [])
 
 
+def _computes_on_shapes(path: Path) -> bool:
+    """Whether an ONNX graph reads its own tensors' shapes (Shape, Size): such a model is measured at batch 1, with
+    that dimension fixed too, so its shape arithmetic folds to constants before any converter runs."""
+    import onnx
+
+    return any(node.op_type in ("Shape", "Size") for node in onnx.load(str(path), load_external_data=False).graph.node)
+
+
 def probe(ref: str) -> dict:
     """What the model is: framework and per-sample input shape. Runs in a worker subprocess."""
     base, declared = split_ref(ref)
@@ -173,7 +201,8 @@ def probe(ref: str) -> dict:
             torch.jit.load(str(path), map_location="cpu")  # readable TorchScript, or the error
             return {"framework": "torch", "input_shape": list(declared), "source": str(path)}
         shape, inputs = _file_inputs(path, framework, declared)
-        return {"framework": framework, "input_shape": list(shape), "inputs": inputs, "source": str(path)}
+        return {"framework": framework, "input_shape": list(shape), "inputs": inputs, "source": str(path),
+                "batch_one_only": framework == "onnx" and _computes_on_shapes(path)}
     model, example = _call_factory(ref)
     return {"framework": _framework_of(model), "input_shape": list(example.shape[1:]), "source": ref}
 
@@ -190,14 +219,21 @@ def spec(ref: str):
         raise StudyError(f"model '{ref}': {probed.get('error')}")
     framework = probed["framework"]
     if kind(ref) == "file":
-        define = {"torch": lambda: _load_torchscript(ref),
-                  "onnx": lambda: _onnx_module(ref, probed)}.get(framework)
+        # a TFLite file reaches PyTorch eager as its ONNX file does (tf2onnx, then onnx2torch); a .pte has no
+        # PyTorch source at all
+        define = {"torch": lambda: _load_torchscript(ref), "onnx": lambda: _onnx_module(ref, probed),
+                  "tflite": lambda: _onnx_module(ref, probed)}.get(framework, lambda: _no_module(ref, framework))
         description = f"your {Path(split_ref(ref)[0]).suffix} file {split_ref(ref)[0]}"
     else:
         define = lambda: _call_factory(ref)[0]  # noqa: E731
         description = f"your factory {ref}"
     return ModelSpec(name=ref, framework=framework, input_shape=tuple(probed["input_shape"]),
-                     description=description, define=define, inputs=tuple(probed.get("inputs") or ()))
+                     description=description, define=define, inputs=tuple(probed.get("inputs") or ()),
+                     batch_one_only=bool(probed.get("batch_one_only")))
+
+
+def _no_module(ref: str, framework: str):
+    raise StudyError(f"model '{ref}': a {framework} file has no PyTorch module to run eager; its own runtime runs it")
 
 
 def _load_torchscript(ref: str):
@@ -213,5 +249,5 @@ def _onnx_module(ref: str, probed: dict):
     from study.build.models.spec import ModelSpec
 
     inputs_only = ModelSpec(ref, "onnx", tuple(probed["input_shape"]), "", lambda: None,
-                            inputs=tuple(probed.get("inputs") or ()))
+                            inputs=tuple(probed.get("inputs") or ()), batch_one_only=bool(probed.get("batch_one_only")))
     return onnx_torch.module(inputs_only, file_path(ref))

@@ -74,7 +74,8 @@ class ModelSpec:
             return rng.standard_normal((batch, *self.input_shape), dtype=np.float32)
         if batch != 1:
             raise ValueError(f"{self.name} has several inputs with shapes of their own: it runs at batch 1 only")
-        return tuple(generated_input(rng, spec["shape"], spec["dtype"]) for spec in self.inputs)
+        return tuple(np.full(spec["shape"], spec["value"], dtype=spec["dtype"]) if "value" in spec
+                     else generated_input(rng, spec["shape"], spec["dtype"]) for spec in self.inputs)
 
     def torch_example(self, batch: int = 1) -> tuple:
         """The example input as a tuple of tensors: the positional arguments of a traced or exported module."""
