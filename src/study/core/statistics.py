@@ -225,6 +225,20 @@ def paired_difference(before, after, level: float = 0.95, power: float = 0.80) -
             "high": float(np.mean(diff) + t_two * se), "p": p, "mde": float((t_two + t_power) * se)}
 
 
+def projected_half_width(half_width: float, rounds: int, more: int, level: float = 0.95) -> float:
+    """A paired t interval's half-width (on the log scale) after ``more`` rounds beyond its ``rounds``, if the rounds'
+    spread stays what it is: the standard error shrinks as one over the root of the rounds, and the t quantile with
+    the degrees of freedom."""
+    import math
+
+    if rounds < 2 or not math.isfinite(half_width):
+        return math.inf
+    alpha = 1.0 - level
+    spread = half_width / _t(1 - alpha / 2, rounds - 1) * math.sqrt(rounds)
+    total = rounds + max(more, 0)
+    return _t(1 - alpha / 2, total - 1) * spread / math.sqrt(total)
+
+
 def log_ratio_test(logs, level: float = 0.95, margin: float = 0.05, power: float = 0.80) -> dict:
     """Paired log ratios (one per round, at least 2): the ratio, its t interval at ``level``, whether two one-sided
     tests at 1 - ``level`` each put it inside [1 / (1 + margin), 1 + margin], and the smallest difference (as a
