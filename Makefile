@@ -49,7 +49,7 @@ env: $(STAMP) ## create .venv with Python 3.11 and install the pinned stack (whe
 # The tests run on every CPU (pytest-xdist; a notebook's cells and the tiny study's readers each stay on one worker,
 # see tests/conftest.py), except those marked serial, which time something and run alone afterwards.
 test: $(STAMP) ## unit tests + nbval of every notebook against the committed results fixture (tests/fixtures)
-	$(PY) -m pytest tests notebooks $(NBVAL) -n auto --dist loadgroup -m "not serial"
+	$(PY) -m pytest tests notebooks $(NBVAL) -n auto --dist loadgroup -m "not serial" --durations=15
 	$(PY) -m pytest tests -m serial
 
 report: $(STAMP) ## measure what is missing, run every notebook for each of PROFILES, write reports/index.html

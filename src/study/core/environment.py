@@ -12,10 +12,9 @@ from importlib import metadata
 from study.core import paths
 from study.core.runtimes import RUNTIMES
 
-STACK = (
-    "torch", "torchvision", "executorch", "torchao", "tensorflow-cpu", "keras", "ai-edge-litert",
-    "litert-torch", "onnx", "onnxruntime", "onnxscript", "tf2onnx", "numpy", "scikit-learn",
-)
+# every runtime's distributions (a runtime added to RUNTIMES is recorded too), then the converters and numerics
+STACK = tuple(dict.fromkeys([*(p for entry in RUNTIMES.values() for p in entry.packages), "torchao", "keras",
+                             "litert-torch", "onnx", "onnxscript", "tf2onnx", "numpy", "scikit-learn"]))
 
 
 def runtime_versions() -> dict[str, str | None]:
@@ -94,6 +93,79 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _cpu_numbers() -> list[int]:
+    import glob
+    import re
+
+    found = [re.search(r"cpu(\d+)$", path) for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*")]
+    return sorted(int(match.group(1)) for match in found if match)
+
+
+def thermal_snapshot() -> dict:
+    """The device's temperatures (deg C, per thermal zone) and each CPU's current frequency (MHz), read from sysfs;
+    empty where the kernel exposes none (most VMs)."""
+    import glob
+
+    temps = {}
+    for zone in sorted(glob.glob("/sys/class/thermal/thermal_zone*")):
+        raw, kind = _read(f"{zone}/temp"), _read(f"{zone}/type") or zone.rsplit("/", 1)[-1]
+        if raw and raw.lstrip("-").isdigit():
+            temps[f"{zone.rsplit('/', 1)[-1]}:{kind}"] = int(raw) / 1000
+    freqs = {}
+    for cpu in _cpu_numbers():
+        raw = _read(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_cur_freq")
+        if raw and raw.isdigit():
+            freqs[str(cpu)] = int(raw) / 1000
+    return {"temps_c": temps, "freqs_mhz": freqs}
+
+
+ISA_FEATURES = {  # the features that decide int8 and fp32 kernel speed, by the names /proc/cpuinfo gives them
+    "x86": {"avx2": ("avx2",), "avx512": ("avx512f",), "vnni": ("avx512_vnni", "avx_vnni"), "amx": ("amx_tile",)},
+    "arm": {"neon": ("neon", "asimd"), "dotprod": ("asimddp",), "i8mm": ("i8mm",), "sve": ("sve",)},
+}
+
+
+def isa_features(flags: list[str]) -> dict[str, bool]:
+    """Each ISA feature of this architecture family: present or not."""
+    family = "arm" if platform.machine().lower().startswith(("arm", "aarch")) else "x86"
+    return {feature: any(name in flags for name in names) for feature, names in ISA_FEATURES[family].items()}
+
+
+def device_facts(packages=()) -> dict:
+    """What a device is, read on it with the standard library alone (the lean worker runs this there): CPU model and
+    cores, the ISA features that decide kernel speed, the frequency governor and frequencies, the thermal zones, OS,
+    kernel, Python, and the versions of ``packages`` (the runtimes' distributions)."""
+    governors, max_mhz = {}, {}
+    for cpu in _cpu_numbers():
+        base = f"/sys/devices/system/cpu/cpu{cpu}/cpufreq"
+        governor, top = _read(f"{base}/scaling_governor"), _read(f"{base}/cpuinfo_max_freq")
+        if governor:
+            governors[str(cpu)] = governor
+        if top and top.isdigit():
+            max_mhz[str(cpu)] = int(top) / 1000
+    os_release = {}
+    for line in (_read("/etc/os-release") or "").splitlines():
+        key, _, value = line.partition("=")
+        os_release[key] = value.strip('"')
+    flags = cpu_flags()
+    return {
+        "machine": machine_name(), "cpu_model": cpu_model(), "cpu_id": cpu_id(), "cpu_count": os.cpu_count(),
+        "cpus_available": sorted(os.sched_getaffinity(0)), "architecture": platform.machine(),
+        "isa": isa_features(flags),
+        "cpu_flags": flags, "governors": governors, "max_freq_mhz": max_mhz, **thermal_snapshot(),
+        "os": os_release.get("PRETTY_NAME") or platform.platform(), "kernel": platform.release(),
+        "python": platform.python_version(), "versions": versions(packages), "utc_time": utc_now(),
+    }
 
 
 def git_commit() -> str | None:

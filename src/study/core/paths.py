@@ -99,6 +99,21 @@ def _user_cache() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edge-runtime-study"))
 
 
+def locks_dir() -> Path:
+    """The measuring locks of this user's runs (``study.core.locks``), shared by every checkout on the machine."""
+    return _user_cache() / "locks"
+
+
+def standin_dir() -> Path:
+    """Stand-in devices served on this machine (``python -m study device stand-in``): their keys and ssh config."""
+    return _user_cache() / "stand-in"
+
+
+def device_results_file(profile: str) -> Path:
+    """What a device profile's device is (CPU, ISA, governor, runtimes' versions), beside its results."""
+    return results_dir(profile) / "device.json"
+
+
 def machine_cache_dir() -> Path:
     """Measurements of the machine itself (the GEMM peak), shared by every profile and checkout on it:
     ``STUDY_CACHE``, else ``$XDG_CACHE_HOME/edge-runtime-study``, one folder per host name."""

@@ -40,13 +40,13 @@ LATENCY_COLUMNS: dict[str, str | None] = {
     "ci_low_ms": "lower bound of the 95% CI of p50 over processes and samples (hierarchical bootstrap, expanded; ms)",
     "ci_high_ms": "upper bound of that CI (ms): it covers rerun-to-rerun variation, not only noise within one process",
     "throughput_ips": "inferences per second at p50: batch * 1000 / p50_ms",
-    "gflop_per_inference": "FLOPs of one batch-1 inference, counted on the model's ONNX graph (GFLOP; see study/flops.py)",
+    "gflop_per_inference": "FLOPs of one batch-1 inference, counted on the model's ONNX graph (GFLOP; see src/study/build/flops.py)",
     "gflops": "achieved throughput at p50: gflop_per_inference * batch / p50 (GFLOP/s)",
     "peak_gflops": "the machine's fp32 GEMM throughput with the same threads and CPUs (GFLOP/s, results/<profile>/peak.json)",
     "ceiling_gflops": "the best rate measured with the same threads: peak_gflops, or the gflops of the profile's fastest case where that is higher (GFLOP/s)",
     "ceiling_source": "what set ceiling_gflops: the fp32 GEMM, or the case (model on runtime) that beat it",
     "pct_peak": "gflops as a percentage of ceiling_gflops (never above 100)",
-    "arithmetic_intensity": "FLOPs per byte moved, counted on the model's ONNX graph (weights once, each activation written and read; study/flops.py)",
+    "arithmetic_intensity": "FLOPs per byte moved, counted on the model's ONNX graph (weights once, each activation written and read; src/study/build/flops.py)",
     "bandwidth_gbs": "the machine's streaming memory bandwidth with the same threads and CPUs (GB/s, STREAM triad; results/<profile>/bandwidth.json)",
     "attainable_gflops": "the roofline at the model's intensity: min(ceiling_gflops, arithmetic_intensity x bandwidth_gbs) (GFLOP/s)",
     "roofline_bound": "memory when the bandwidth roof is the lower one at this intensity, else compute",
@@ -57,6 +57,11 @@ LATENCY_COLUMNS: dict[str, str | None] = {
     "involuntary_switches_per_s": TRACKED,
     "loadavg_1m": TRACKED,
     "contended": "True when steal_pct > 2 or others_pct > 10: something else ran on the case's CPUs; blank when not recorded",
+    "temp_before_c": TRACKED,
+    "temp_after_c": TRACKED,
+    "freq_before_mhz": TRACKED,
+    "freq_after_mhz": TRACKED,
+    "throttled": TRACKED,
     "rss_import_mib": TRACKED,
     "rss_load_mib": TRACKED,
     "rss_peak_mib": TRACKED,
@@ -71,6 +76,14 @@ LATENCY_COLUMNS: dict[str, str | None] = {
     "measured_at": "UTC time the case finished (ISO 8601)",
     "measurement": "measured (every number in this table is measured on the machine named)",
 }
+
+
+def required_latency_columns() -> list[str]:
+    """The columns every latency table has: a tracker's columns are blank (absent) in a table measured before the
+    tracker existed, which is still a sound table."""
+    return [name for name, meaning in LATENCY_COLUMNS.items() if meaning is not TRACKED]
+
+
 SAMPLE_COLUMNS: dict[str, str] = {
     "case_id": "the case, as in latency.csv",
     "process": "which of the case's processes measured it, from 0",

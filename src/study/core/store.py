@@ -21,7 +21,7 @@ from study.core import paths
 from study.core.errors import StudyError
 from study.core.fsutil import csv_text, display_path, write_json_atomic, write_text_atomic
 from study.core.statistics import MIN_RUNS_FOR, attainable_gflops, summarize
-from study.core.schema import LATENCY_COLUMNS, SAMPLE_COLUMNS
+from study.core.schema import LATENCY_COLUMNS, SAMPLE_COLUMNS, required_latency_columns
 
 RECORD_KEYS = ("case_id", "status", "inputs")
 
@@ -79,6 +79,11 @@ class ResultsStore:
         ceiling and roofline columns: they are not part of a case's measurement, so a better one never needs the
         cases measured again.
         """
+        key = self._views_key(case_ids, columns)
+        key_file = self.directory / "latency.key"
+        if (key is not None and self.latency_csv.exists() and self.samples_csv.exists() and key_file.exists()
+                and key_file.read_text() == key):  # the same records, ceilings and code: the same tables
+            return pd.read_csv(self.latency_csv)
         records = self.records(case_ids)
         peaks, bandwidths = self.ceilings("peak.json", "gflops"), self.ceilings("bandwidth.json", "gb_per_s")
         rows = [table_row(r) for r in records]
@@ -97,7 +102,25 @@ class ResultsStore:
         samples = pd.DataFrame(sample_rows, columns=list(SAMPLE_COLUMNS))
         write_text_atomic(self.latency_csv, csv_text(table))
         write_text_atomic(self.samples_csv, csv_text(samples))
+        if key is not None:
+            write_text_atomic(key_file, key)
         return table
+
+    def _views_key(self, case_ids: list[str] | None, columns) -> str | None:
+        """What the tables are computed from: the records (by name, size and change time), the machine's ceilings,
+        the columns and the code of the statistics; None when the plan is every record on disk."""
+        from study.core.ids import code_digest
+
+        if case_ids is None:
+            return None
+        digest = hashlib.sha256(json.dumps([list(case_ids), list(columns)]).encode())
+        digest.update(code_digest("study.core.store", "study.core.statistics").encode())
+        for path in [*(self._case_path(c) for c in case_ids), self.directory / "peak.json",
+                     self.directory / "bandwidth.json"]:
+            if path.exists():
+                stat = path.stat()
+                digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        return digest.hexdigest()
 
     def ceilings(self, filename: str, field_name: str) -> dict[int, float]:
         """The machine limits kept beside the results (peak.json, bandwidth.json), by thread count."""
@@ -252,10 +275,13 @@ def load_latency(profile: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise StudyError(f"{display_path(store.latency_csv)}: unreadable ({type(exc).__name__}). Fix: python -m study "
                          f"bench --profile {profile} rebuilds it from the case records") from None
-    missing = [c for c in LATENCY_COLUMNS if c not in table.columns]
+    missing = [c for c in required_latency_columns() if c not in table.columns]
     if missing:
         raise StudyError(f"{display_path(store.latency_csv)}: lacks columns {', '.join(missing)}. Fix: python -m study "
                          f"bench --profile {profile} rebuilds it from the case records")
+    for column in LATENCY_COLUMNS:  # a tracker added since the table was measured: its column is blank there
+        if column not in table.columns:
+            table[column] = np.nan
     return table
 
 

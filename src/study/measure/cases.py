@@ -102,7 +102,8 @@ def pooled(replicates: list[dict]) -> dict:
     return result
 
 
-def latency_row(profile: str, case: Case, result: dict, run_id: str, costs: dict | None = None) -> dict:
+def latency_row(profile: str, case: Case, result: dict, run_id: str, costs: dict | None = None,
+                machine: str | None = None) -> dict:
     """One row of latency.csv (or of the quantized variants' table: the same columns), from ``pooled``: what the
     case is and what its processes observed. The statistics of its samples are added by the store's views."""
     row = {
@@ -113,7 +114,7 @@ def latency_row(profile: str, case: Case, result: dict, run_id: str, costs: dict
         "threads": case.threads, "cpus": " ".join(map(str, case.cpus)), "batch": case.batch,
         "status": result["status"], "error": result.get("error", ""),
         "artifact_bytes": case.artifact.record.get("bytes"), "artifact_sha256": case.artifact.record.get("sha256"),
-        "machine": environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now(),
+        "machine": machine or environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now(),
         "measurement": "measured",
     }
     if result["status"] == "ok":
@@ -130,11 +131,13 @@ def latency_row(profile: str, case: Case, result: dict, run_id: str, costs: dict
 
 def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str, force: bool, progress: bool,
                   say, after_each=None, costs: dict | None = None, desc: str = "measuring",
-                  launcher: Launcher | None = None, extra: dict[str, int] | None = None) -> list[str]:
+                  launcher: Launcher | None = None, extra: dict[str, int] | None = None,
+                  unmeasured: list[str] | None = None) -> list[str]:
     """Measure every case not measured yet, each in its profile's number of fresh processes (and ``extra`` more
     for a case in a race), in rounds (``interleaved``). The case's record is rewritten after each of its processes,
     so an interrupted run resumes with the processes still missing, and its row always pools the processes
-    measured so far."""
+    measured so far. A process the device could not run (unreachable, full) is not recorded: it is said, added to
+    ``unmeasured``, and measured by the next run."""
     targets = {c.case_id: c.processes + (extra or {}).get(c.case_id, 0) for c in cases}
     records = {c.case_id: (None if force else store.get(c.case_id)) for c in cases}
     pending = [c for c in cases if not complete(records[c.case_id], c, targets[c.case_id])]
@@ -146,10 +149,17 @@ def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str
         if complete(records[case.case_id], case, targets[case.case_id]):
             continue  # failed in an earlier process
         say(f"[{name}] measuring {case.label} (process {index + 1} of {targets[case.case_id]})")
-        result = measure_case(case, log_dir=store.directory / "logs", launcher=launcher).to_json()
+        process = measure_case(case, log_dir=store.directory / "logs", launcher=launcher)
+        if process.retryable:
+            say(f"[{name}]   NOT MEASURED: {process.error}")
+            if unmeasured is not None:
+                unmeasured.append(f"{case.label} (process {index + 1})")
+            continue
+        result = process.to_json()
         replicates = replicates[:index] + [{k: result.get(k) for k in keys if k in result}]
         combined = pooled(replicates)
-        row = latency_row(name, case, combined, run_id, (costs or {}).get(case.model))
+        row = latency_row(name, case, combined, run_id, (costs or {}).get(case.model),
+                          (launcher or LocalLauncher()).machine)
         records[case.case_id] = {"case_id": case.case_id, "status": combined["status"], "inputs": case.inputs,
                                  "row": row, "replicates": replicates}
         store.put(records[case.case_id])

@@ -23,7 +23,7 @@ def _model(spec: CaseSpec):
     if spec.model_input:
         given = spec.model_input
         return ModelSpec(spec.model or "variant", given.framework, tuple(given.shape),
-                         "described by its input", lambda: None)
+                         "described by its input", lambda: None, inputs=tuple(given.inputs))
     return get_model(spec.model)
 
 

@@ -20,10 +20,10 @@ from study.core import paths
 from study.core.errors import StudyError
 from study.core.fsutil import write_json_atomic
 from study.core.store import RECORD_KEYS, ResultsStore
-from study.core.schema import LATENCY_COLUMNS
+from study.core.schema import required_latency_columns
 
 ENVIRONMENT_KEYS = ("machine", "cpu_model", "architecture", "python", "versions", "utc_time", "profile")
-RECORD_DIRS = ("cases", "energy", "quant", "quant_latency", "operators", "sustained")
+RECORD_DIRS = ("cases", "energy", "quant", "quant_zoo", "quant_latency", "operators", "sustained")
 MARKER = "imported.json"
 
 
@@ -85,7 +85,7 @@ def check_folder(source: Path) -> dict:
         columns = set(pd.read_csv(latency, nrows=1).columns)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         _fail(f"{latency}: unreadable CSV. Fix: copy it again")
-    absent = [c for c in LATENCY_COLUMNS if c not in columns]
+    absent = [c for c in required_latency_columns() if c not in columns]
     if absent:
         _fail(f"{latency}: lacks columns {', '.join(absent)} (an older version of the study?). Fix: re-run "
               "python -m study bench there with this version")

@@ -42,15 +42,30 @@ class TimingBudget:
 
 @dataclass(frozen=True)
 class ModelInput:
-    """The input of a model known by its input alone (a quantized variant's file): its framework and shape."""
+    """The input of a model known by its input alone (a quantized variant's file, or any case timed on a device,
+    where the zoo's definitions are not): its framework and shape, and each input's name, shape and dtype for a
+    model with several (``ModelSpec.inputs``)."""
     framework: str
     shape: tuple[int, ...]
+    inputs: tuple[dict, ...] = ()
 
     @classmethod
     def from_json(cls, data: "dict | ModelInput | None") -> "ModelInput | None":
         if data is None or isinstance(data, cls):
             return data
-        return cls(str(data["framework"]), tuple(int(n) for n in data["shape"]))
+        return cls(str(data["framework"]), tuple(int(n) for n in data["shape"]),
+                   tuple(dict(i) for i in data.get("inputs") or ()))
+
+    @classmethod
+    def of(cls, model) -> "ModelInput":
+        """A model spec's input, as a device's worker rebuilds the same seeded example from it."""
+        return cls(model.framework, tuple(model.input_shape), tuple(dict(i) for i in model.inputs))
+
+    def to_json(self) -> dict:
+        out = {"framework": self.framework, "shape": list(self.shape)}
+        if self.inputs:
+            out["inputs"] = [dict(i) for i in self.inputs]
+        return out
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,7 @@ class CaseSpec:
         options = fields.pop("options")
         fields["cpus"] = list(self.cpus)
         if self.model_input is not None:
-            fields["model_input"] = {"framework": self.model_input.framework, "shape": list(self.model_input.shape)}
+            fields["model_input"] = self.model_input.to_json()
         if self.trackers is None:
             fields.pop("trackers")
         else:
@@ -114,6 +129,8 @@ class ProcessRecord:
     samples_ms: list[float] = field(default_factory=list)
     warmup_ms: list[float] = field(default_factory=list)
     observed: dict[str, Any] = field(default_factory=dict)
+    # nothing was measured because the device could not be reached (or was full): not recorded, so a rerun measures it
+    retryable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -128,8 +145,8 @@ class ProcessRecord:
         return self.observed.get(key, default)
 
     @classmethod
-    def failed(cls, error: str) -> "ProcessRecord":
-        return cls("failed", error)
+    def failed(cls, error: str, retryable: bool = False) -> "ProcessRecord":
+        return cls("failed", error, retryable=retryable)
 
     @classmethod
     def from_json(cls, data: Any) -> "ProcessRecord":
@@ -143,6 +160,12 @@ class ProcessRecord:
         except (TypeError, ValueError):
             return cls.failed("malformed process record: samples_ms or warmup_ms holds a value that is not a number")
         observed = {k: v for k, v in data.items() if k not in ("status", "error", "samples_ms", "warmup_ms")}
+        from study.measure.trackers import fields
+
+        for name, declared in fields().items():  # a column's value is a number, a flag or blank, whoever sent it
+            value = observed.get(name)
+            if declared.column and value is not None and not isinstance(value, (int, float)):
+                return cls.failed(f"malformed process record: {name} is {type(value).__name__}, not a number")
         return cls(data["status"], str(data.get("error") or ""), samples, warmup, observed)
 
     def to_json(self) -> dict:
@@ -180,6 +203,13 @@ class Launcher(ABC):
     """Starts one process of a case somewhere and reads its record back."""
     name = "launcher"
 
+    @property
+    def machine(self) -> str:
+        """The host name of the machine the processes run on (the ``machine`` column of their rows)."""
+        from study.core.environment import machine_name
+
+        return machine_name()
+
     @abstractmethod
     def run_job(self, job: MachineJob, timeout_s: float) -> dict:
         """Run a machine job in a fresh process; its result (``status`` ok or failed, with ``error``)."""
@@ -187,6 +217,9 @@ class Launcher(ABC):
     @abstractmethod
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         """Run ``spec`` in a fresh process; a crash, a timeout or a lost connection is a failed record."""
+
+    def close(self) -> None:
+        """Release what the launcher holds between processes (a device's shared connection)."""
 
 
 class LocalLauncher(Launcher):
@@ -199,15 +232,6 @@ class LocalLauncher(Launcher):
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         return ProcessRecord.from_json(run_isolated(spec.to_json(), timeout_s, threads=spec.threads,
                                                     log_path=log_path))
-
-
-LAUNCHERS: dict[str, type[Launcher]] = {"local": LocalLauncher}
-
-
-def launcher(name: str = "local") -> Launcher:
-    if name not in LAUNCHERS:
-        raise StudyError(f"unknown launcher {name!r}. Fix: one of {', '.join(LAUNCHERS)}")
-    return LAUNCHERS[name]()
 
 
 def case_timeout_s(timing: dict) -> float:

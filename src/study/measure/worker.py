@@ -143,24 +143,71 @@ def zoo_quant_build(spec: dict) -> dict:
     return {"status": "ok", "record": record}
 
 
+def device_facts(spec: dict) -> dict:
+    """What the device is (CPU, ISA, governor, thermal zones, OS, Python, the runtimes' versions)."""
+    from study.core.environment import device_facts as facts
+
+    return {"status": "ok", "facts": facts(spec.get("packages") or ())}
+
+
+def runtimes(spec: dict) -> dict:
+    """Which of the named runtimes import here, and why not: a device's check before it measures."""
+    from study.core.registry import resolve
+    from study.core.runtimes import RUNTIMES
+
+    found = {}
+    for name in spec["runtimes"]:
+        try:
+            resolve(RUNTIMES[name].backend)
+            found[name] = "ok"
+        except Exception as exc:  # a missing or broken runtime is an answer, not a crash
+            found[name] = first_line(exc)
+    return {"status": "ok", "runtimes": found}
+
+
 KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "bandwidth": bandwidth, "naive": naive,
-         "quant_build": quant_build, "zoo_quant_build": zoo_quant_build}
+         "quant_build": quant_build, "zoo_quant_build": zoo_quant_build, "device_facts": device_facts,
+         "runtimes": runtimes}
+# What a device's lean worker takes: timing and describing, never building (no converter is there)
+DEVICE_KINDS = ("measure", "gemm", "bandwidth", "naive", "device_facts", "runtimes")
+FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "executorch", "onnxruntime", "ai_edge_litert")
+RECORD_MARK = "@@study-record@@ "
+
+
+def work(spec: dict) -> dict:
+    """Pin to the spec's CPUs, then run its kind; any Python error is a failed result with its first line."""
+    cpus = spec.get("cpus")
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        return KINDS[spec["kind"]](spec)
+    except Exception as exc:  # one case's failure is a result, never the end of the study
+        traceback.print_exc(file=sys.stderr)
+        return {"status": "failed", "error": first_line(exc)}
 
 
 def main(argv: list[str]) -> int:
     spec_path, result_path = Path(argv[0]), Path(argv[1])
-    spec = json.loads(spec_path.read_text())
-    cpus = spec.get("cpus")
-    if cpus:
-        os.sched_setaffinity(0, cpus)
+    result = work(json.loads(spec_path.read_text()))
     from study.core.fsutil import write_json_atomic
 
-    try:
-        result = KINDS[spec["kind"]](spec)
-    except Exception as exc:  # one case's failure is a result, never the end of the study
-        traceback.print_exc(file=sys.stderr)
-        result = {"status": "failed", "error": first_line(exc)}
     write_json_atomic(result_path, result)
+    return 0
+
+
+def device_main() -> int:
+    """The lean worker on a device (``python study-worker.pyz``): the spec as JSON on stdin, the result as one marked
+    line on stdout (a runtime may print there too), with the frameworks the process imported, so a reader can
+    check a LiteRT case loaded neither torch nor TensorFlow."""
+    spec = json.loads(sys.stdin.read())
+    if spec.get("kind") not in DEVICE_KINDS:
+        result = {"status": "failed", "error": f"the device worker does not run {spec.get('kind')!r} work"}
+    else:
+        result = work(spec)
+    result["frameworks_imported"] = sorted(name for name in FRAMEWORKS if name in sys.modules)
+    result["study_modules"] = sorted(name for name in sys.modules if name.split(".")[0] == "study")
+    sys.stdout.write("\n" + RECORD_MARK + json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
     return 0
 
 

@@ -36,6 +36,7 @@ class Run:
     say: Callable[[str], None] = print
     launcher: Launcher = field(default_factory=LocalLauncher)
     measured: list[str] = field(default_factory=list)
+    unmeasured: list[str] = field(default_factory=list)  # what the device could not run this time: a rerun measures it
     # writes the run record; a phase calls it before its first case, so an interrupted run still leaves one
     record_run: Callable[[], None] = lambda: None
     # a phase says a first result is in before it ends (latency: the planned rounds, before the race), so a report

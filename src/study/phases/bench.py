@@ -18,9 +18,11 @@ from study.build.convert import model_spec
 from study.build.export import FORMATS
 from study.core import environment
 from study.core.errors import StudyError
+from study.core.locks import measuring
 from study.core.registry import resolve
 from study.core.store import ResultsStore, load_latency
 from study.measure.importer import imported
+from study.measure.launcher import Launcher, LocalLauncher
 from study.phases import OPTIONAL, PHASES, configured
 from study.phases.base import Estimate, Phase, Run
 from study.plan import estimate as costs
@@ -51,7 +53,9 @@ def phases_for(profile: Profile, only=None, say=print, measured: tuple[str, ...]
     chosen = []
     for name in parse_phases(only):
         if not configured(profile, name):
-            say(f"[{profile.name}] {name}: not measured for this profile (it has no {PHASES[name].section} section)")
+            section = PHASES[name].section
+            where = section if section in type(profile).model_fields else f"phases: {section}"
+            say(f"[{profile.name}] {name}: not measured for this profile (it has no {where} section)")
         else:
             chosen.append(name)
     for name in list(chosen):
@@ -118,6 +122,11 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     phases = tuple(name for name in phases_for(profile, only, say=say, measured=skip) if name not in skip)
     if latency_first:
         phases = answer_first(phases)
+    launcher, device = launcher_for(profile, say), None
+    if profile.device is not None:  # its CPUs and runtimes' versions name the cases: asked first
+        from study.measure.devices.setup import describe
+
+        device = describe(profile, launcher, say)
     for name in phases:
         phase(name).check(profile)
     keep_with_results(profile)  # only once the profile can be measured: a refused run leaves no folder
@@ -135,11 +144,46 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     run_id = new_run_id()
 
     def record_run() -> None:
-        store.write_run(run_id, environment.collect(profile.name, profile.content_hash),
-                        run.measured, {**record, "measured_s": sum(record["phases"].values())})
+        machine = environment.collect(profile.name, profile.content_hash)
+        store.write_run(run_id, {**machine, "timed_on": device} if device else machine,
+                        run.measured, {**record, "measured_s": sum(record["phases"].values()),
+                                       "unmeasured": run.unmeasured})
 
-    run = Run(profile, store, run_id, force=force, progress=progress, say=say, record_run=record_run)
+    run = Run(profile, store, run_id, force=force, progress=progress, say=say, record_run=record_run,
+              launcher=launcher)
+    try:
+        with measuring(launcher_target(profile), profile.name, say=say):
+            record["timing_from"] = environment.utc_now()  # the lock is ours: nothing else times there now
+            _run_phases(run, phases, planned, record, on_phase)
+    finally:
+        launcher.close()
+    record["finished_at"] = environment.utc_now()
+    if run.measured or run.unmeasured or not store.environment_json.exists():
+        record_run()
+    if run.unmeasured:
+        say(f"[{profile.name}] {len(run.unmeasured)} process(es) not measured (the device could not run them): "
+            f"run the same command again to measure them")
+    table = load_latency(profile.name) if store.latency_csv.exists() else pd.DataFrame()
+    table.attrs["unmeasured"] = len(run.unmeasured)
+    return table
 
+
+def launcher_for(profile: Profile, say=print) -> Launcher:
+    """Where the profile's cases run: this machine, or its device over the device's transport."""
+    if profile.device is None:
+        return LocalLauncher()
+    from study.measure.devices.launcher import DeviceLauncher
+
+    return DeviceLauncher(profile, say=say)
+
+
+def launcher_target(profile: Profile) -> str:
+    """What a run of the profile times on, for the lock that keeps two runs from timing there at once."""
+    return profile.device.target if profile.device is not None else "this machine"
+
+
+def _run_phases(run: Run, phases: tuple[str, ...], planned, record: dict, on_phase) -> None:
+    profile = run.profile
     for name in phases:
         if on_phase is not None:
             later = {other: planned.phases.get(other, 0.0) for other in phases[phases.index(name) + 1:]}
@@ -152,10 +196,6 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
         if on_phase is not None:
             left = {later: planned.phases.get(later, 0.0) for later in phases[phases.index(name) + 1:]}
             on_phase(profile.name, name, left)
-    record["finished_at"] = environment.utc_now()
-    if run.measured or not store.environment_json.exists():
-        record_run()
-    return load_latency(profile.name) if store.latency_csv.exists() else pd.DataFrame()
 
 
-__all__ = ["OPTIONAL", "PHASES", "answer_first", "bench", "estimate", "parse_phases", "phases_for"]
+__all__ = ["OPTIONAL", "PHASES", "answer_first", "bench", "estimate", "launcher_for", "parse_phases", "phases_for"]

@@ -15,7 +15,7 @@ from study.core.errors import StudyError
 from study.core.store import ResultsStore
 from study.measure.energy import rapl_available
 from study.phases.base import Estimate, Phase, Run
-from study.phases.side_cases import measure_side
+from study.phases.side_cases import lost, measure_side
 from study.plan import estimate as costs
 from study.plan.cases import settings
 from study.plan.profiles import Profile
@@ -79,13 +79,15 @@ class Energy(Phase):
             run.log(f"energy of {case.label}")
             result = measure_energy_case(profile, case, store.directory / "logs" / f"energy-{case_id}.log",
                                          run.launcher)
+            if lost(run, result, case.label):
+                continue
             store.put({"case_id": case_id, "status": result.status, "inputs": inputs,
                        "latency_case_id": case.case_id, "error": result.error,
                        "windows": result.get("windows"), "warmup_ms": result.get("warmup_ms"),
                        "label": {"model": case.model, "variant": f"{case.artifact.format}-{case.artifact.precision}",
                                  "runtime": case.runtime, "threads": case.threads, "batch": case.batch,
                                  "cpus": " ".join(map(str, case.cpus))},
-                       "machine": environment.machine_name(), "run_id": run.run_id,
+                       "machine": run.launcher.machine, "run_id": run.run_id,
                        "measured_at": environment.utc_now()})
             table = write_energy_tables(profile, [p[1] for p in planned], cases)
             row = table[table["case_id"] == case_id].iloc[0]

@@ -21,6 +21,7 @@ from study.measure.peak import BANDWIDTH_METHOD, METHOD as PEAK_METHOD
 from study.phases.base import Estimate, Phase, Run
 from study.phases.race import race
 from study.plan import estimate as costs
+from study.plan.device import device_versions
 from study.plan.cases import make_case, settings, timing_of
 from study.plan.profiles import Profile
 
@@ -31,21 +32,24 @@ CEILINGS = {  # what the machine can do at most, measured once per machine and t
 
 
 def machine_ceiling(kind: str, store: ResultsStore, threads: int, cpus: tuple[int, ...], log=print,
-                    launcher: Launcher | None = None) -> float | None:
+                    launcher: Launcher | None = None, device: str | None = None) -> float | None:
     """The fp32 GEMM's GFLOP/s (``gemm``) or the streaming kernel's GB/s (``bandwidth``) with ``threads`` threads
     on ``cpus``: measured once per machine and setting in a pinned process (kept in the machine cache, shared by
-    every profile and checkout), copied into the profile's results folder beside the cases it serves."""
+    every profile and checkout), copied into the profile's results folder beside the cases it serves. ``device``:
+    the device the launcher times on (its ceilings are its own, kept apart from this machine's)."""
     filename, what, method, field_name = CEILINGS[kind]
-    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}, {method}"
+    key = f"{threads} threads on CPUs {' '.join(map(str, cpus))}, {method}" + (f", on {device}" if device else "")
     cache = paths.machine_cache_dir() / filename
     cached = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in cached:
         log(f"measuring the machine's {what} with {key}")
-        result = (launcher or LocalLauncher()).run_job(MachineJob(kind, threads, tuple(cpus)), 600)
+        launcher = launcher or LocalLauncher()
+        result = launcher.run_job(MachineJob(kind, threads, tuple(cpus)), 600)
         if result["status"] != "ok":
             log(f"{what} FAILED: {result['error']}")
             return None
-        cached[key] = {**result, "machine": environment.machine_name(), "cpu_model": environment.cpu_model(),
+        cached[key] = {**result, "machine": launcher.machine,
+                       "cpu_model": environment.cpu_model() if device is None else f"the CPU of {device}",
                        "measured_at": environment.utc_now()}
         write_json_atomic(cache, cached)
     path = store.directory / filename
@@ -67,8 +71,8 @@ def naive_timings(profile: Profile, store: ResultsStore, log=print, launcher: La
     threads = max(profile.resolved_threads())
     for model in profile.models:
         spec, _ = model_spec(model, log=log)
-        if spec is None or spec.framework not in NAIVE_RUNTIME:
-            continue
+        if spec is None or NAIVE_RUNTIME.get(spec.framework) not in profile.runtimes:
+            continue  # the naive call is set beside its framework's steady p50: nothing to set it beside
         source = ensure_artifact(model, SOURCE_FORMATS[spec.framework], log=log)
         key = f"{model} {source.record.get('sha256')} {threads} {HARNESS_VERSION}"
         if key in {entry.get("key") for entry in done.values()} or not source.ok:
@@ -96,7 +100,7 @@ class Latency(Phase):
             record = costs.artifact_done(model, fmt, batch)
             if record is not None and not force:
                 case = make_case(model, runtime, threads, batch, cpus, Artifact(model, fmt, batch, None, record),
-                                 timing)
+                                 timing, device_versions(profile))
                 if store.get(case.case_id) is not None:
                     continue
             cases += 1
@@ -114,7 +118,8 @@ class Latency(Phase):
         cases = run.cases()
         for kind in CEILINGS:  # kept in the results folder, where the tables read them
             for threads in sorted({c.threads for c in cases}):
-                machine_ceiling(kind, store, threads, profile.allowed_cpus(), log=run.log, launcher=run.launcher)
+                machine_ceiling(kind, store, threads, profile.allowed_cpus(), log=run.log, launcher=run.launcher,
+                                device=profile.device.target if profile.device else None)
         pending = [c for c in cases if run.force or store.get(c.case_id) is None]
         run.log(f"{len(cases)} cases, {len(cases) - len(pending)} already measured, {len(pending)} to measure")
         if pending:
@@ -123,12 +128,12 @@ class Latency(Phase):
         ids, columns = [c.case_id for c in cases], latency_columns()
         measured = measure_cases(profile.name, store, cases, run.run_id, run.force, run.progress, run.say,
                                  after_each=lambda: store.write_tables(ids, columns), costs=flops,
-                                 launcher=run.launcher)
+                                 launcher=run.launcher, unmeasured=run.unmeasured)
 
         def one_more_round(racing: list, extra: dict[str, int]) -> None:
             measure_cases(profile.name, store, racing, run.run_id, False, run.progress, run.say,
                           after_each=lambda: store.write_tables(ids, columns), costs=flops, desc="race",
-                          launcher=run.launcher, extra=extra)
+                          launcher=run.launcher, extra=extra, unmeasured=run.unmeasured)
 
         run.milestone("racing the close calls")  # every group's planned rounds are in: the picks can be shown
         raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds,

@@ -10,7 +10,7 @@ from study.core.ids import content_id
 from study.core.store import ResultsStore
 from study.measure.operators import OPERATORS_VERSION, write_operator_tables
 from study.phases.base import Estimate, Phase, Run
-from study.phases.side_cases import measure_side, side_record
+from study.phases.side_cases import lost, measure_side, side_record
 from study.plan import estimate as costs
 from study.plan.cases import settings
 from study.plan.profiles import Profile
@@ -57,7 +57,10 @@ class Operators(Phase):
             result = measure_side(run.launcher, case, "operators", 600,
                                   store.directory / "logs" / f"operators-{identifier}.log", trackers=[],
                                   runs=profile.operators.runs)
-            store.put(side_record(identifier, inputs, case, result, run.run_id, operators=result.get("operators")))
+            if lost(run, result, case.label):
+                continue
+            store.put(side_record(identifier, inputs, case, result, run.run_id, run.launcher.machine,
+                                  operators=result.get("operators")))
             if not result.ok:
                 run.log(f"  {result.error}")
         write_operator_tables(profile, [p[1] for p in planned])

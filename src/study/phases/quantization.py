@@ -30,6 +30,7 @@ from study.measure.launcher import Launcher
 from study.phases.base import Estimate, Phase, Run
 from study.plan import estimate as costs
 from study.plan.cases import make_case, timing_of
+from study.plan.device import device_versions
 
 BUILD_TIMEOUT_S = 3600
 
@@ -135,7 +136,8 @@ def zoo_variant_cases(profile: Profile, planned: list[dict]) -> list:
             artifact = Artifact(variant["source"], RUNTIMES[variant["runtime"]].artifact_format, None, path, record)
             for threads in profile.resolved_threads():
                 cases.append(make_case(variant["source"], variant["runtime"], threads, 1, profile.allowed_cpus(),
-                                       artifact, timing_of(profile), precision=variant["precision"],
+                                       artifact, timing_of(profile), device_versions(profile),
+                                       precision=variant["precision"],
                                        scheme=variant["scheme"], dataset=build.get("dataset", DATASET),
                                        model_input={"framework": variant["framework"],
                                                     "shape": variant["input_shape"]}))
@@ -168,13 +170,14 @@ def variant_cases(profile: Profile, planned: list[dict]) -> list:
             artifact = Artifact(i["model"], RUNTIMES[variant["runtime"]].artifact_format, None, path, record)
             shape = input_shape(build["framework"], _channels(build), build.get("input_side", 16))
             cases.append(make_case(i["model"], variant["runtime"], threads, 1, cpus, artifact, timing_of(profile),
-                                   precision=variant["precision"], scheme=variant["scheme"], dataset=i["dataset"],
+                                   device_versions(profile), precision=variant["precision"], scheme=variant["scheme"], dataset=i["dataset"],
                                    model_input={"framework": build["framework"], "shape": list(shape)}))
     return cases
 
 
 def bench_quantization(profile: Profile, run_id: str, force: bool = False, progress: bool = True,
-                       say=tqdm.write, launcher: Launcher | None = None) -> list[str]:
+                       say=tqdm.write, launcher: Launcher | None = None,
+                       unmeasured: list[str] | None = None) -> list[str]:
     """Builds, then variant latencies, then the tables (only when a record or the table code changed)."""
     from study.analyze import quant_tables as tables
 
@@ -184,7 +187,7 @@ def bench_quantization(profile: Profile, run_id: str, force: bool = False, progr
     cases = variant_cases(profile, planned) + zoo_variant_cases(profile, zoo)
     store = ResultsStore(profile.name, records="quant_latency")
     measured += measure_cases(profile.name, store, cases, run_id, force, progress, say, desc="variant latency",
-                              launcher=launcher)
+                              launcher=launcher, unmeasured=unmeasured)
     key = _tables_key(profile, planned + zoo, [c.case_id for c in cases])
     key_file = ResultsStore(profile.name).directory / "quant_tables.key"
     if measured or not key_file.exists() or key_file.read_text() != key:
@@ -230,7 +233,7 @@ class Quantization(Phase):
 
     def run(self, run: Run) -> list[str]:
         return bench_quantization(run.profile, run.run_id, force=run.force, progress=run.progress, say=run.say,
-                                  launcher=run.launcher)
+                                  launcher=run.launcher, unmeasured=run.unmeasured)
 
 
 PHASE = Quantization()

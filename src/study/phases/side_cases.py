@@ -19,9 +19,21 @@ def measure_side(launcher: Launcher, case, scenario: str, timeout_s: float, log_
     return launcher.run(CaseSpec.for_case(case, scenario, trackers=trackers, **options), timeout_s, log_path)
 
 
-def side_record(identifier: str, inputs: dict, case, result: ProcessRecord, run_id: str, **kept) -> dict:
-    """The record of one such measurement: its status and error, what it kept, and the latency case it repeats."""
+def lost(run, result: ProcessRecord, what: str) -> bool:
+    """Nothing was measured because the device could not be reached (or was full): one line, counted as a failure of
+    this run, and nothing recorded, so a rerun measures it."""
+    if not result.retryable:
+        return False
+    run.unmeasured.append(what)
+    run.log(f"  NOT MEASURED ({what}): {result.error}")
+    return True
+
+
+def side_record(identifier: str, inputs: dict, case, result: ProcessRecord, run_id: str, machine: str | None = None,
+                **kept) -> dict:
+    """The record of one such measurement: its status and error, what it kept, and the latency case it repeats
+    (``machine``: where it ran, this one unless said)."""
     return {"case_id": identifier, "status": result.status, "inputs": inputs, "error": result.error,
             **kept, "label": {"model": case.model, "runtime": case.runtime, "threads": case.threads,
                               "batch": case.batch, "latency_case_id": case.case_id},
-            "machine": environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now()}
+            "machine": machine or environment.machine_name(), "run_id": run_id, "measured_at": environment.utc_now()}

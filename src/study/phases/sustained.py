@@ -10,7 +10,7 @@ from study.core.ids import content_id
 from study.core.store import ResultsStore, load_latency
 from study.measure.sustained import SUSTAINED_VERSION, write_sustained_tables
 from study.phases.base import Estimate, Phase, Run
-from study.phases.side_cases import measure_side, side_record
+from study.phases.side_cases import lost, measure_side, side_record
 from study.plan import estimate as costs
 from study.plan.profiles import Profile
 
@@ -65,8 +65,10 @@ class Sustained(Phase):
             result = measure_side(run.launcher, case, "sustained", 2 * profile.sustained.seconds + 300,
                                   store.directory / "logs" / f"sustained-{identifier}.log", trackers=["contention"],
                                   seconds=profile.sustained.seconds)
+            if lost(run, result, case.label):
+                continue
             kept = {key: result.get(key) for key in ("samples_ms", "offsets_s", "steal_pct", "others_pct")}
-            store.put(side_record(identifier, inputs, case, result, run.run_id, **kept))
+            store.put(side_record(identifier, inputs, case, result, run.run_id, run.launcher.machine, **kept))
             if not result.ok:
                 run.log(f"  FAILED: {result.error}")
         write_sustained_tables(profile, [p[1] for p in planned])

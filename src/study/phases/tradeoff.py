@@ -21,6 +21,7 @@ from study.build.convert import artifact_batch, ensure_artifact
 from study.core.fsutil import write_json_atomic, write_rows_atomic
 from study.core.store import ResultsStore, pooled_p50
 from study.measure.cases import measure_cases
+from study.plan.device import device_versions
 from study.plan.cases import make_case, new_run_id, settings, timing_of
 from study.plan.profiles import Profile
 
@@ -63,7 +64,8 @@ def group_cases(profile: Profile, model: str, design: Design, runtimes: list[str
         if s.model == model and s.batch == 1 and s.threads == threads and (not runtimes or s.runtime in runtimes):
             artifact = ensure_artifact(model, s.format, artifact_batch(s.format, 1), log=log)
             if artifact.ok:
-                cases.append(make_case(model, s.runtime, threads, 1, profile.allowed_cpus(), artifact, timing))
+                cases.append(make_case(model, s.runtime, threads, 1, profile.allowed_cpus(), artifact, timing,
+                                       device_versions(profile)))
     return cases
 
 

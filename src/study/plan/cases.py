@@ -12,6 +12,7 @@ from study.build.convert import Artifact, artifact_batch, ensure_artifact, model
 from study.core import environment
 from study.core.ids import HARNESS_VERSION, content_id
 from study.core.runtimes import RUNTIMES
+from study.plan.device import device_versions
 from study.plan.profiles import Profile
 
 TIMING_KEYS = ("warmup_runs", "warmup_seconds", "min_runs", "min_seconds", "max_seconds", "target_ci", "processes")
@@ -58,8 +59,11 @@ class Setting(NamedTuple):
     threads: int
 
 
-def runtime_version(runtime: str) -> str:
-    found = environment.versions(RUNTIMES[runtime].packages)
+def runtime_version(runtime: str, versions: dict | None = None) -> str:
+    """The runtime's distributions and their versions: this machine's, or ``versions`` (a device's, as it described
+    itself), which then name the case."""
+    packages = RUNTIMES[runtime].packages
+    found = environment.versions(packages) if versions is None else {name: versions.get(name) for name in packages}
     return " ".join(f"{name}=={version}" for name, version in found.items())
 
 
@@ -68,9 +72,10 @@ def timing_of(profile: Profile) -> dict:
 
 
 def make_case(model: str, runtime: str, threads: int, batch: int, cpus: tuple[int, ...], artifact: Artifact,
-              timing: dict, **extra) -> Case:
-    """A case whose id hashes every input that determines its measurement."""
-    version = runtime_version(runtime)
+              timing: dict, versions: dict | None = None, **extra) -> Case:
+    """A case whose id hashes every input that determines its measurement (``versions``: the runtimes' versions on the
+    device that times it, when that is not this machine)."""
+    version = runtime_version(runtime, versions)
     inputs = {"model": model, "runtime": runtime, "runtime_version": version, "threads": threads, "batch": batch,
               "cpus": list(cpus), "timing": timing, "harness": HARNESS_VERSION,
               "artifact": artifact.record.get("sha256") or f"unavailable:{artifact.record.get('inputs_key')}"}
@@ -104,7 +109,7 @@ def latency_cases(profile: Profile, log=print) -> list[Case]:
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    cpus, timing = profile.allowed_cpus(), timing_of(profile)
+    cpus, timing, versions = profile.allowed_cpus(), timing_of(profile), device_versions(profile)
     wanted = list(settings(profile, log=log))
     needed: dict[str, dict[tuple, int]] = {}  # per model, in order: artifact key -> the batch to convert it at
     for model, runtime, fmt, batch, threads in wanted:
@@ -117,8 +122,8 @@ def latency_cases(profile: Profile, log=print) -> list[Case]:
     with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(needed)))) as pool:
         for converted in pool.map(convert, list(needed)):
             artifacts.update(converted)
-    return [make_case(model, runtime, threads, batch, cpus, artifacts[(model, fmt, artifact_batch(fmt, batch))], timing)
-            for model, runtime, fmt, batch, threads in wanted]
+    return [make_case(model, runtime, threads, batch, cpus, artifacts[(model, fmt, artifact_batch(fmt, batch))], timing,
+                      versions) for model, runtime, fmt, batch, threads in wanted]
 
 
 def new_run_id() -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import PlainValidator, PrivateAttr, ValidationError, ValidationInfo, model_validator
+from pydantic import Field, PlainValidator, PrivateAttr, Strict, ValidationError, ValidationInfo, model_validator
 
 from study.core import paths
 from study.core.errors import StudyError
@@ -18,6 +18,7 @@ from study.core.fsutil import display_path
 from study.core.ids import content_id
 from study.build.models import MODELS, check_model_ref, get_model
 from study.core.runtimes import RUNTIMES
+from study.core.transports import TRANSPORTS
 from study.plan.profile_fields import (Section, Text, describe, list_of, number, one_line, one_of, problem,
                                        whole_number, word_or, worded)
 
@@ -155,6 +156,51 @@ class Sustained(Section):
     models: list_of(ModelRef, "[mobilenet_v2, resnet18]") = None  # None: every model of the profile
 
 
+def _host(value: Any) -> str:
+    """An SSH destination: an alias of ~/.ssh/config, a host name or address, with an optional ``user@``. It is passed
+    to ssh as one argument after ``--``; a leading '-' or a space would still read as an option or two words."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._:%\[\]-]+", value) \
+            or value.startswith("-") or "@-" in value:
+        raise problem(f"expected an SSH host (an alias of ~/.ssh/config, host, or user@address), got "
+                      f"{describe(value)}", "write e.g. host: pi5 (an alias) or host: pi@192.168.1.20")
+    return value
+
+
+def _remote_path(value: Any) -> str:
+    """A folder on the device: relative to the remote user's home (a leading ``~/`` says the same), or absolute."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value or "\n" in value:
+        raise problem(f"expected a folder on the device, got {describe(value)}",
+                      "write e.g. .cache/edge-runtime-study (under the device user's home) or an absolute path")
+    value = value.strip()
+    return value[2:] if value.startswith("~/") else value
+
+
+RemotePath = Annotated[str, PlainValidator(_remote_path)]
+
+
+class Device(Section):
+    """Where the cases are timed when not on this machine: everything else (conversion, validation, quantization
+    builds, fidelity) stays on the host, and the device gets only the artifacts and a lean worker."""
+    transport: one_of("transport", tuple(TRANSPORTS))
+    host: Annotated[str, PlainValidator(_host)]
+    port: Annotated[int, Strict(), Field(ge=1, le=65535), worded(lambda value: (
+        f"expected a port number from 1 to 65535, got {describe(value)}", "write e.g. port: 22, or leave it out"))] = None
+    python: Text = "python3"  # the device's Python (3.9 or newer) that `study device setup` makes the venv with
+    workdir: RemotePath = ".cache/edge-runtime-study"  # the study's folder on the device: venv, worker, artifacts
+    venv: RemotePath = None  # None: WORKDIR/venv
+
+    @property
+    def venv_dir(self) -> str:
+        return self.venv or f"{self.workdir}/venv"
+
+    @property
+    def target(self) -> str:
+        """What a run locks while it times on this device (``study.core.locks``)."""
+        return f"device {self.host}" + (f" port {self.port}" if self.port else "")
+
+
 class Profile(Section):
     name: Text
     description: Text
@@ -170,6 +216,7 @@ class Profile(Section):
     quantization: Quantization = None  # None: the quantization study is not run for this profile
     operators: Operators = None  # None: no operator profiles for this profile
     sustained: Sustained = None  # None: no sustained-load run
+    device: Device = None  # None: timed on this machine; else on the device, over its transport
     # the sections of phases added to the study (study.phases), by section name: each phase checks its own keys
     phases: dict[str, dict] = {}
 
@@ -189,7 +236,8 @@ class Profile(Section):
     def __repr_args__(self):
         # which file and which content: shown too, before the sections a profile may leave out
         args = list(super().__repr_args__())
-        at = [name for name, _ in args].index("operators")
+        required = {name for name, field in type(self).model_fields.items() if field.is_required()}
+        at = max(i for i, (name, _) in enumerate(args) if name in required) + 1
         return [*args[:at], ("path", self.path), ("content_hash", self.content_hash), *args[at:]]
 
     @model_validator(mode="after")
@@ -218,14 +266,21 @@ class Profile(Section):
         return self
 
     def allowed_cpus(self) -> tuple[int, ...]:
-        """The CPUs this profile pins each case to, checked against this machine."""
-        available = sorted(os.sched_getaffinity(0))
+        """The CPUs this profile pins each case to, checked against the machine that times them: this one, or the
+        profile's device (as it last described itself, ``results/<profile>/device.json``)."""
+        if self.device is not None:
+            from study.plan.device import device_cpus
+
+            available = device_cpus(self)
+        else:
+            available = sorted(os.sched_getaffinity(0))
         if self.cpu_affinity == "all":
             return tuple(available)
         missing = [cpu for cpu in self.cpu_affinity if cpu not in available]
         if missing:
             raise StudyError(
-                f"{display_path(self.path)}: cpu_affinity: CPU {missing} not available on this machine "
+                f"{display_path(self.path)}: cpu_affinity: CPU {missing} not available on "
+                f"{'this machine' if self.device is None else self.device.host} "
                 f"(available: {available}). Fix: list CPUs from {available}, or write cpu_affinity: all"
             )
         return tuple(self.cpu_affinity)
@@ -242,8 +297,9 @@ class Profile(Section):
 
 
 def _content_hash(content: dict[str, Any]) -> str:
-    if not content.get("phases"):  # no added phase's section: the hash profiles had before ``phases:`` existed
-        content = {key: value for key, value in content.items() if key != "phases"}
+    # no added phase's section, no device: the hash profiles had before ``phases:`` and ``device:`` existed
+    content = {key: value for key, value in content.items()
+               if not (key == "phases" and not value) and not (key == "device" and value is None)}
     return content_id(content, compact=True)
 
 

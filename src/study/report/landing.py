@@ -21,8 +21,12 @@ from study.core.fsutil import write_text_atomic
 from study.plan.profiles import load_profile
 from study.core.store import ResultsStore
 
-RAW_TABLES = ("latency.csv", "samples.csv", "conversions.csv", "energy.csv", "quant_summary.csv",
-              "quant_latency.csv", "environment.json")
+def raw_tables() -> tuple[str, ...]:
+    """Every table a phase writes (the registry says which), then where they were measured."""
+    from study.phases import PHASES
+
+    return (*dict.fromkeys(t for entry in PHASES.values() for t in entry.tables if not t.endswith(".json")),
+            "environment.json", "device.json")
 
 
 def _figure_tag(fig, alt: str) -> str:
@@ -40,6 +44,13 @@ def _environment(profile: str) -> str:
     if not store.environment_json.exists():
         return ""
     env = json.loads(store.environment_json.read_text())
+    device = env.get("timed_on")
+    if device:
+        return (f"<p class=env>Timed on the device {html.escape(str(device.get('machine')))}: "
+                f"{html.escape(str(device.get('cpu_model')))} · {len(device.get('cpus_available') or [])} CPUs · "
+                f"{html.escape(str(device.get('os')))} · Python {html.escape(str(device.get('python')))}; built and "
+                f"checked on {html.escape(str(env.get('machine')))} · commit {html.escape(str(env.get('git_commit')))[:12]}"
+                f" · {html.escape(str(env.get('utc_time')))}</p>")
     return (f"<p class=env>Measured on {html.escape(str(env.get('machine')))}: {html.escape(str(env.get('cpu_model')))}"
             f" · {env.get('cpu_count')} CPUs · {html.escape(str(env.get('os')))} · Python {env.get('python')} · "
             f"commit {html.escape(str(env.get('git_commit')))[:12]} · {html.escape(str(env.get('utc_time')))}</p>")
@@ -89,7 +100,24 @@ def _picks(view: pd.DataFrame) -> str:
            f"<tbody>{rows}</tbody></table>"
 
 
+_DRAWN: dict[tuple, str] = {}  # per process: a report rewrites this page as each phase lands, often from the same tables
+
+
+def _tables_state(profile: str) -> tuple:
+    """What a profile's answer is drawn from: its tables and parameters, by change time."""
+    found = [*sorted(paths.results_dir(profile).glob("*.csv")), paths.notebook_params_file()]
+    return tuple((str(path), path.stat().st_mtime_ns) for path in found if path.exists())
+
+
 def _answer(profile: str, budgets: dict) -> str:
+    """The profile's picks and headline figure, drawn again only when its tables changed."""
+    key = (profile, json.dumps(budgets, sort_keys=True), _tables_state(profile))
+    if key not in _DRAWN:
+        _DRAWN[key] = _draw_answer(profile, budgets)
+    return _DRAWN[key]
+
+
+def _draw_answer(profile: str, budgets: dict) -> str:
     from study.report import plots, summary
 
     store = ResultsStore(profile)
@@ -124,6 +152,27 @@ def _answer(profile: str, budgets: dict) -> str:
     return "".join(parts)
 
 
+def _across_devices(profiles: list[str]) -> str:
+    """Every runtime on every device, relative to the fastest there: one figure, when two profiles are measured."""
+    key = ("across devices", tuple((p, _tables_state(p)) for p in profiles))
+    if key not in _DRAWN:
+        _DRAWN[key] = _draw_across_devices(profiles)
+    return _DRAWN[key]
+
+
+def _draw_across_devices(profiles: list[str]) -> str:
+    from study.report import plots
+
+    tables = {p: pd.read_csv(ResultsStore(p).latency_csv) for p in profiles if ResultsStore(p).latency_csv.exists()}
+    fig = plots.across_devices(tables)
+    if fig is None:
+        return ""
+    return ("<h2>Across devices</h2>" + _figure_tag(fig, "p50 relative to the fastest runtime per model, per device")
+            + "<p class=note>Each marker is one device's (profile's) p50 for a runtime, divided by the fastest "
+              "runtime's for the same model on the same device: never absolute times across machines. Where the "
+              "markers of one runtime spread, its rank depends on the device.</p>")
+
+
 def _claims(profile: str) -> str:
     """How the source articles' claims fare against this profile's measurements (the table is on the summary page)."""
     from study.analyze.claims import check_claims
@@ -140,7 +189,7 @@ def _links(profile: str, pages: list[Path]) -> str:
     notebooks = " · ".join(f"<a href='{html.escape(profile)}/{p.name}'>{html.escape(p.stem)}</a>" for p in pages)
     directory = paths.results_dir(profile)
     tables = " · ".join(f"<a href='../results/{html.escape(profile)}/{name}'>{name}</a>"
-                        for name in RAW_TABLES if (directory / name).exists())
+                        for name in raw_tables() if (directory / name).exists())
     return f"<p><b>{html.escape(profile)}</b>: {notebooks}<br><span class=note>Raw tables: {tables}</span></p>"
 
 
@@ -157,6 +206,7 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
                        f"<p class=note>{html.escape(device.description)}</p>{_origin(profile)}{_environment(profile)}"
                        f"{_answer(profile, budgets)}{_claims(profile)}")
     found = summary.findings([p for p in profiles if ResultsStore(p).latency_csv.exists()])
+    devices = _across_devices(profiles)
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in found) or "<li>Nothing measured yet.</li>"
     links = "".join(_links(p, pages.get(p, [])) for p in profiles)
     provenance = "".join(_measuring_time(p) for p in profiles)
@@ -174,6 +224,7 @@ or undetermined with the smallest difference the rounds could detect.</p>
 {"<h2>Problems</h2><ul>" + problems + "</ul>" if problems else ""}
 <h2>The answer</h2>
 {"".join(answers)}
+{devices}
 <h2>Findings</h2>
 <ul>{findings}</ul>
 <h2>Pages and raw tables</h2>

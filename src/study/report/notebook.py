@@ -49,7 +49,9 @@ def not_measured(profile: str, phase: str):
     """The sentence a report shows where a profile does not measure a phase."""
     from IPython.display import Markdown
 
-    return Markdown(f"*{phase.capitalize()}: not measured for this profile (`{profile}` has no `{PHASES[phase].section}` section; "
+    section = PHASES[phase].section
+    where = section if section in Profile.model_fields else f"phases: {section}"  # an added phase's lives there
+    return Markdown(f"*{phase.capitalize()}: not measured for this profile (`{profile}` has no `{where}` section; "
                     f"add one to params/profiles/{profile}.yaml to measure it).*")
 
 

@@ -107,7 +107,10 @@ class Progress:
                 continue
             device = load_profile(profile)
             phases = answer_first(phases_for(device, say=lambda message: None))
-            self.left[profile] = dict(estimate(device, phases, force).phases)
+            try:
+                self.left[profile] = dict(estimate(device, phases, force).phases)
+            except StudyError:  # a device not described yet: its cases are counted once it answers
+                self.left[profile] = {name: 0.0 for name in phases}
         self.first_answer_s: float | None = None
         self.events: list[dict] = []  # each phase as it lands (and the latency phase's planned rounds), when
         self.file = paths.reports_dir() / "progress.json"
@@ -143,6 +146,15 @@ class Progress:
                                       "pending": self.pending(), "events": self.events, **extra})
 
 
+def _by_place(profiles: list[str]) -> tuple[list[str], list[str]]:
+    """The profiles timed on this machine, and those timed on a device (imported results count as local: nothing is
+    measured for them)."""
+    local, remote = [], []
+    for profile in profiles:
+        (remote if load_profile(profile).device is not None and not imported(profile) else local).append(profile)
+    return local, remote
+
+
 def _answered(profiles: list[str]) -> bool:
     return any(ResultsStore(profile).latency_csv.exists() for profile in profiles)
 
@@ -169,20 +181,29 @@ def build_report(profiles: list[str], force: bool = False) -> Path:
                   f"(still measuring {progress.pending()})")
         progress.save()
 
-    try:  # every profile measured before any notebook runs, so the summary compares every profile; every profile's
-        # latency phase first (the picks need only it), so the landing page answers for all of them early
-        for profile in profiles:
+    local, remote = _by_place(profiles)
+    lost: dict[str, str] = {}
+    try:  # every profile measured before any notebook runs, so the summary compares every profile; every local
+        # profile's latency phase first (the picks need only it), so the landing page answers for all of them early;
+        # then the device profiles, all at once (each device times its own cases: the host is free of them)
+        for profile in local:
             bench(profile, force=force, only=["latency"], on_phase=landed)
-        for profile in profiles:
+        for profile in local:
             bench(profile, force=force, skip=("latency",), on_phase=landed)
+        if remote:
+            from study.phases.farm import bench_devices
+
+            lost = bench_devices(remote, force=force, on_phase=landed)
     except BaseException as exc:  # Ctrl-C or a failed phase: the landing page says what is missing, then it stops
         why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}".splitlines()[0]
         landing.write_index(profiles, {}, [], status=progress.interrupted_banner(why))
         progress.save(interrupted=why)
         raise
     pages: dict[str, list[Path]] = {}
-    failures: list[str] = []
+    failures: list[str] = [f"{profile}: not measured on its device: {why}" for profile, why in lost.items()]
     for profile in profiles:
+        if profile in lost and not ResultsStore(profile).latency_csv.exists():
+            continue  # nothing to show: its failure is named on the landing page
         for notebook in found:
             page, executed, error = render(notebook, profile, force=force)
             print(f"[{profile}] {notebook.stem}: {'executed' if executed else 'unchanged, kept'}"
@@ -193,6 +214,6 @@ def build_report(profiles: list[str], force: bool = False) -> Path:
     index = landing.write_index(profiles, pages, failures)
     progress.save(finished_s=round(time.monotonic() - progress.started, 1))
     if failures:
-        raise StudyError(f"{len(failures)} notebook(s) failed ({'; '.join(failures)}). Fix: open the HTML pages "
+        raise StudyError(f"{len(failures)} profile(s) or notebook(s) failed ({'; '.join(failures)}). Fix: open the HTML pages "
                          f"in {paths.reports_dir()} for the errors; the others were written")
     return index

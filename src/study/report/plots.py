@@ -22,6 +22,9 @@ def machine_of(profile: str) -> str:
         return "machine not recorded"
     data = json.loads(env.read_text())
     imported = (paths.results_dir(profile) / "imported.json").exists()
+    device = data.get("timed_on")
+    if device:  # built on this host, timed on the profile's device
+        return f"{device.get('machine')} ({device.get('cpu_model')}, {device.get('architecture')}), over SSH"
     return f"{data.get('machine')} ({data.get('cpu_model')}, {data.get('architecture')})" + (", imported" if imported
                                                                                               else "")
 
@@ -384,6 +387,56 @@ def relative_latency(table: pd.DataFrame, profile: str):
     fig.suptitle(f"Which runtime is fastest, per model — measured, {threads} thread(s), batch 1", fontsize=10.5,
                  x=0.02, ha="left")
     return save(fig, profile, "headline_relative_latency")
+
+
+def across_devices(tables: dict[str, pd.DataFrame]):
+    """Every runtime's p50 on every device (profile), relative to the fastest runtime for the same model on that
+    device (batch 1, fp32 files, each profile's fewest threads): one panel per model, one marker per device, so a
+    runtime that wins on the host and loses on the board shows at a glance. None with fewer than two profiles."""
+    rows = []
+    for profile, table in tables.items():
+        ok = table[(table["status"] == "ok") & (table["batch"] == 1)]
+        if "precision" in ok:
+            ok = ok[ok["precision"].isin(["fp32", "float32"]) | ok["precision"].isna()]
+        ok = ok[ok["threads"] == ok["threads"].min()]
+        for model, part in ok.groupby("model"):
+            best = float(part["p50_ms"].min())
+            rows += [{"profile": profile, "model": model, "runtime": r.runtime, "ratio": r.p50_ms / best,
+                      "threads": int(r.threads)} for r in part.itertuples()]
+    frame = pd.DataFrame(rows)
+    if frame.empty or frame["profile"].nunique() < 2:
+        return None
+    models = sorted(frame["model"].unique())
+    profiles = list(dict.fromkeys(frame["profile"]))
+    markers = "osD^vP*X<>"
+    heights = [max(1, frame[frame["model"] == m]["runtime"].nunique()) for m in models]
+    fig, axes = plt.subplots(len(models), 1, figsize=(7.5, 1.0 + 0.34 * sum(heights) + 0.35 * len(models)),
+                             squeeze=False, sharex=True, gridspec_kw={"height_ratios": heights}, layout="constrained")
+    right = 1.0
+    for ax, model in zip(axes[:, 0], models):
+        part = frame[frame["model"] == model]
+        runtimes = sorted(part["runtime"].unique(), key=lambda r: -part[part["runtime"] == r]["ratio"].median())
+        for index, profile in enumerate(profiles):
+            mine = part[part["profile"] == profile]
+            y = [runtimes.index(r) + (index - (len(profiles) - 1) / 2) * 0.12 for r in mine["runtime"]]
+            ax.plot(mine["ratio"], y, markers[index % len(markers)], ms=5.5, alpha=0.85, ls="none",
+                    label=f"{profile} ({int(mine['threads'].min())}t)" if len(mine) else profile)
+        ax.set_yticks(range(len(runtimes)), [runtime_label(r) for r in runtimes], fontsize=8.5)
+        ax.axvline(1.0, color="#1f6feb", lw=1, alpha=0.5)
+        ax.set_ylim(-0.6, len(runtimes) - 0.4)
+        ax.set_title(model, fontsize=9.5, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+        right = max(right, float(part["ratio"].max()))
+    axes[0, 0].legend(fontsize=7.5, loc="lower right", title="device (profile)", title_fontsize=7.5)
+    axes[-1, 0].set_xscale("log")
+    axes[-1, 0].set_xlim(0.9, right * 1.4)
+    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right * 1.4]
+    axes[-1, 0].set_xticks(ticks, [f"{t:g}x" for t in ticks])
+    axes[-1, 0].minorticks_off()
+    axes[-1, 0].set_xlabel("p50 relative to the fastest runtime for the model on the same device (log scale)")
+    fig.suptitle("The same runtimes on every device — measured, batch 1, fp32, each profile's fewest threads",
+                 fontsize=10.5, x=0.02, ha="left")
+    return fig
 
 
 OP_TYPE_COLORS = {"convolution": "#1565c0", "depthwise convolution": "#64b5f6", "matrix multiply": "#6a1b9a",

@@ -13,6 +13,7 @@ TRACKERS: dict[str, str | type[Tracker]] = {
     "libraries": "study.measure.trackers.libraries:Libraries",
     "cpu": "study.measure.trackers.cpu_time:CpuTime",
     "contention": "study.measure.trackers.contention:Contention",
+    "thermal": "study.measure.trackers.thermal:Thermal",
 }
 
 
