@@ -104,9 +104,12 @@ _DRAWN: dict[tuple, str] = {}  # per process: a report rewrites this page as eac
 
 
 def _tables_state(profile: str) -> tuple:
-    """What a profile's answer is drawn from: its tables and parameters, by change time."""
+    """What a profile's answer is drawn from: its tables and parameters, by content (a phase rewrites a table it did
+    not change)."""
+    import hashlib
+
     found = [*sorted(paths.results_dir(profile).glob("*.csv")), paths.notebook_params_file()]
-    return tuple((str(path), path.stat().st_mtime_ns) for path in found if path.exists())
+    return tuple((str(path), hashlib.sha256(path.read_bytes()).hexdigest()) for path in found if path.exists())
 
 
 def _answer(profile: str, budgets: dict) -> str:
@@ -173,7 +176,18 @@ def _draw_across_devices(profiles: list[str]) -> str:
               "markers of one runtime spread, its rank depends on the device.</p>")
 
 
+def _drawn(key: tuple, draw):
+    """``draw()``, once per process for the same tables (``key`` holds their state)."""
+    if key not in _DRAWN:
+        _DRAWN[key] = draw()
+    return _DRAWN[key]
+
+
 def _claims(profile: str) -> str:
+    return _drawn(("claims", profile, _tables_state(profile)), lambda: _draw_claims(profile))
+
+
+def _draw_claims(profile: str) -> str:
     """How the source articles' claims fare against this profile's measurements (the table is on the summary page)."""
     from study.analyze.claims import check_claims
 
@@ -205,7 +219,8 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
         answers.append(f"<h3>Profile <code>{html.escape(profile)}</code></h3>"
                        f"<p class=note>{html.escape(device.description)}</p>{_origin(profile)}{_environment(profile)}"
                        f"{_answer(profile, budgets)}{_claims(profile)}")
-    found = summary.findings([p for p in profiles if ResultsStore(p).latency_csv.exists()])
+    measured = [p for p in profiles if ResultsStore(p).latency_csv.exists()]
+    found = _drawn(("findings", tuple((p, _tables_state(p)) for p in measured)), lambda: summary.findings(measured))
     devices = _across_devices(profiles)
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in found) or "<li>Nothing measured yet.</li>"
     links = "".join(_links(p, pages.get(p, [])) for p in profiles)

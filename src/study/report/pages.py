@@ -52,9 +52,20 @@ def _inputs_hash(notebook: Path, parameters: dict, profile: str) -> str:
     for name in read:
         for table in sorted(ResultsStore(name).directory.glob("*.[cj]s*")):
             digest.update(f"{name}/{table.name}".encode() + table.read_bytes())
-    for source in sorted((paths.root() / "src" / "study").rglob("*.py")):
-        digest.update(source.read_bytes())
+    digest.update(_code_digest().encode())
     return digest.hexdigest()
+
+
+_CODE: list[str] = []  # per process: the study's code does not change while a report runs
+
+
+def _code_digest() -> str:
+    if not _CODE:
+        digest = hashlib.sha256()
+        for source in sorted((paths.root() / "src" / "study").rglob("*.py")):
+            digest.update(source.read_bytes())
+        _CODE.append(digest.hexdigest())
+    return _CODE[0]
 
 
 def page_exporter():
@@ -68,9 +79,6 @@ def page_exporter():
 
 def render(notebook: Path, profile: str, force: bool = False) -> tuple[Path, bool, str]:
     """Execute one notebook for one profile and export it; (html path, re-executed?, error or "")."""
-    import nbformat
-    import papermill
-
     out_dir = paths.reports_dir() / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     executed, page, stamp = (out_dir / f"{notebook.stem}{suffix}" for suffix in (".ipynb", ".html", ".inputs"))
@@ -78,6 +86,9 @@ def render(notebook: Path, profile: str, force: bool = False) -> tuple[Path, boo
     key = _inputs_hash(notebook, parameters, profile)
     if not force and page.exists() and stamp.exists() and stamp.read_text() == key:
         return page, False, ""
+    import nbformat  # a second or two to import: only when a page is made
+    import papermill
+
     error = ""
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL,
