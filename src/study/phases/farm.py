@@ -28,9 +28,15 @@ def resource_of(device) -> str:
     return "device-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{device.host}-{device.port or 22}")
 
 
-def _bench_device(name: str, force: bool, on_phase) -> dict:
+# The report's callbacks, by the token a task carries: a task ships to the cluster as data, a closure over the report's
+# progress does not serialise. A worker of this process finds it here; a worker elsewhere (STUDY_SCHEDULER) does not,
+# and its profile's landing page is written when the report renders.
+_CALLBACKS: dict[str, object] = {}
+
+
+def _bench_device(name: str, force: bool, token: str) -> dict:
     """One device profile, measured; a retryable loss (the device dropped out) is raised so the cluster retries."""
-    table = bench(name, force=force, progress=False, latency_first=True, on_phase=on_phase)
+    table = bench(name, force=force, progress=False, latency_first=True, on_phase=_CALLBACKS.get(token))
     unmeasured = int(table.attrs.get("unmeasured", 0))
     if unmeasured:
         raise DeviceError(f"{name}: {unmeasured} process(es) not measured: the device dropped out")
@@ -59,7 +65,9 @@ def bench_devices(profiles: list[str], force: bool = False, on_phase=None, say=p
     failures: dict[str, str] = {}
     try:
         token = os.urandom(4).hex()
-        futures = {name: client.submit(_bench_device, name, force, guarded, key=f"bench-{name}-{token}",
+        if guarded is not None:
+            _CALLBACKS[token] = guarded
+        futures = {name: client.submit(_bench_device, name, force, token, key=f"bench-{name}-{token}",
                                        resources={devices[name]: 1}, retries=RETRIES, pure=False)
                    for name in profiles}
         for name, future in futures.items():
@@ -70,6 +78,7 @@ def bench_devices(profiles: list[str], force: bool = False, on_phase=None, say=p
                 failures[name] = str(problem)
                 say(f"[{name}] FAILED: {problem}")
     finally:
+        _CALLBACKS.pop(token, None) if "token" in locals() else None
         client.close()
         if cluster is not None:
             cluster.close()

@@ -137,6 +137,11 @@ def serve(profile_ref: str, minutes: float = 120) -> int:
         raise StudyError(f"profile '{profile.name}' names no device. Fix: use params/profiles/ci-device.yaml")
     stand_in = StandIn(paths.standin_dir() / profile.device.host, profile.device.host, limit_s=minutes * 60).start()
     os.environ["STUDY_SSH_CONFIG"] = str(stand_in.config)
+
+    def stopped(*_):  # `kill` as Ctrl-C: the server goes with this command
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stopped)
     try:
         setup(profile)
         print(f"stand-in device '{profile.device.host}' on 127.0.0.1:{stand_in.port}, for {minutes:g} min. In another "
