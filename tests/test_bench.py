@@ -252,6 +252,10 @@ def test_the_estimate_reads_this_machines_earlier_run_of_the_same_phase():
     assert calibrated(runs, "latency", 200.0, "cpu C") == (200.0, "constants")  # another machine's runs say nothing
     assert calibrated(runs, "convert", 10.0, "cpu A") == (10.0, "constants")  # a 5 s estimate is too short to scale
     assert calibrated(runs, "operators", 10.0, "cpu A") == (10.0, "constants")
+    # a run whose race went to its bound: the planned rounds alone scale the estimate (the race is bounded apart)
+    raced = [{"run_id": "raced", "cpu_id": "cpu A", "estimate_model_phases": {"latency": 100.0},
+              "phases": {"latency": 400.0}, "race_s": {"latency": 250.0}}]
+    assert calibrated(raced, "latency", 200.0, "cpu A")[0] == 300.0
 
 
 def test_a_report_runs_latency_first_and_the_phase_order_is_kept_otherwise():

@@ -37,6 +37,7 @@ class Run:
     launcher: Launcher = field(default_factory=LocalLauncher)
     measured: list[str] = field(default_factory=list)
     unmeasured: list[str] = field(default_factory=list)  # what the device could not run this time: a rerun measures it
+    race_s: dict[str, float] = field(default_factory=dict)  # per phase, the seconds its race took beyond the plan
     # writes the run record; a phase calls it before its first case, so an interrupted run still leaves one
     record_run: Callable[[], None] = lambda: None
     # a phase says a first result is in before it ends (latency: the planned rounds, before the race), so a report

@@ -147,7 +147,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
         machine = environment.collect(profile.name, profile.content_hash)
         store.write_run(run_id, {**machine, "timed_on": device} if device else machine,
                         run.measured, {**record, "measured_s": sum(record["phases"].values()),
-                                       "unmeasured": run.unmeasured})
+                                       "race_s": run.race_s, "unmeasured": run.unmeasured})
 
     run = Run(profile, store, run_id, force=force, progress=progress, say=say, record_run=record_run,
               launcher=launcher)

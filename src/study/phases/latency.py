@@ -5,6 +5,7 @@ GB/s) and the article's naive single-call timing; written to ``latency.csv`` and
 from __future__ import annotations
 
 import json
+import time
 
 import pandas as pd
 
@@ -136,8 +137,10 @@ class Latency(Phase):
                           launcher=run.launcher, extra=extra, unmeasured=run.unmeasured)
 
         run.milestone("racing the close calls")  # every group's planned rounds are in: the picks can be shown
+        started = time.perf_counter()
         raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds,
                      precision_pct=profile.timing.race_precision_pct)
+        run.race_s[self.name] = round(time.perf_counter() - started, 1)
         measured += [i for i in raced if i not in measured]
         naive_timings(profile, store, log=run.log, launcher=run.launcher)
         store.write_tables(ids, columns)

@@ -84,6 +84,8 @@ def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str) -> tup
     for run in reversed(runs):
         model = (run.get("estimate_model_phases") or {}).get(phase)
         took = (run.get("phases") or {}).get(phase)
+        if took:  # the race's rounds are bounded apart ("up to ..."): the estimate is of the planned work
+            took -= (run.get("race_s") or {}).get(phase, 0.0)
         if run.get("cpu_id") != cpu_id or not model or not took:
             continue
         if model < MIN_CALIBRATION_S or took < MIN_CALIBRATION_S:

@@ -377,16 +377,22 @@ def relative_latency(table: pd.DataFrame, profile: str):
         ax.set_title(model, fontsize=9.5, loc="left")
         ax.grid(axis="x", alpha=0.3)
         right = max(right, float(high.max()))
-    axes[-1, 0].set_xscale("log")
-    axes[-1, 0].set_xlim(0.9, right * 1.5)
-    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right * 1.5]
-    axes[-1, 0].set_xticks(ticks, [f"{t:g}x" for t in ticks])
-    axes[-1, 0].minorticks_off()
-    axes[-1, 0].set_xlabel("p50 latency relative to the fastest runtime for the model (log scale; bars: 95% CI)")
+    _ratio_axis(axes[-1, 0], right * 1.5,
+                "p50 latency relative to the fastest runtime for the model (log scale; bars: 95% CI)")
     threads = int(ok["threads"].max())
     fig.suptitle(f"Which runtime is fastest, per model — measured, {threads} thread(s), batch 1", fontsize=10.5,
                  x=0.02, ha="left")
     return save(fig, profile, "headline_relative_latency")
+
+
+def _ratio_axis(ax, right: float, label: str) -> None:
+    """A log axis of ratios to the fastest, from just under 1x to ``right``, ticked as "1.5x"."""
+    ax.set_xscale("log")
+    ax.set_xlim(0.9, right)
+    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right]
+    ax.set_xticks(ticks, [f"{t:g}x" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel(label)
 
 
 def across_devices(tables: dict[str, pd.DataFrame]):
@@ -428,12 +434,8 @@ def across_devices(tables: dict[str, pd.DataFrame]):
         ax.grid(axis="x", alpha=0.3)
         right = max(right, float(part["ratio"].max()))
     axes[0, 0].legend(fontsize=7.5, loc="lower right", title="device (profile)", title_fontsize=7.5)
-    axes[-1, 0].set_xscale("log")
-    axes[-1, 0].set_xlim(0.9, right * 1.4)
-    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right * 1.4]
-    axes[-1, 0].set_xticks(ticks, [f"{t:g}x" for t in ticks])
-    axes[-1, 0].minorticks_off()
-    axes[-1, 0].set_xlabel("p50 relative to the fastest runtime for the model on the same device (log scale)")
+    _ratio_axis(axes[-1, 0], right * 1.4,
+                "p50 relative to the fastest runtime for the model on the same device (log scale)")
     fig.suptitle("The same runtimes on every device — measured, batch 1, fp32, each profile's fewest threads",
                  fontsize=10.5, x=0.02, ha="left")
     return fig

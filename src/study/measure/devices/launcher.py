@@ -13,7 +13,6 @@ measures it), and the rest of the run fails fast with one line per case.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -222,20 +221,14 @@ _HASHES: dict[tuple, str] = {}  # per process, by path, size and change time: a 
 
 
 def _content_hash(path: Path) -> str:
+    """The artifact's sha256, as its conversion record has it."""
+    from study.build.convert import file_sha256
+
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _HASHES:
-        _HASHES[key] = _hash(path)
+        _HASHES[key] = file_sha256(path)
     return _HASHES[key]
-
-
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 __all__ = ["DeviceLauncher", "DeviceError", "lock_pins", "missing_runtime", "pins", "transport_for"]
