@@ -63,8 +63,8 @@ def bench_devices(profiles: list[str], force: bool = False, on_phase=None, say=p
     say(f"device farm: {len(profiles)} profile(s) on {len(set(devices.values()))} device(s); progress: "
         f"{client.dashboard_link}")
     failures: dict[str, str] = {}
+    token = os.urandom(4).hex()
     try:
-        token = os.urandom(4).hex()
         if guarded is not None:
             _CALLBACKS[token] = guarded
         futures = {name: client.submit(_bench_device, name, force, token, key=f"bench-{name}-{token}",
@@ -78,7 +78,7 @@ def bench_devices(profiles: list[str], force: bool = False, on_phase=None, say=p
                 failures[name] = str(problem)
                 say(f"[{name}] FAILED: {problem}")
     finally:
-        _CALLBACKS.pop(token, None) if "token" in locals() else None
+        _CALLBACKS.pop(token, None)
         client.close()
         if cluster is not None:
             cluster.close()

@@ -116,8 +116,8 @@ class DeviceLauncher(Launcher):
             self._worker = self._ensure(local, "", "worker", local.name)
         return self._worker
 
-    def artifact(self, path: Path, sha256: str | None) -> str:
-        digest = (sha256 or _content_hash(path))[:16]
+    def artifact(self, path: Path) -> str:
+        digest = _content_hash(path)[:16]
         return self._ensure(path, digest, "artifacts", path.name)
 
     # -- running
@@ -166,7 +166,7 @@ class DeviceLauncher(Launcher):
                 wait = float(os.environ.get("STUDY_RECONNECT_WAIT_S") or RECONNECT_WAIT_S) * 2 ** attempt
                 self.say(f"[{self.profile.name}] {lost} -- reconnecting in {wait:.0f} s "
                          f"(try {attempt + 2} of {RECONNECTS + 1})")
-                self.present = None  # the device may have been re-imaged: look again
+                self.present, self._worker = None, None  # the device may have been re-imaged: look again
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -180,7 +180,7 @@ class DeviceLauncher(Launcher):
 
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         try:
-            remote = self.artifact(Path(spec.artifact), None)
+            remote = self.artifact(Path(spec.artifact))
             payload = spec.to_json()
             payload["artifact"] = remote
             if spec.model_input is None and spec.runtime not in NEEDS_DEFINITION:
