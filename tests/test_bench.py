@@ -196,10 +196,16 @@ def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
     from study.phases.bench import estimate as plan
     from study.plan.profiles import load_profile
 
-    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1])
+    timing = {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5,
+              "target_ci": 0.0, "processes": 1, "race_rounds": 3}
+    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1], timing=timing)
     planned = plan(load_profile("planned"), ("latency", "energy"))
     assert planned.counts["latency cases"] == 1 and planned.counts["energy cases"] == 1
     assert planned.seconds >= estimate.PROCESS_S and "1 latency cases" in planned.describe()
+    # no earlier run here: the race is expected to use a set share of its bound, counted in the phase's estimate
+    assert planned.races["latency"] == pytest.approx(planned.bounds["latency"] * estimate.RACE_SHARE, abs=0.1)
+    assert planned.phases["latency"] == pytest.approx(planned.model_phases["latency"] + planned.races["latency"],
+                                                      abs=0.1)
 
     class Measuring(Exception):
         pass
@@ -256,6 +262,21 @@ def test_the_estimate_reads_this_machines_earlier_run_of_the_same_phase():
     raced = [{"run_id": "raced", "cpu_id": "cpu A", "estimate_model_phases": {"latency": 100.0},
               "phases": {"latency": 400.0}, "race_s": {"latency": 250.0}}]
     assert calibrated(raced, "latency", 200.0, "cpu A")[0] == 300.0
+
+
+def test_the_estimate_expects_the_share_of_its_bound_the_last_race_on_this_machine_used():
+    from study.plan.estimate import RACE_SHARE, expected_race
+
+    runs = [{"run_id": "old", "cpu_id": "cpu A", "race_s": {"latency": 900.0}, "estimate_bounds": {"latency": 1000.0}},
+            {"run_id": "new", "cpu_id": "cpu A", "race_s": {"latency": 100.0}, "estimate_bounds": {"latency": 400.0}},
+            {"run_id": "other", "cpu_id": "cpu B", "race_s": {"latency": 50.0}, "estimate_bounds": {"latency": 50.0}},
+            {"run_id": "unbounded", "cpu_id": "cpu A", "race_s": {"latency": 10.0}}]  # before bounds were kept
+    seconds, source = expected_race(runs, "latency", 800.0, "cpu A")
+    assert seconds == 200.0 and "new" in source  # a quarter of the bound, as the latest race here used
+    assert expected_race(runs, "latency", 800.0, "cpu C")[0] == 800.0 * RACE_SHARE
+    assert expected_race(runs, "latency", 0.0, "cpu A") == (0.0, "no race")
+    over = [{"run_id": "x", "cpu_id": "cpu A", "race_s": {"latency": 90.0}, "estimate_bounds": {"latency": 60.0}}]
+    assert expected_race(over, "latency", 100.0, "cpu A")[0] == 100.0  # never more than the bound
 
 
 def test_a_report_runs_latency_first_and_the_phase_order_is_kept_otherwise():

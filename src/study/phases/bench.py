@@ -72,13 +72,14 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
     this CPU compared with its own estimate (the run records), so a second run on a machine is estimated from it."""
     counts = {"conversions": 0}
     model_phases: dict[str, float] = {}
-    bound = 0.0
+    bounds: dict[str, float] = {}
     claimed: set[tuple] = set()
     per_conversion = costs.CONVERSION_S / max(1, os.cpu_count() or 1)
     for name in phases:  # in run order: a conversion is the work of the first phase that needs it
         part: Estimate = phase(name).estimate(profile, force)
         counts.update(part.counts)
-        bound += part.bound_seconds
+        if part.bound_seconds:
+            bounds[name] = part.bound_seconds
         pending = 0
         for model, fmt, batch in part.artifacts - claimed:
             spec, _ = model_spec(model, log=lambda message: None)
@@ -90,10 +91,15 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
         model_phases[name] = part.seconds + pending * per_conversion
     runs, cpu = ResultsStore(profile.name).runs(), environment.cpu_id()
     calibrated = {name: costs.calibrated(runs, name, seconds, cpu) for name, seconds in model_phases.items()}
-    per_phase = {name: round(value, 1) for name, (value, _) in calibrated.items()}
-    return costs.Plan(counts, sum(per_phase.values()), bound, per_phase,
-                      {name: round(value, 1) for name, value in model_phases.items()},
-                      {name: source for name, (_, source) in calibrated.items()})
+    races = {name: costs.expected_race(runs, name, bound, cpu) for name, bound in bounds.items()}
+    per_phase = {name: round(value + races.get(name, (0.0, ""))[0], 1) for name, (value, _) in calibrated.items()}
+    sources = {name: source for name, (_, source) in calibrated.items()}
+    sources.update({f"{name} race": source for name, (_, source) in races.items()})
+    expected = sum(seconds for seconds, _ in races.values())
+    return costs.Plan(counts, sum(per_phase.values()), sum(bounds.values()) - expected, per_phase,
+                      model_phases={name: round(value, 1) for name, value in model_phases.items()}, sources=sources,
+                      bounds={name: round(value, 1) for name, value in bounds.items()},
+                      races={name: round(value, 1) for name, (value, _) in races.items()})
 
 
 def answer_first(phases: tuple[str, ...]) -> tuple[str, ...]:
@@ -132,13 +138,14 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     keep_with_results(profile)  # only once the profile can be measured: a refused run leaves no folder
     planned = estimate(profile, phases, force)
     say(f"[{profile.name}] plan: {planned.describe()}")
-    calibrated = [f"{name} x{planned.phases[name] / planned.model_phases[name]:.2f} from {source}"
-                  for name, source in planned.sources.items() if source != "constants" and planned.model_phases[name]]
+    calibrated = [f"{name} from {source}" for name, source in planned.sources.items()
+                  if not source.startswith("constants")]
     if calibrated:
         say(f"[{profile.name}] estimate calibrated on this machine's earlier runs: {'; '.join(calibrated)}")
     record = {"phases": {}, "plan": planned.counts, "estimate_s": planned.seconds,
               "bound_s": planned.bound_seconds, "estimate_phases": planned.phases,
               "estimate_model_phases": planned.model_phases, "estimate_sources": planned.sources,
+              "estimate_bounds": planned.bounds, "estimate_races": planned.races,
               "started_at": environment.utc_now(), "only": list(phases)}
 
     run_id = new_run_id()

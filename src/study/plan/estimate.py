@@ -31,7 +31,10 @@ class Plan:
     counts: dict
     seconds: float
     bound_seconds: float = 0.0  # at most this on top: the race for close calls
-    phases: dict = field(default_factory=dict)        # the estimate per phase, calibrated where a record allows
+    phases: dict = field(default_factory=dict)        # the estimate per phase, calibrated where a record allows,
+    #                                                   its expected race included
+    bounds: dict = field(default_factory=dict)        # per phase, the most its race may add
+    races: dict = field(default_factory=dict)         # per phase, what its race is expected to add (in ``phases``)
     model_phases: dict = field(default_factory=dict)  # the same from the constants above alone
     sources: dict = field(default_factory=dict)       # per phase: which earlier run calibrated it, or "constants"
 
@@ -92,3 +95,24 @@ def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str) -> tup
             continue
         return seconds * took / model, f"run {run.get('run_id', '?')} ({took:.0f} s for an estimate of {model:.0f} s)"
     return seconds, "constants"
+
+
+# the share of its bound a race is expected to use when no earlier run on this CPU says (on a noisy 2-core Xeon,
+# 2026-12, with the futility rule, the races used a fifth to a third of their bound)
+RACE_SHARE = 0.25
+
+
+def expected_race(runs: list[dict], phase: str, bound: float, cpu_id: str) -> tuple[float, str]:
+    """The seconds a phase's race is expected to take on top of its planned work: its bound (every close call racing
+    to the end) times the share of its bound the latest earlier race on this CPU used. The race's length depends on
+    how noisy the machine is, which the last run on it tells best."""
+    if bound <= 0:
+        return 0.0, "no race"
+    for run in reversed(runs):
+        raced = (run.get("race_s") or {}).get(phase)
+        earlier_bound = (run.get("estimate_bounds") or {}).get(phase)
+        if run.get("cpu_id") != cpu_id or raced is None or not earlier_bound:
+            continue
+        share = min(1.0, raced / earlier_bound)
+        return bound * share, f"run {run.get('run_id', '?')} ({raced:.0f} s of a {earlier_bound:.0f} s bound)"
+    return bound * RACE_SHARE, f"constants ({RACE_SHARE:.0%} of the bound)"
