@@ -151,29 +151,37 @@ def _validation_inputs(model: str) -> Path:
     return inputs
 
 
+def _outside(taken: dict) -> str:
+    """What a delegate left out, in words: "31 of 190 operators fell outside XNNPACK (...)"; empty if nothing."""
+    if not taken.get("operators") or taken["operators"] <= taken.get("delegated_ops", 0):
+        return ""
+    return (f"{taken['operators'] - taken['delegated_ops']} of {taken['operators']} operators fell outside XNNPACK"
+            + (f" ({taken['outside_delegate']})" if taken.get("outside_delegate") else ""))
+
+
 def _bound(source: dict | None, converted: dict) -> dict | None:
-    """How slow a validation may run before it stops: the source's reference run, per sample, times the limit."""
+    """How slow a validation or a timed run may be before it stops: the source's reference run, per sample, times
+    the limit."""
     if not source or not source.get("reference_ms_per_sample"):
         return None
     from study.core.runtimes import RUNTIMES
 
     source_runtime = runtime_for_format(source["format"])
-    why = ""
-    if converted.get("operators"):
-        outside = converted["operators"] - converted["delegated_ops"]
-        why = (f"{outside} of {converted['operators']} operators fell outside XNNPACK"
-               + (f" ({converted['outside_delegate']})" if converted.get("outside_delegate") else ""))
     return {"ms_per_sample": max(float(source["reference_ms_per_sample"]), 0.05), "slowdown": VALIDATION_SLOWDOWN,
             "source": RUNTIMES[source_runtime].label if source_runtime in RUNTIMES else source["format"],
-            "why": why}
+            "why": _outside(converted)}
 
 
 def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_stem: str,
                       source: dict | None = None, converted: dict | None = None) -> dict:
+    """Run the artifact on the validation inputs in its runtime and judge its parity with the source. The record
+    keeps the bound it ran under (``slowdown_bound``), so the timed runs of the same artifact stop as early, and,
+    where the runtime delegates when it loads (LiteRT's XNNPACK), what the delegate took."""
     runtime = runtime_for_format(fmt)
+    converted = converted or {}
     spec = {"kind": "validate", "model": model, "runtime": runtime, "artifact": str(path), "batch": batch or 1,
             "inputs": str(_validation_inputs(model)), "reference": str(validation_dir(model) / "reference.npy"),
-            "bound": _bound(source, converted or {})}
+            "bound": _bound(source, converted)}
     result = run_isolated(spec, VALIDATION_TIMEOUT_S, threads=1,
                           log_path=paths.model_artifacts_dir(model) / "logs" / f"{log_stem}.validate.log")
     if result["status"] != "ok":
@@ -181,6 +189,12 @@ def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_s
                 "validated_with": runtime}
     status, reason = verdict(result, FORMATS[fmt].precision)
     metrics = {k: v for k, v in result.items() if k != "status"}
+    if "delegated_ops" in metrics and "delegated_ops" not in converted:  # delegated at load, not at export
+        taken = f"XNNPACK took {metrics['delegated_ops']} of {metrics['operators']} operators" + (
+            f"; outside: {metrics['outside_delegate']}" if metrics.get("outside_delegate") else "")
+        metrics["note"] = "; ".join(filter(None, [converted.get("note"), taken]))
+    if spec["bound"] is not None:
+        metrics["slowdown_bound"] = {**spec["bound"], "why": spec["bound"]["why"] or _outside(metrics)}
     return {"status": status, "error": reason, "validated_with": runtime, **metrics}
 
 

@@ -110,8 +110,8 @@ CONVERSION_COLUMNS: dict[str, str] = {
     "cosine_min": "worst per-sample cosine similarity of outputs",
     "top1_agreement": "share of validation samples with the same arg-max class",
     "reference_informative": "whether the source outputs vary with the input enough to catch a wrong conversion",
-    "delegated_share": "ExecuTorch: share of the program's operators inside XNNPACK's partitions (the rest run on "
-                       "portable kernels; the note names them)",
+    "delegated_share": "ExecuTorch and LiteRT: share of the model's operators inside XNNPACK's partitions (the rest "
+                       "run on the runtime's own kernels; the note or outside_delegate names them)",
     "path": "artifact path",
 }
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from study.measure.launcher import CaseSpec
-from study.measure.timing import harness_overhead_ms, timed_runs
+from study.measure.timing import harness_overhead_ms, judge_call, timed_runs
 from study.measure.trackers import TRACKERS, Tracker, tracker_class
 
 
@@ -25,6 +25,25 @@ def _model(spec: CaseSpec):
         return ModelSpec(spec.model or "variant", given.framework, tuple(given.shape),
                          "described by its input", lambda: None, inputs=tuple(given.inputs))
     return get_model(spec.model)
+
+
+def _bounded(call, spec: CaseSpec, first_ms: float):
+    """``call`` judged against the model's own cost during the warm-up (``study.measure.timing.judge_call``): a
+    runtime far slower than the model's source stops there, with one line, instead of timing minutes of calls. The
+    timed runs call it bare; whatever passed the warm-up passes them."""
+    bound = spec.options.get("bound")
+    if not bound:
+        return call
+    calls = [first_ms / 1e3]
+
+    def judged():
+        started = time.perf_counter()
+        out = call()
+        calls.append(time.perf_counter() - started)
+        judge_call(calls[-1], len(calls), spec.batch, bound, spec.runtime)
+        return out
+
+    return judged
 
 
 def run(spec: CaseSpec | dict) -> dict:
@@ -61,7 +80,8 @@ def run(spec: CaseSpec | dict) -> dict:
     stage("first")
 
     call = lambda: backend.predict(inputs)  # noqa: E731
-    warmup = timed_runs(call, max(timing.warmup_runs, 1), timing.warmup_seconds, timing.max_seconds)
+    warmup = timed_runs(_bounded(call, spec, first_ms), max(timing.warmup_runs, 1), timing.warmup_seconds,
+                        timing.max_seconds)
     result = {"status": "ok", "import_ms": import_ms, "load_ms": load_ms, "first_ms": first_ms, "warmup_ms": warmup,
               "output_shape": list(getattr(output, "shape", ()))}
     scenario, options = spec.scenario, spec.options

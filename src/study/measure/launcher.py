@@ -91,7 +91,11 @@ class CaseSpec:
 
     @classmethod
     def for_case(cls, case, scenario: str = "latency", trackers=None, **options) -> "CaseSpec":
-        """The spec that runs ``scenario`` on a planned case's artifact, runtime, threads, CPUs and batch."""
+        """The spec that runs ``scenario`` on a planned case's artifact, runtime, threads, CPUs and batch. The bound
+        its artifact was validated under goes with it (``bound``): a far slower warm-up stops the process early."""
+        bound = (getattr(case.artifact, "record", None) or {}).get("slowdown_bound")
+        if bound and scenario != "operators":  # a profiler's runs are few and counted, not timed against a budget
+            options = {"bound": bound, **options}
         return cls(scenario, case.model, case.runtime, str(case.artifact.path), case.threads, case.batch,
                    tuple(case.cpus), dict(case.timing), case.model_input,
                    None if trackers is None else tuple(trackers), dict(options))

@@ -15,6 +15,27 @@ import numpy as np
 from study.core.statistics import median_ci_halfwidth
 
 
+class TooSlow(RuntimeError):
+    """A run far slower than the same model in its source runtime: stopped early, with the ratio and the why."""
+
+
+def judge_call(seconds: float, calls: int, samples: int, bound: dict | None, runtime: str) -> None:
+    """Stop a run whose call took far longer than the model's own cost: ``bound`` is the source runtime's time per
+    sample (``ms_per_sample``, measured when the artifact was validated), the ``slowdown`` allowed and the ``why``
+    to give (the operators the delegate left out). The first call warms up (XNNPACK packs its weights), so
+    calls are judged from the second on."""
+    if not bound or calls < 2:
+        return
+    per_sample = seconds * 1e3 / max(samples, 1)
+    if per_sample <= bound["slowdown"] * bound["ms_per_sample"]:
+        return
+    ratio = per_sample / bound["ms_per_sample"]
+    raise TooSlow(f"{runtime} ran this model {ratio:.0f}x slower than {bound['source']} "
+                  f"({per_sample:.0f} ms against {bound['ms_per_sample']:.1f} ms a sample; "
+                  f"the limit is {bound['slowdown']}x): stopped after {calls} calls"
+                  + (f". {bound['why']}" if bound.get("why") else ""))
+
+
 def timed_runs(call: Callable[[], object], min_runs: int, min_seconds: float, max_seconds: float,
                target_ci: float = 0.0, after_each: Callable[[], object] | None = None) -> list[float]:
     """Call until at least ``min_runs`` calls and ``min_seconds`` have passed and, when ``target_ci`` is set,

@@ -63,44 +63,41 @@ def _first(inputs):
     return inputs[0] if isinstance(inputs, tuple) else inputs
 
 
-class TooSlow(RuntimeError):
-    """A validation far slower than the same model in its source runtime: stopped, with the ratio and the why."""
-
-
 def validate(spec: dict) -> dict:
     from study.core.fsutil import load_arrays
     from study.build.models import get_model
     from study.core.registry import resolve
     from study.core.runtimes import RUNTIMES
     from study.build.validation import informative, parity, run_in_chunks
+    from study.measure.timing import judge_call
 
     model = get_model(spec["model"])
     backend = resolve(RUNTIMES[spec["runtime"]].backend)(threads=1)
     backend.load(Path(spec["artifact"]), model, spec["batch"])
     inputs = load_arrays(Path(spec["inputs"]))
     reference = load_arrays(Path(spec["reference"]))
+    taken = backend.delegation()  # LiteRT: the operators its XNNPACK delegate took (ExecuTorch says so when lowered)
     bound = spec.get("bound")  # {"ms_per_sample", "slowdown", "source", "why"}: the model's own cost, scaled
+    if bound and not bound.get("why") and taken and taken["operators"] > taken["delegated_ops"]:
+        bound = {**bound, "why": f"{taken['operators'] - taken['delegated_ops']} of {taken['operators']} operators "
+                                 f"fell outside XNNPACK ({taken['outside_delegate']})"}
     calls: list[float] = []
 
     def predict(chunk):
         started = time.perf_counter()
         out = backend.predict(chunk)
         calls.append(time.perf_counter() - started)
-        samples = len(_first(chunk)) if not isinstance(chunk, tuple) else 1
-        # the first call warms up (XNNPACK packs its weights): judged from the second on
-        if bound and len(calls) >= 2 and calls[-1] * 1e3 / samples > bound["slowdown"] * bound["ms_per_sample"]:
-            ratio = calls[-1] * 1e3 / samples / bound["ms_per_sample"]
-            raise TooSlow(f"{spec['runtime']} ran this model {ratio:.0f}x slower than {bound['source']} "
-                          f"({calls[-1] * 1e3 / samples:.0f} ms against {bound['ms_per_sample']:.1f} ms a sample; "
-                          f"the limit is {bound['slowdown']}x): stopped after {len(calls)} calls"
-                          + (f". {bound['why']}" if bound.get("why") else ""))
+        judge_call(calls[-1], len(calls), len(_first(chunk)) if not isinstance(chunk, tuple) else 1, bound,
+                   spec["runtime"])
         return out
 
     outputs = run_in_chunks(predict, inputs, spec["batch"])
     metrics = parity(outputs, reference)
     if model.task not in (None, "classification"):  # the arg-max of a detection map or of box values means nothing
         metrics["top1_agreement"] = None
-    return {"status": "ok", **metrics, **informative(reference)}
+    delegated = {} if not taken else {
+        **taken, "delegated_share": taken["delegated_ops"] / taken["operators"] if taken["operators"] else None}
+    return {"status": "ok", **metrics, **informative(reference), **delegated}
 
 
 def probe(spec: dict) -> dict:

@@ -23,6 +23,11 @@ class Backend(ABC):
         """Run one inference and return the output as a numpy array (materialised, not lazy). A model with several
         inputs takes a tuple of arrays; one with several outputs returns a tuple of arrays."""
 
+    def delegation(self) -> dict | None:
+        """The operators a delegate took once loaded: ``delegated_ops``, ``operators`` and ``outside_delegate`` (the
+        most frequent ops left out, named). None where the runtime does not delegate or does not say."""
+        return None
+
     def profile_operators(self, inputs, runs: int) -> list[dict]:
         """Time per operator over ``runs`` inferences, from the runtime's own profiler: a list of
         ``study.measure.operators.entry`` (operator, op type, total ms, calls). A runtime without one says so."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,31 @@ class LiteRT(Backend):
             self.interpreter.set_tensor(index, value.astype(dtype, copy=False))
         self.interpreter.invoke()
         return result(self.interpreter.get_tensor(i) for i in self.output_indices)
+
+    def delegation(self) -> dict | None:
+        """The file's operators inside XNNPACK's partitions. Once delegated, the interpreter keeps the file's own
+        nodes and adds one DELEGATE node per partition; a partition's nodes are those met walking back from its
+        outputs to its inputs."""
+        try:  # private, but the only view the wheel gives of the graph after delegation
+            nodes = self.interpreter._get_ops_details()
+        except (AttributeError, RuntimeError, ValueError):
+            return None
+        delegates = [n for n in nodes if n["op_name"] == "DELEGATE"]
+        own = [n for n in nodes if n["op_name"] != "DELEGATE"]
+        producer = {int(t): n for n in own for t in n["outputs"] if t >= 0}
+        inside: set[int] = set()
+        for partition in delegates:
+            boundary = {int(t) for t in partition["inputs"]}
+            pending = [int(t) for t in partition["outputs"]]
+            while pending:
+                node = producer.get(pending.pop())
+                if node is None or node["index"] in inside:
+                    continue
+                inside.add(node["index"])
+                pending.extend(int(t) for t in node["inputs"] if t >= 0 and int(t) not in boundary)
+        outside = Counter(n["op_name"] for n in own if n["index"] not in inside)
+        return {"delegated_ops": len(inside), "operators": len(own),
+                "outside_delegate": ", ".join(f"{op} x{count}" for op, count in outside.most_common(4))}
 
     def profile_operators(self, inputs, runs: int) -> list[dict]:
         from study.measure.operators import NoProfiler
