@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-CONVERTERS = ["gru", "lstm", "rnn", "range"]
+CONVERTERS = ["gru", "lstm", "rnn", "range", "instance_norm"]
 
 for _name in CONVERTERS:
     importlib.import_module(f"{__name__}.{_name}")
