@@ -189,17 +189,25 @@ def test_an_if_on_a_fixed_input_is_inlined_and_without_the_value_names_its_node(
 def test_instance_normalization_converts(bench_root, tmp_path):
     from study.build.convert import conversion_matrix
 
-    matrix = conversion_matrix([str(instance_norm_onnx(tmp_path / "inorm.onnx"))]).set_index("target")
-    _reached(matrix, least=3, required=("onnx", "torch", "torchscript"))
+    from study.build.export.onnx_ops.instance_norm import StoredInstanceNorm
+    from study.build.export.onnx_torch import module
+    from study.build.models.spec import ModelSpec
+
+    path = instance_norm_onnx(tmp_path / "inorm.onnx")
+    converted = module(ModelSpec("inorm", "onnx", (3, 16, 16), "", lambda: None), path)
+    assert any(isinstance(m, StoredInstanceNorm) for m in converted.modules())  # the study's converter, one file
+    matrix = conversion_matrix([str(path)]).set_index("target")
+    _reached(matrix, least=5, required=("onnx", *PYTORCH_TARGETS))
 
 
 def test_a_validation_far_slower_than_its_source_stops_early_and_says_why(bench_root, tmp_path):
     """The bound is the model's own cost: a limit below what the artifact takes stops at its second call, with the
-    ratio and the operators XNNPACK left out; the ExecuTorch record says what share XNNPACK took."""
+    ratio and the operators XNNPACK left out; the ExecuTorch and LiteRT records say what share XNNPACK took."""
     import json
 
     from study.build.convert import artifact_path, conversion_matrix, validation_dir
     from study.measure import worker
+    from study.measure.timing import TooSlow
 
     ref = f"{detector_onnx(tmp_path / 'detector.onnx')}@3x64x64"
     matrix = conversion_matrix([ref]).set_index("target")
@@ -207,11 +215,164 @@ def test_a_validation_far_slower_than_its_source_stops_early_and_says_why(bench_
     pte = artifact_path(ref, "executorch", 1)
     record = json.loads(pte.with_name(pte.name + ".json").read_text())
     assert "XNNPACK took" in record["note"] and record["operators"] >= record["delegated_ops"] > 0
+    assert record["slowdown_bound"]["source"] == "ONNX Runtime"  # its timed cases stop as early
+    # LiteRT delegates when it loads: its validation counts what XNNPACK took
+    assert 0 < matrix.loc["tflite", "delegated_share"] <= 1, matrix.loc["tflite"]
+    tflite = artifact_path(ref, "tflite", 1)
+    assert "XNNPACK took" in json.loads(tflite.with_name(tflite.name + ".json").read_text())["note"]
     spec = {"kind": "validate", "model": ref, "runtime": "executorch", "artifact": str(pte), "batch": 1,
             "inputs": str(validation_dir(ref) / "inputs.npy"), "reference": str(validation_dir(ref) / "reference.npy"),
             "bound": {"ms_per_sample": 1e-6, "slowdown": 25, "source": "ONNX Runtime",
                       "why": "3 of 10 operators fell outside XNNPACK"}}
-    with pytest.raises(worker.TooSlow, match=r"executorch ran this model \d+x slower than ONNX Runtime .*stopped "
+    with pytest.raises(TooSlow, match=r"executorch ran this model \d+x slower than ONNX Runtime .*stopped "
                                              r"after 2 calls\. 3 of 10 operators fell outside XNNPACK"):
         worker.validate(spec)
     assert worker.validate({**spec, "bound": None})["status"] == "ok"  # unbounded, the same artifact validates
+
+
+class SleepyBackend:
+    """A runtime far slower than its model's source: every call sleeps 20 ms."""
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def load(self, artifact, model, batch):
+        pass
+
+    def predict(self, inputs):
+        import time
+
+        time.sleep(0.02)
+        return inputs
+
+    def delegation(self):
+        return None
+
+
+def test_a_timed_run_far_slower_than_its_source_stops_in_its_warm_up(monkeypatch):
+    """The bound an artifact was validated under goes with its timed cases: a warm-up call far slower than the
+    source stops the process with the validation's line, in well under its timing budget."""
+    import time
+    from types import SimpleNamespace
+
+    from study.core.runtimes import RUNTIMES, RuntimeEntry
+    from study.measure import engine
+    from study.measure.launcher import CaseSpec
+    from study.measure.timing import TooSlow
+
+    monkeypatch.setitem(RUNTIMES, "sleepy", RuntimeEntry("test_files_people_bring:SleepyBackend", "onnx", (), "Sleepy"))
+    timing = {"warmup_runs": 50, "warmup_seconds": 5.0, "min_runs": 50, "min_seconds": 5.0, "max_seconds": 30}
+    bound = {"ms_per_sample": 0.1, "slowdown": 25, "source": "ONNX Runtime",
+             "why": "2 of 3 operators fell outside XNNPACK"}
+    case = SimpleNamespace(model="variant", runtime="sleepy", artifact=SimpleNamespace(
+        path="/unused", record={"status": "ok", "slowdown_bound": bound}), threads=1, batch=1, cpus=(),
+        timing=timing, model_input={"framework": "onnx", "shape": [4]})
+    spec = CaseSpec.for_case(case)
+    assert spec.options["bound"] == bound and "bound" not in CaseSpec.for_case(case, "operators", runs=3).options
+    started = time.perf_counter()
+    with pytest.raises(TooSlow, match=r"sleepy ran this model \d+x slower than ONNX Runtime .*stopped after 2 calls"
+                                      r"\. 2 of 3 operators fell outside XNNPACK"):
+        engine.run(spec)
+    assert time.perf_counter() - started < 3  # not the 10 s its warm-up and timed runs would take
+    quick = {**timing, "warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 2, "min_seconds": 0.0}
+    case.timing, case.artifact.record = quick, {"status": "ok"}
+    assert engine.run(CaseSpec.for_case(case))["status"] == "ok"  # without a bound, the same runtime is timed
+
+
+def _recurrent_node_onnx(path, kind, direction, layout, seq=6, batch=2, features=5, hidden=4):
+    """One GRU, LSTM or RNN node written by hand, as torch.onnx never writes it: the batch-first layout (1) or the
+    reverse direction, with initial states as inputs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    gates, directions = {"GRU": 3, "LSTM": 4, "RNN": 1}[kind], 2 if direction == "bidirectional" else 1
+    rng = np.random.default_rng(1)
+    weights = [numpy_helper.from_array((0.4 * rng.standard_normal(shape)).astype(np.float32), name) for name, shape in
+               (("W", (directions, gates * hidden, features)), ("R", (directions, gates * hidden, hidden)),
+                ("B", (directions, 2 * gates * hidden)))]
+    x_shape = [seq, batch, features] if layout == 0 else [batch, seq, features]
+    state_shape = [directions, batch, hidden] if layout == 0 else [batch, directions, hidden]
+    states = ["h0", "c0"] if kind == "LSTM" else ["h0"]
+    outputs = ["y", "y_h", "y_c"][:len(states) + 1]
+    y_shape = [seq, directions, batch, hidden] if layout == 0 else [batch, seq, directions, hidden]
+    attributes = {"hidden_size": hidden, "direction": direction, "layout": layout}
+    if kind == "GRU":
+        attributes["linear_before_reset"] = 1
+    node = helper.make_node(kind, ["x", "W", "R", "B", "", *states], outputs, name=f"hand_{kind.lower()}", **attributes)
+    graph = helper.make_graph([node], "recurrent", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
+                              + [helper.make_tensor_value_info(s, TensorProto.FLOAT, state_shape) for s in states],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)]
+                              + [helper.make_tensor_value_info(o, TensorProto.FLOAT, state_shape) for o in outputs[1:]],
+                              initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    # drawn in layout 0 and transposed, so the two layouts of one node see the same values
+    feeds = {"x": rng.standard_normal((seq, batch, features)).astype(np.float32),
+             **{s: rng.standard_normal((directions, batch, hidden)).astype(np.float32) for s in states}}
+    return path, {name: value.swapaxes(0, 1) if layout == 1 else value for name, value in feeds.items()}
+
+
+@pytest.mark.parametrize("kind,direction,layout", [("GRU", "reverse", 1), ("LSTM", "reverse", 0),
+                                                   ("RNN", "bidirectional", 1), ("LSTM", "forward", 1)])
+def test_recurrent_nodes_in_the_batch_first_layout_or_reversed_match_onnx_runtime(tmp_path, kind, direction, layout):
+    """What torch.onnx never writes but other exporters do: the batch-first layout and the reverse direction, with
+    initial states given, every output (the sequence and the last states) as ONNX Runtime computes it. ONNX Runtime
+    refuses the batch-first layout on CPU ("layout == 1 ... not supported"): there the same node in layout 0 is the
+    reference, its outputs transposed."""
+    import onnxruntime
+    import torch
+
+    from study.build.export.onnx_torch import module
+    from study.build.models.spec import ModelSpec
+
+    path, feeds = _recurrent_node_onnx(tmp_path / f"{kind}-{direction}-{layout}.onnx", kind, direction, layout)
+    reference, reference_feeds = _recurrent_node_onnx(tmp_path / f"{kind}-{direction}-0.onnx", kind, direction, 0)
+    expected = onnxruntime.InferenceSession(str(reference)).run(None, reference_feeds)
+    if layout == 1:  # Y [seq, directions, batch, hidden] -> [batch, seq, directions, hidden]; states batch first
+        expected = [expected[0].transpose(2, 0, 1, 3), *(state.swapaxes(0, 1) for state in expected[1:])]
+    inputs = tuple({"name": name, "shape": list(value.shape), "dtype": "float32"} for name, value in feeds.items())
+    spec = ModelSpec(path.stem, "onnx", feeds["x"].shape[1:], "", lambda: None, inputs=inputs)
+    with torch.no_grad():
+        got = module(spec, path)(*(torch.from_numpy(v) for v in feeds.values()))
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    assert len(got) == len(expected)
+    for mine, theirs in zip(got, expected):
+        np.testing.assert_allclose(mine.numpy(), theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_a_range_that_stays_dynamic_is_computed_at_run_time(tmp_path):
+    """A Range whose limit is an input's value (not its shape) cannot fold: it is computed when the module runs,
+    and eager PyTorch gives ONNX Runtime's result for every value."""
+    import onnx
+    import onnxruntime
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    from study.build.export.onnx_ops.range import ComputedRange
+    from study.build.export.onnx_torch import module
+    from study.build.models.spec import ModelSpec
+
+    constants = [numpy_helper.from_array(np.array(v, dtype=np.int64), n) for n, v in (("zero", 0), ("one", 1))]
+    nodes = [helper.make_node("Range", ["zero", "count", "one"], ["steps"], name="steps_range"),
+             helper.make_node("Cast", ["steps"], ["steps_f"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceSum", ["steps_f"], ["total"], keepdims=0),
+             helper.make_node("Add", ["x", "total"], ["y"])]
+    graph = helper.make_graph(nodes, "counted", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+                                                 helper.make_tensor_value_info("count", TensorProto.INT64, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], initializer=constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "counted.onnx"))
+    spec = ModelSpec("counted", "onnx", (4,), "", lambda: None, inputs=(
+        {"name": "x", "shape": [1, 4], "dtype": "float32"}, {"name": "count", "shape": [], "dtype": "int64"}))
+    converted = module(spec, tmp_path / "counted.onnx")
+    assert any(isinstance(m, ComputedRange) for m in converted.modules())
+    session = onnxruntime.InferenceSession(str(tmp_path / "counted.onnx"))
+    x = np.arange(4, dtype=np.float32).reshape(1, 4)
+    for count in (3, 7):
+        expected = session.run(None, {"x": x, "count": np.array(count, dtype=np.int64)})[0]
+        with torch.no_grad():
+            got = converted(torch.from_numpy(x), torch.tensor(count)).numpy()
+        np.testing.assert_allclose(got, expected)
