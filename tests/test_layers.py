@@ -1,5 +1,5 @@
 """The package is laid out by its data flow, and the layers hold: the import-linter contract in pyproject.toml is
-kept, an upward import breaks it, and no module imports itself back through others (no import cycle)."""
+kept, a breach of each of its contracts breaks it, and no module imports itself back through others (no import cycle)."""
 
 import shutil
 import subprocess
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
@@ -24,15 +25,26 @@ def test_the_layers_contract_is_kept():
     assert done.returncode == 0 and "0 broken" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
 
 
-def test_an_upward_import_breaks_the_contract(tmp_path):
+BREACHES = {  # a module, the import added to it, the line lint-imports must print
+    "upward": ("core/paths.py", "from study.report import landing", "study.core.paths -> study.report.landing"),
+    "backend to backend": ("measure/runtimes/litert.py", "from study.measure.runtimes import onnxruntime",
+                           "study.measure.runtimes.litert -> study.measure.runtimes.onnxruntime"),
+    "tracker to tracker": ("measure/trackers/thermal.py", "from study.measure.trackers import memory",
+                           "study.measure.trackers.thermal -> study.measure.trackers.memory"),
+}
+
+
+@pytest.mark.parametrize("breach", sorted(BREACHES))
+def test_a_breach_of_each_contract_breaks_it(tmp_path, breach):
+    module, line, said = BREACHES[breach]
     shutil.copytree(REPO / "src" / "study", tmp_path / "src" / "study",
                     ignore=shutil.ignore_patterns("__pycache__", "templates"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    paths = tmp_path / "src" / "study" / "core" / "paths.py"
-    paths.write_text(paths.read_text() + "\n\ndef _upward():\n    from study.report import landing  # noqa: F401\n")
+    path = tmp_path / "src" / "study" / module
+    path.write_text(path.read_text() + f"\n\ndef _breach():\n    {line}  # noqa: F401\n")
     done = lint(tmp_path)
     assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout[-3000:]
-    assert "study.core.paths -> study.report.landing" in done.stdout
+    assert said in done.stdout, done.stdout[-3000:]
 
 
 def strongly_connected(graph) -> list[set[str]]:
