@@ -14,6 +14,22 @@ def test_readme_cost_table_is_the_one_the_run_records_give():
         "regenerate the README's cost table: python -m study.report.costs --write"
 
 
+def test_the_estimate_is_shown_beside_each_phase_it_estimated(tmp_path):
+    import json
+
+    runs = tmp_path / "host" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "20261207T000000Z-aaaaaa.json").write_text(json.dumps({
+        "git_commit": "abc", "estimate_phases": {"latency": 500.0, "convert": 0.0},
+        "phases": {"latency": 400.0, "quantization": 30.0}, "estimate_races": {"latency": 100.0},
+        "race_s": {"latency": 120.0}, "estimate_sources": {"latency": "run x (300 s for an estimate of 280 s)"}}))
+    (runs / "20261207T000001Z-bbbbbb.json").write_text("{torn")  # a damaged record is passed over
+    table = costs.estimates(tmp_path)
+    assert list(table["phase"]) == ["latency"]  # a phase without an estimate has nothing to compare
+    row = table.iloc[0]
+    assert row["error_pct"] == 25.0 and row["race_s"] == 120.0 and row["race_estimate_s"] == 100.0
+
+
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()

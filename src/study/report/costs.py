@@ -7,6 +7,7 @@ At most 5 ms is the fast class, above it the slow one. The budgets are the proje
 
     python -m study.report.costs record ".ci/run" 738 --fresh --tests 316   # after timing a command
     python -m study.report.costs --write                                   # regenerate the README table
+    python -m study.report.costs estimates                                 # the estimate beside each phase's time
 """
 
 from __future__ import annotations
@@ -147,6 +148,29 @@ def write_readme(readme_path: Path | None = None) -> None:
                                          MARKER_START + table_markdown() + MARKER_END))
 
 
+def estimates(results_root: Path | None = None) -> pd.DataFrame:
+    """Each run's estimate beside what it took, phase by phase, from the run records (``results/*/runs/``): the
+    estimate counts the race's expected share (``estimate_races``), the measured seconds include the race it ran
+    (``race_s``). ``error_pct`` is the measured time's distance from the estimate, in % of the measured time."""
+    rows = []
+    for path in sorted((results_root or paths.root() / "results").glob("*/runs/*.json")):
+        try:
+            run = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a damaged record says nothing about the estimate; the run's own tables are elsewhere
+        measured, estimated = run.get("phases") or {}, run.get("estimate_phases") or {}
+        for phase, took in measured.items():
+            if phase not in estimated:
+                continue
+            rows.append({"profile": path.parent.parent.name, "run_id": path.stem, "commit": run.get("git_commit"),
+                         "phase": phase, "estimate_s": estimated[phase], "measured_s": took,
+                         "race_estimate_s": (run.get("estimate_races") or {}).get(phase),
+                         "race_s": (run.get("race_s") or {}).get(phase),
+                         "error_pct": 100.0 * (estimated[phase] - took) / took if took else None,
+                         "calibrated_from": (run.get("estimate_sources") or {}).get(phase)})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m study.report.costs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,11 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--fresh", action="store_true", help="timed on a fresh clone")
     add.add_argument("--tests", type=int, default=None, help="tests that ran")
     add.add_argument("--note", default="")
+    sub.add_parser("estimates", help="each run's estimate beside what it took, phase by phase (results/*/runs/)")
     args = parser.parse_args(argv)
     try:
         if args.action == "record":
             print(record(args.command, args.seconds, args.probe_ms if args.probe_ms is not None else probe_ms(),
                          args.fresh, args.tests, args.note))
+        if args.action == "estimates":
+            with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+                print(estimates().to_string(index=False))
         if args.write:
             write_readme()
         if not args.action and not args.write:
