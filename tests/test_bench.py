@@ -264,6 +264,25 @@ def test_the_estimate_reads_this_machines_earlier_run_of_the_same_phase():
     assert calibrated(raced, "latency", 200.0, "cpu A")[0] == 300.0
 
 
+def test_the_estimate_scales_a_phases_conversions_and_its_own_work_apart():
+    """A first run converts, a second mostly does not: one factor for both would carry the first run's conversions
+    into the second's estimate (on a 2-core Xeon, 2026-12, host's latency phase was estimated at 445 s after a first
+    run with 20 conversions, and took 293 s)."""
+    from study.plan.estimate import calibrated
+
+    first = {"run_id": "first", "cpu_id": "A", "estimate_model_phases": {"latency": 300.0, "convert": 40.0},
+             "estimate_model_conversions": {"latency": 100.0, "convert": 40.0},
+             "phases": {"latency": 520.0, "convert": 0.5}, "conversion_s": {"latency": 300.0},
+             "race_s": {"latency": 20.0}}
+    seconds, source = calibrated([first], "latency", 200.0, "A")
+    assert seconds == 200.0 and "first" in source  # its own work took what the constants said; nothing to convert
+    seconds, source = calibrated([first], "latency", 250.0, "A", conversions=50.0)
+    assert seconds == 200.0 + 150.0 and "conversions from run first" in source  # conversions at 3x the constants
+    # a phase whose conversions were not timed (a record before they were) is scaled whole, as before
+    old = {**first, "conversion_s": {}}
+    assert calibrated([old], "latency", 200.0, "A")[0] == 200.0 * 500.0 / 300.0
+
+
 def test_the_estimate_expects_the_share_of_its_bound_the_last_race_on_this_machine_used():
     from study.plan.estimate import RACE_SHARE, expected_race
 

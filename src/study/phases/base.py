@@ -6,6 +6,7 @@ launcher that starts case processes, and the latency cases once planned (most ph
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
@@ -38,6 +39,9 @@ class Run:
     measured: list[str] = field(default_factory=list)
     unmeasured: list[str] = field(default_factory=list)  # what the device could not run this time: a rerun measures it
     race_s: dict[str, float] = field(default_factory=dict)  # per phase, the seconds its race took beyond the plan
+    # per phase, the seconds it spent converting (a kind of work the estimate scales apart)
+    conversion_s: dict[str, float] = field(default_factory=dict)
+    phase: str = ""  # the phase running now: its conversions are counted to it
     # writes the run record; a phase calls it before its first case, so an interrupted run still leaves one
     record_run: Callable[[], None] = lambda: None
     # a phase says a first result is in before it ends (latency: the planned rounds, before the race), so a report
@@ -52,8 +56,14 @@ class Run:
         """The profile's latency cases, converting the artifacts they need the first time a phase asks."""
         if self._cases is None:
             self.log("planning cases (converting artifacts where needed)")
+            started = time.perf_counter()
             self._cases = latency_cases(self.profile, log=self.log)
+            self.converted_for(time.perf_counter() - started)
         return self._cases
+
+    def converted_for(self, seconds: float) -> None:
+        """Count ``seconds`` of conversions to the phase running now (the run record keeps them per phase)."""
+        self.conversion_s[self.phase] = round(self.conversion_s.get(self.phase, 0.0) + seconds, 1)
 
 
 class Phase(ABC):

@@ -72,6 +72,7 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
     this CPU compared with its own estimate (the run records), so a second run on a machine is estimated from it."""
     counts = {"conversions": 0}
     model_phases: dict[str, float] = {}
+    model_conversions: dict[str, float] = {}  # the share of each phase's constants that is conversions
     bounds: dict[str, float] = {}
     claimed: set[tuple] = set()
     per_conversion = costs.CONVERSION_S / max(1, os.cpu_count() or 1)
@@ -88,9 +89,11 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
                 pending += 1
         claimed |= part.artifacts
         counts["conversions"] += pending
+        model_conversions[name] = pending * per_conversion
         model_phases[name] = part.seconds + pending * per_conversion
     runs, cpu = ResultsStore(profile.name).runs(), environment.cpu_id()
-    calibrated = {name: costs.calibrated(runs, name, seconds, cpu) for name, seconds in model_phases.items()}
+    calibrated = {name: costs.calibrated(runs, name, seconds, cpu, model_conversions[name])
+                  for name, seconds in model_phases.items()}
     races = {name: costs.expected_race(runs, name, bound, cpu) for name, bound in bounds.items()}
     per_phase = {name: round(value + races.get(name, (0.0, ""))[0], 1) for name, (value, _) in calibrated.items()}
     sources = {name: source for name, (_, source) in calibrated.items()}
@@ -99,7 +102,8 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
     return costs.Plan(counts, sum(per_phase.values()), sum(bounds.values()) - expected, per_phase,
                       model_phases={name: round(value, 1) for name, value in model_phases.items()}, sources=sources,
                       bounds={name: round(value, 1) for name, value in bounds.items()},
-                      races={name: round(value, 1) for name, (value, _) in races.items()})
+                      races={name: round(value, 1) for name, (value, _) in races.items()},
+                      conversions={name: round(value, 1) for name, value in model_conversions.items()})
 
 
 def answer_first(phases: tuple[str, ...]) -> tuple[str, ...]:
@@ -146,6 +150,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
               "bound_s": planned.bound_seconds, "estimate_phases": planned.phases,
               "estimate_model_phases": planned.model_phases, "estimate_sources": planned.sources,
               "estimate_bounds": planned.bounds, "estimate_races": planned.races,
+              "estimate_model_conversions": planned.conversions,
               "started_at": environment.utc_now(), "only": list(phases)}
 
     run_id = new_run_id()
@@ -154,7 +159,8 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
         machine = environment.collect(profile.name, profile.content_hash)
         store.write_run(run_id, {**machine, "timed_on": device} if device else machine,
                         run.measured, {**record, "measured_s": sum(record["phases"].values()),
-                                       "race_s": run.race_s, "unmeasured": run.unmeasured})
+                                       "race_s": run.race_s, "conversion_s": run.conversion_s,
+                                       "unmeasured": run.unmeasured})
 
     run = Run(profile, store, run_id, force=force, progress=progress, say=say, record_run=record_run,
               launcher=launcher)
@@ -196,7 +202,7 @@ def _run_phases(run: Run, phases: tuple[str, ...], planned, record: dict, on_pha
             later = {other: planned.phases.get(other, 0.0) for other in phases[phases.index(name) + 1:]}
             run.milestone = lambda still, name=name, later=later: on_phase(
                 profile.name, name, {f"{name} ({still})": 0.0, **later})
-        started = time.perf_counter()
+        started, run.phase = time.perf_counter(), name
         run.measured += phase(name).run(run)
         record["phases"][name] = round(time.perf_counter() - started, 1)
         run.log(f"{name}: {record['phases'][name]:.0f} s (estimated {planned.phases.get(name, 0):.0f} s)")

@@ -35,6 +35,7 @@ class Plan:
     #                                                   its expected race included
     bounds: dict = field(default_factory=dict)        # per phase, the most its race may add
     races: dict = field(default_factory=dict)         # per phase, what its race is expected to add (in ``phases``)
+    conversions: dict = field(default_factory=dict)   # per phase, the constants' seconds of its conversions
     model_phases: dict = field(default_factory=dict)  # the same from the constants above alone
     sources: dict = field(default_factory=dict)       # per phase: which earlier run calibrated it, or "constants"
 
@@ -80,21 +81,50 @@ def latency_case_seconds(timing: dict) -> float:
 MIN_CALIBRATION_S = 20.0  # a phase estimated or measured shorter than this says little about a per-unit cost
 
 
-def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str) -> tuple[float, str]:
-    """``seconds`` (a phase's estimate from the constants) scaled by how the latest earlier run of the same phase on
-    this CPU compared with its own constant-based estimate: the constants were seen on one VM, the records say what
-    this machine takes. ``(seconds, "constants")`` when no earlier run can tell."""
+def _planned_work(run: dict, phase: str) -> tuple[float, float]:
+    """(seconds taken, seconds the constants said) for a recorded phase's own work: its race (bounded apart) and its
+    conversions (a kind of work of their own, estimated apart) left out of both."""
+    model = (run.get("estimate_model_phases") or {}).get(phase) or 0.0
+    took = (run.get("phases") or {}).get(phase) or 0.0
+    took -= (run.get("race_s") or {}).get(phase, 0.0) + (run.get("conversion_s") or {}).get(phase, 0.0)
+    if phase in (run.get("conversion_s") or {}):  # its conversions were timed: their constants come out too
+        model -= (run.get("estimate_model_conversions") or {}).get(phase, 0.0)
+    return took, model
+
+
+def conversion_scale(runs: list[dict], cpu_id: str) -> tuple[float, str]:
+    """How this machine's conversions compared with the constants in the latest earlier run on this CPU that timed
+    enough of them: (factor, where it came from); ``(1.0, "constants")`` when none did."""
     for run in reversed(runs):
-        model = (run.get("estimate_model_phases") or {}).get(phase)
-        took = (run.get("phases") or {}).get(phase)
-        if took:  # the race's rounds are bounded apart ("up to ..."): the estimate is of the planned work
-            took -= (run.get("race_s") or {}).get(phase, 0.0)
-        if run.get("cpu_id") != cpu_id or not model or not took:
+        took = sum((run.get("conversion_s") or {}).values())
+        model = sum((run.get("estimate_model_conversions") or {}).get(phase, 0.0)
+                    for phase in (run.get("conversion_s") or {}))
+        if run.get("cpu_id") == cpu_id and took >= MIN_CALIBRATION_S and model >= MIN_CALIBRATION_S:
+            return took / model, f"run {run.get('run_id', '?')} ({took:.0f} s of conversions for {model:.0f} s)"
+    return 1.0, "constants"
+
+
+def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str,
+               conversions: float = 0.0) -> tuple[float, str]:
+    """``seconds`` (a phase's estimate from the constants, of which ``conversions`` are conversions) scaled kind by
+    kind: the phase's own work by how the latest earlier run of the same phase on this CPU compared with its own
+    constant-based estimate, its conversions by how this CPU's last timed conversions did. The constants were seen
+    on one VM, the records say what this machine takes; a first run converts, a second mostly does not, so one
+    factor for both would carry the first run's conversions into the second's estimate. ``(seconds, "constants")``
+    when no earlier run can tell."""
+    work, source = seconds - conversions, "constants"
+    for run in reversed(runs):
+        took, model = _planned_work(run, phase)
+        if run.get("cpu_id") != cpu_id or model < MIN_CALIBRATION_S or took < MIN_CALIBRATION_S:
             continue
-        if model < MIN_CALIBRATION_S or took < MIN_CALIBRATION_S:
-            continue
-        return seconds * took / model, f"run {run.get('run_id', '?')} ({took:.0f} s for an estimate of {model:.0f} s)"
-    return seconds, "constants"
+        work, source = work * took / model, f"run {run.get('run_id', '?')} ({took:.0f} s for an estimate of {model:.0f} s)"
+        break
+    if conversions:
+        factor, where = conversion_scale(runs, cpu_id)
+        conversions *= factor
+        if where != "constants":
+            source = f"{source}; its conversions from {where}"
+    return work + conversions, source
 
 
 # the share of its bound a race is expected to use when no earlier run on this CPU says (on a noisy 2-core Xeon,
