@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def by_file_state(cache: dict, path: Path, compute):
+    """``compute(path)``, kept in ``cache`` under the file's path, size and change time: within one process a file
+    read again unchanged is not read again, and a changed one is."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in cache:
+        cache[key] = compute(path)
+    return cache[key]
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

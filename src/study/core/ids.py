@@ -27,11 +27,9 @@ _SOURCES: dict[tuple, str] = {}  # per process, by file and its change time: a r
 
 def _source_without_imports(path: Path) -> str:
     """A module's code with its import statements dropped: where it imports from is not what it computes."""
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _SOURCES:
-        _SOURCES[key] = _parse_without_imports(path)
-    return _SOURCES[key]
+    from study.core.fsutil import by_file_state
+
+    return by_file_state(_SOURCES, path, _parse_without_imports)
 
 
 def _parse_without_imports(path: Path) -> str:

@@ -226,12 +226,9 @@ _HASHES: dict[tuple, str] = {}  # per process, by path, size and change time: a 
 def _content_hash(path: Path) -> str:
     """The artifact's sha256, as its conversion record has it."""
     from study.build.convert import file_sha256
+    from study.core.fsutil import by_file_state
 
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        _HASHES[key] = file_sha256(path)
-    return _HASHES[key]
+    return by_file_state(_HASHES, path, file_sha256)
 
 
 __all__ = ["DeviceLauncher", "DeviceError", "lock_pins", "missing_runtime", "pins", "transport_for"]
