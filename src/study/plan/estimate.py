@@ -92,15 +92,30 @@ def _planned_work(run: dict, phase: str) -> tuple[float, float]:
     return took, model
 
 
+def _latest(runs: list[dict], cpu_id: str, read, usable) -> tuple[float, float, str] | None:
+    """(seconds taken, seconds it is compared with, run id) from the latest earlier run on this CPU whose pair
+    ``read(run)`` is ``usable``: every estimate factor reads this machine's own last record."""
+    for run in reversed(runs):
+        if run.get("cpu_id") != cpu_id:
+            continue
+        pair = read(run)
+        if pair is not None and usable(*pair):
+            return pair[0], pair[1], run.get("run_id", "?")
+    return None
+
+
+def _conversions(run: dict) -> tuple[float, float]:
+    timed = run.get("conversion_s") or {}
+    return sum(timed.values()), sum((run.get("estimate_model_conversions") or {}).get(p, 0.0) for p in timed)
+
+
 def conversion_scale(runs: list[dict], cpu_id: str) -> tuple[float, str]:
     """How this machine's conversions compared with the constants in the latest earlier run on this CPU that timed
     enough of them: (factor, where it came from); ``(1.0, "constants")`` when none did."""
-    for run in reversed(runs):
-        took = sum((run.get("conversion_s") or {}).values())
-        model = sum((run.get("estimate_model_conversions") or {}).get(phase, 0.0)
-                    for phase in (run.get("conversion_s") or {}))
-        if run.get("cpu_id") == cpu_id and took >= MIN_CALIBRATION_S and model >= MIN_CALIBRATION_S:
-            return took / model, f"run {run.get('run_id', '?')} ({took:.0f} s of conversions for {model:.0f} s)"
+    found = _latest(runs, cpu_id, _conversions, lambda took, model: min(took, model) >= MIN_CALIBRATION_S)
+    if found:
+        took, model, run_id = found
+        return took / model, f"run {run_id} ({took:.0f} s of conversions for {model:.0f} s)"
     return 1.0, "constants"
 
 
@@ -113,12 +128,11 @@ def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str,
     factor for both would carry the first run's conversions into the second's estimate. ``(seconds, "constants")``
     when no earlier run can tell."""
     work, source = seconds - conversions, "constants"
-    for run in reversed(runs):
-        took, model = _planned_work(run, phase)
-        if run.get("cpu_id") != cpu_id or model < MIN_CALIBRATION_S or took < MIN_CALIBRATION_S:
-            continue
-        work, source = work * took / model, f"run {run.get('run_id', '?')} ({took:.0f} s for an estimate of {model:.0f} s)"
-        break
+    found = _latest(runs, cpu_id, lambda run: _planned_work(run, phase),
+                    lambda took, model: min(took, model) >= MIN_CALIBRATION_S)
+    if found:
+        took, model, run_id = found
+        work, source = work * took / model, f"run {run_id} ({took:.0f} s for an estimate of {model:.0f} s)"
     if conversions:
         factor, where = conversion_scale(runs, cpu_id)
         conversions *= factor
@@ -138,11 +152,10 @@ def expected_race(runs: list[dict], phase: str, bound: float, cpu_id: str) -> tu
     how noisy the machine is, which the last run on it tells best."""
     if bound <= 0:
         return 0.0, "no race"
-    for run in reversed(runs):
-        raced = (run.get("race_s") or {}).get(phase)
-        earlier_bound = (run.get("estimate_bounds") or {}).get(phase)
-        if run.get("cpu_id") != cpu_id or raced is None or not earlier_bound:
-            continue
-        share = min(1.0, raced / earlier_bound)
-        return bound * share, f"run {run.get('run_id', '?')} ({raced:.0f} s of a {earlier_bound:.0f} s bound)"
+    found = _latest(runs, cpu_id, lambda run: ((run.get("race_s") or {}).get(phase),
+                                               (run.get("estimate_bounds") or {}).get(phase)),
+                    lambda raced, earlier_bound: raced is not None and bool(earlier_bound))
+    if found:
+        raced, earlier_bound, run_id = found
+        return bound * min(1.0, raced / earlier_bound), f"run {run_id} ({raced:.0f} s of a {earlier_bound:.0f} s bound)"
     return bound * RACE_SHARE, f"constants ({RACE_SHARE:.0%} of the bound)"
