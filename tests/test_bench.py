@@ -256,7 +256,9 @@ def test_the_estimate_reads_this_machines_earlier_run_of_the_same_phase():
     seconds, source = calibrated(runs, "latency", 200.0, "cpu A")
     assert seconds == 300.0 and "new" in source  # the latest run on this CPU: 1.5x its constants
     assert calibrated(runs, "latency", 200.0, "cpu C") == (200.0, "constants")  # another machine's runs say nothing
-    assert calibrated(runs, "convert", 10.0, "cpu A") == (10.0, "constants")  # a 5 s estimate is too short to scale
+    # a 5 s estimate is too short to scale: what the phase took beyond its constants (its set-up) is added instead
+    seconds, source = calibrated(runs, "convert", 10.0, "cpu A")
+    assert seconds == 10.0 + 45.0 and "short" in source and "beyond its constants" in source
     assert calibrated(runs, "operators", 10.0, "cpu A") == (10.0, "constants")
     # a run whose race went to its bound: the planned rounds alone scale the estimate (the race is bounded apart)
     raced = [{"run_id": "raced", "cpu_id": "cpu A", "estimate_model_phases": {"latency": 100.0},
@@ -283,7 +285,24 @@ def test_the_estimate_scales_a_phases_conversions_and_its_own_work_apart():
     assert calibrated([old], "latency", 200.0, "A")[0] == 200.0 * 500.0 / 300.0
 
 
-def test_the_estimate_expects_the_share_of_its_bound_the_last_race_on_this_machine_used():
+def test_a_phase_with_nothing_to_do_is_estimated_at_its_set_up_not_zero():
+    """A second run converts nothing, yet its convert phase still checks every artifact on disk (on a 2-core Xeon,
+    2026-12: estimated 0 s, took 1.5 s)."""
+    from study.plan.estimate import calibrated
+
+    first = {"run_id": "first", "cpu_id": "A", "estimate_model_phases": {"convert": 82.5, "energy": 0.0},
+             "estimate_model_conversions": {"convert": 82.5}, "phases": {"convert": 106.1, "energy": 1.1},
+             "conversion_s": {"convert": 104.0}}
+    seconds, source = calibrated([first], "convert", 0.0, "A")
+    assert seconds == pytest.approx(2.1) and "first" in source  # what it took beside its conversions
+    assert calibrated([first], "energy", 0.0, "A")[0] == pytest.approx(1.1)
+    assert calibrated([first], "energy", 0.0, "B") == (0.0, "constants")
+    # a phase whose last run said more than its constants by a usable margin is scaled, not offset
+    big = {**first, "run_id": "big", "estimate_model_phases": {"energy": 40.0}, "phases": {"energy": 80.0}}
+    assert calibrated([first, big], "energy", 30.0, "A")[0] == 60.0
+
+
+def test_the_estimate_expects_the_mean_share_of_their_bounds_the_latest_races_on_this_machine_used():
     from study.plan.estimate import RACE_SHARE, expected_race
 
     runs = [{"run_id": "old", "cpu_id": "cpu A", "race_s": {"latency": 900.0}, "estimate_bounds": {"latency": 1000.0}},
@@ -291,7 +310,12 @@ def test_the_estimate_expects_the_share_of_its_bound_the_last_race_on_this_machi
             {"run_id": "other", "cpu_id": "cpu B", "race_s": {"latency": 50.0}, "estimate_bounds": {"latency": 50.0}},
             {"run_id": "unbounded", "cpu_id": "cpu A", "race_s": {"latency": 10.0}}]  # before bounds were kept
     seconds, source = expected_race(runs, "latency", 800.0, "cpu A")
-    assert seconds == 200.0 and "new" in source  # a quarter of the bound, as the latest race here used
+    # the mean share of the races here (90% and 25%; the one without a bound says nothing): one race is a draw
+    assert seconds == 800.0 * (0.9 + 0.25) / 2 and "new" in source and "old" in source and "2 race(s)" in source
+    assert expected_race(runs[1:], "latency", 800.0, "cpu A")[0] == 200.0  # a quarter, as the only race here used
+    many = [{"run_id": f"r{i}", "cpu_id": "cpu A", "race_s": {"latency": float(i)},
+             "estimate_bounds": {"latency": 100.0}} for i in range(10)]
+    assert expected_race(many, "latency", 100.0, "cpu A")[0] == pytest.approx(sum(range(5, 10)) / 5)  # the latest five only
     assert expected_race(runs, "latency", 800.0, "cpu C")[0] == 800.0 * RACE_SHARE
     assert expected_race(runs, "latency", 0.0, "cpu A") == (0.0, "no race")
     over = [{"run_id": "x", "cpu_id": "cpu A", "race_s": {"latency": 90.0}, "estimate_bounds": {"latency": 60.0}}]

@@ -119,20 +119,35 @@ def conversion_scale(runs: list[dict], cpu_id: str) -> tuple[float, str]:
     return 1.0, "constants"
 
 
+def _fixed_cost(run: dict, phase: str) -> tuple[float, float] | None:
+    """(seconds taken beyond the constants, 0) for a recorded phase the constants said little about: the set-up a
+    phase has whatever its work (loading tables, checking what is on disk), which no per-unit factor can scale."""
+    if phase not in (run.get("phases") or {}):
+        return None
+    took, model = _planned_work(run, phase)
+    return (max(0.0, took - max(0.0, model)), model) if model < MIN_CALIBRATION_S else None
+
+
 def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str,
                conversions: float = 0.0) -> tuple[float, str]:
     """``seconds`` (a phase's estimate from the constants, of which ``conversions`` are conversions) scaled kind by
     kind: the phase's own work by how the latest earlier run of the same phase on this CPU compared with its own
     constant-based estimate, its conversions by how this CPU's last timed conversions did. The constants were seen
     on one VM, the records say what this machine takes; a first run converts, a second mostly does not, so one
-    factor for both would carry the first run's conversions into the second's estimate. ``(seconds, "constants")``
-    when no earlier run can tell."""
+    factor for both would carry the first run's conversions into the second's estimate. A phase too short to scale
+    (its constants under ``MIN_CALIBRATION_S``) adds what it took beyond them last time instead: its set-up.
+    ``(seconds, "constants")`` when no earlier run can tell."""
     work, source = seconds - conversions, "constants"
     found = _latest(runs, cpu_id, lambda run: _planned_work(run, phase),
                     lambda took, model: min(took, model) >= MIN_CALIBRATION_S)
     if found:
         took, model, run_id = found
         work, source = work * took / model, f"run {run_id} ({took:.0f} s for an estimate of {model:.0f} s)"
+    else:
+        fixed = _latest(runs, cpu_id, lambda run: _fixed_cost(run, phase), lambda extra, model: True)
+        if fixed:
+            extra, _, run_id = fixed
+            work, source = work + extra, f"run {run_id} ({extra:.1f} s beyond its constants)"
     if conversions:
         factor, where = conversion_scale(runs, cpu_id)
         conversions *= factor
@@ -141,21 +156,31 @@ def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str,
     return work + conversions, source
 
 
-# the share of its bound a race is expected to use when no earlier run on this CPU says (on a noisy 2-core Xeon,
-# 2026-12, with the futility rule, the races used a fifth to a third of their bound)
+# the share of its bound a race is expected to use when no earlier run on this CPU says: a guess that leans high, since
+# a quiet machine's close calls can race far (before the futility rule, a noisy Xeon's raced to the bound); with the
+# rule, the same Xeon's races used 0 to 7% (2026-12)
 RACE_SHARE = 0.25
+
+
+RACE_HISTORY = 5  # the races a phase's expected race averages: the latest ones on this CPU
 
 
 def expected_race(runs: list[dict], phase: str, bound: float, cpu_id: str) -> tuple[float, str]:
     """The seconds a phase's race is expected to take on top of its planned work: its bound (every close call racing
-    to the end) times the share of its bound the latest earlier race on this CPU used. The race's length depends on
-    how noisy the machine is, which the last run on it tells best."""
+    to the end) times the mean share of their bounds the latest races on this CPU used (up to ``RACE_HISTORY``). How
+    long a race goes depends on how noisy the machine is, which its own runs tell best; one race is a draw of that
+    (on a 2-core Xeon, 2026-12, host's races took 3, 26, 55 and 0 s of an 806 s bound), so several are averaged."""
     if bound <= 0:
         return 0.0, "no race"
-    found = _latest(runs, cpu_id, lambda run: ((run.get("race_s") or {}).get(phase),
-                                               (run.get("estimate_bounds") or {}).get(phase)),
-                    lambda raced, earlier_bound: raced is not None and bool(earlier_bound))
-    if found:
-        raced, earlier_bound, run_id = found
-        return bound * min(1.0, raced / earlier_bound), f"run {run_id} ({raced:.0f} s of a {earlier_bound:.0f} s bound)"
+    shares = []
+    for run in reversed(runs):
+        raced, earlier_bound = (run.get("race_s") or {}).get(phase), (run.get("estimate_bounds") or {}).get(phase)
+        if run.get("cpu_id") == cpu_id and raced is not None and earlier_bound:
+            shares.append((min(1.0, raced / earlier_bound), run.get("run_id", "?")))
+        if len(shares) == RACE_HISTORY:
+            break
+    if shares:
+        share = sum(s for s, _ in shares) / len(shares)
+        runs_named = ", ".join(run_id for _, run_id in shares)
+        return bound * share, f"{len(shares)} race(s) here used {share:.1%} of their bounds (run {runs_named})"
     return bound * RACE_SHARE, f"constants ({RACE_SHARE:.0%} of the bound)"
