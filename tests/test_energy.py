@@ -211,6 +211,12 @@ def test_windows_are_cut_from_cpu_checkpoints():
     windows = windows_from_checkpoints(points, 2, cpus=1, device_cpus=2)
     assert [(w["calls"], w["wall_s"], w["cpu_s"]) for w in windows] == [(50, 5, 4.0), (50, 5, 4.0)]
     assert windows_from_checkpoints(points[:2], 2, 1, 2) == []  # too few to cut: the case says so
+    # a slow spell after three quick calls: the bounds at a third and two thirds of the time both fall nearest the
+    # last checkpoints, yet every window keeps its own (nearest alone gave 2 of 3; loaded, a test lost 1 of 24)
+    stalled = [[n, t, t, 1000 + t] for n, t in enumerate((0.0, 0.1, 0.2, 10.0))]
+    assert [w["calls"] for w in windows_from_checkpoints(stalled, 3, 1, 2)] == [1, 1, 1]
+    ended = stalled + [[3, 10.001, 10.001, 1010.001]]  # the end's checkpoint, no call after the last one's
+    assert [w["calls"] for w in windows_from_checkpoints(ended, 3, 1, 2)] == [1, 1, 1]
 
 
 def test_meter_log_missing_a_window_fails_that_row_only(bench_root):

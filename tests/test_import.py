@@ -93,6 +93,10 @@ def test_import_refuses_to_overwrite_unless_replace(tiny_study, exported):
     (lambda f: (f / "profile.yaml").write_text("name: [device"), "malformed YAML"),
     (lambda f: pd.read_csv(f / "latency.csv").drop(columns=["p50_ms"]).to_csv(f / "latency.csv", index=False),
      "lacks columns p50_ms"),
+    # a folder of records a phase added later wrote is checked like the study's own, with no list naming it
+    (lambda f: ((f / "a_later_phase").mkdir(), (f / "a_later_phase" / "x.json").write_text('{"case_id": "y"}')),
+     "a_later_phase/x.json: not a results record"),
+    (lambda f: (f / "cases" / "stolen.json").symlink_to(f / "environment.json"), "stolen.json: a symbolic link"),
 ])
 def test_a_bad_or_partial_folder_is_one_error_and_changes_nothing(tiny_study, exported, damage, message):
     from study.measure.importer import import_results

@@ -31,6 +31,8 @@ BREACHES = {  # a module, the import added to it, the line lint-imports must pri
                            "study.measure.runtimes.litert -> study.measure.runtimes.onnxruntime"),
     "tracker to tracker": ("measure/trackers/thermal.py", "from study.measure.trackers import memory",
                            "study.measure.trackers.thermal -> study.measure.trackers.memory"),
+    "scenario to scenario": ("measure/scenarios/sustained.py", "from study.measure.scenarios import latency",
+                             "study.measure.scenarios.sustained -> study.measure.scenarios.latency"),
 }
 
 

@@ -15,28 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from study.core.statistics import bootstrap_means, paired_difference, welch_test
+from study.core.statistics import bootstrap_mean_ci, paired_difference, welch_test
 
 BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
 
 
 def accuracy_ci(correct, n_boot: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
-    correct = np.asarray(correct, dtype=float)
-    if len(correct) == 0:
-        return float("nan"), float("nan"), float("nan")
-    means = bootstrap_means(correct, n_boot, seed)
-    return float(correct.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    """Accuracy with its percentile-bootstrap 95% CI over the test images."""
+    return bootstrap_mean_ci(correct, n_boot, seed)
 
 
 def delta_ci(correct_quant, correct_fp32, n_boot: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED
              ) -> tuple[float, float, float]:
     """Quantized minus fp32 accuracy, with a paired bootstrap CI."""
-    diff = np.asarray(correct_quant, dtype=float) - np.asarray(correct_fp32, dtype=float)
-    if len(diff) == 0:
-        return float("nan"), float("nan"), float("nan")
-    means = bootstrap_means(diff, n_boot, seed)
-    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    return bootstrap_mean_ci(np.asarray(correct_quant, dtype=float) - np.asarray(correct_fp32, dtype=float),
+                             n_boot, seed)
 
 
 def flip_rate(pred_a, pred_b) -> float:

@@ -50,6 +50,16 @@ def bootstrap_means(values, resamples: int, seed: int) -> np.ndarray:
     return values[idx].mean(axis=1)
 
 
+def bootstrap_mean_ci(values, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of ``values`` with its percentile-bootstrap interval; NaNs for no values."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return float("nan"), float("nan"), float("nan")
+    tail = round(50 * (1 - level), 10)  # 2.5 for a 95% interval, exactly
+    low, high = np.percentile(bootstrap_means(values, resamples, seed), [tail, 100 - tail])
+    return float(values.mean()), float(low), float(high)
+
+
 def ratio_of_medians_ci(numerator, denominator, level: float = 0.95, resamples: int = 1000,
                         seed: int = 3) -> tuple[float, float]:
     """Percentile-bootstrap interval of median(numerator) / median(denominator), each resampled on its own."""

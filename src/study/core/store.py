@@ -24,6 +24,18 @@ from study.core.statistics import MIN_RUNS_FOR, attainable_gflops, summarize
 from study.core.schema import LATENCY_COLUMNS, SAMPLE_COLUMNS, required_latency_columns
 
 RECORD_KEYS = ("case_id", "status", "inputs")
+RUNS_FOLDER, LOGS_FOLDER = "runs", "logs"  # a results folder's run records and process logs; every other folder
+#                                             in it holds per-case records (``cases``, and each phase's own)
+
+
+def record_folders(directory: Path) -> list[Path]:
+    """The folders of per-case records in a results folder, whatever phase wrote them: all its folders but the run
+    records and the logs, so a phase added later is checked and counted on import without a list to extend."""
+    if not directory.is_dir():
+        return []
+    return sorted(d for d in directory.iterdir()
+                  if d.is_dir() and not d.is_symlink() and d.name not in (RUNS_FOLDER, LOGS_FOLDER)
+                  and not d.name.startswith("."))
 
 
 class ResultsStore:
@@ -36,7 +48,8 @@ class ResultsStore:
         self.samples_csv = self.directory / "samples.csv"
         self.environment_json = self.directory / "environment.json"
         self.conversions_csv = self.directory / "conversions.csv"
-        self.runs_dir = self.directory / "runs"
+        self.runs_dir = self.directory / RUNS_FOLDER
+        self.logs_dir = self.directory / LOGS_FOLDER
 
     def _case_path(self, case_id: str) -> Path:
         return self.cases_dir / f"{case_id}.json"
@@ -145,9 +158,11 @@ class ResultsStore:
         found = []
         for path in sorted(self.runs_dir.glob("*.json")):
             try:
-                found.append({"run_id": path.stem, **json.loads(path.read_text())})
+                run = json.loads(path.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # a damaged run record loses only its own timing line
+            if isinstance(run, dict):
+                found.append({"run_id": path.stem, **run})
         return found
 
 

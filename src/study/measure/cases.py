@@ -149,7 +149,7 @@ def measure_cases(name: str, store: ResultsStore, cases: list[Case], run_id: str
         if complete(records[case.case_id], case, targets[case.case_id]):
             continue  # failed in an earlier process
         say(f"[{name}] measuring {case.label} (process {index + 1} of {targets[case.case_id]})")
-        process = measure_case(case, log_dir=store.directory / "logs", launcher=launcher)
+        process = measure_case(case, log_dir=store.logs_dir, launcher=launcher)
         if process.retryable:
             say(f"[{name}]   NOT MEASURED: {process.error}")
             if unmeasured is not None:

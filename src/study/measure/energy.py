@@ -202,10 +202,18 @@ def windows_from_checkpoints(checkpoints: list, windows: int, cpus: int, device_
     """Cut the CPU-time checkpoints taken along a case's timed runs into ``windows`` active windows of about
     equal length: for the power model, which needs wall and CPU time, not long windows of their own."""
     points = np.asarray(checkpoints, dtype=float)
+    if len(points):  # a checkpoint after no further call (the end's, just after the last call's) bounds no window
+        points = points[np.concatenate([[True], np.diff(points[:, 0]) > 0])]
     if len(points) < windows + 1:
         return []
     bounds = np.linspace(points[0, 1], points[-1, 1], windows + 1)
-    cut = sorted({int(np.argmin(np.abs(points[:, 1] - b))) for b in bounds})
+    # each inner bound at the checkpoint nearest its time, yet after the one before and leaving one for each window
+    # after it: a slow spell between two checkpoints would otherwise put two bounds on one checkpoint, a window fewer
+    cut = [0]
+    for index, bound in enumerate(bounds[1:-1], start=1):
+        allowed = np.arange(cut[-1] + 1, len(points) - (windows - index))
+        cut.append(int(allowed[np.argmin(np.abs(points[allowed, 1] - bound))]))
+    cut.append(len(points) - 1)
     recorded = []
     for index, (a, b) in enumerate(zip(cut, cut[1:]), start=1):
         recorded.append({"phase": "active", "index": index, "calls": int(points[b, 0] - points[a, 0]),

@@ -1,9 +1,10 @@
 """The one measurement loop, run inside a case's own process (``study.measure.worker``).
 
-What is run (a runtime's backend: load, predict), how it is driven (a scenario: timed runs until the
-profile's budget is met, or energy windows for a counter or meter) and what is observed (trackers:
-peak memory at each stage, the native libraries the runtime mapped, CPU time along the timed runs) are
-separate, so a zoo model, a quantized variant and an energy case all yield the same fields.
+What is run (a runtime's backend: load, predict), how it is driven (a scenario of ``study.measure.scenarios``:
+timed runs until the profile's budget is met, a sustained run, the runtime's profiler, or energy windows for a
+counter or meter) and what is observed (trackers: peak memory at each stage, the native libraries the runtime
+mapped, CPU time along the timed runs) are separate, so a zoo model, a quantized variant and an energy case all
+yield the same fields.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from pathlib import Path
 
 from study.measure.launcher import CaseSpec
-from study.measure.timing import harness_overhead_ms, judge_call, timed_runs
+from study.measure.scenarios import SCENARIOS
+from study.measure.timing import judge_call, timed_runs
 from study.measure.trackers import TRACKERS, Tracker, tracker_class
 
 
@@ -84,33 +86,11 @@ def run(spec: CaseSpec | dict) -> dict:
                         timing.max_seconds)
     result = {"status": "ok", "import_ms": import_ms, "load_ms": load_ms, "first_ms": first_ms, "warmup_ms": warmup,
               "output_shape": list(getattr(output, "shape", ()))}
-    scenario, options = spec.scenario, spec.options
-    if scenario == "latency":
-        observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
-        after_each = (lambda: [observe() for observe in observers]) if observers else None
-        stage("timed")
-        result["samples_ms"] = timed_runs(call, timing.min_runs, timing.min_seconds, timing.max_seconds,
-                                          timing.target_ci, after_each=after_each)
-        stage("timed_done")
-        result["harness_overhead_ms"] = harness_overhead_ms()
-    elif scenario == "sustained":  # one continuous run: does the rate hold, or does the device throttle?
-        from study.measure.timing import sustained_runs
-
-        observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
-        stage("timed")
-        result["samples_ms"], result["offsets_s"] = sustained_runs(
-            call, options["seconds"], after_each=(lambda: [observe() for observe in observers]) if observers else None)
-        stage("timed_done")
-    elif scenario == "operators":  # the runtime's own profiler: time per operator
-        result["operators"] = backend.profile_operators(inputs, options["runs"])
-    elif scenario == "windows":  # a counter or a meter needs long windows and an idle one
-        from study.measure.energy import measure_windows
-
-        settings = options["energy"]
-        result["windows"] = measure_windows(call, settings["window_seconds"], settings["windows"],
-                                            settings["source"], settings.get("rapl_root"))
-    else:
-        raise ValueError(f"unknown scenario {scenario!r}")
+    if spec.scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {spec.scenario!r}: one of {', '.join(SCENARIOS)}")
+    observers = [t.between_calls for t in trackers if type(t).between_calls is not Tracker.between_calls]
+    after_each = (lambda: [observe() for observe in observers]) if observers else None
+    result.update(resolve(SCENARIOS[spec.scenario])(call, backend, inputs, spec, stage, after_each))
     stage("done")
     for tracker in trackers:
         result.update(tracker.result())

@@ -19,11 +19,10 @@ import pandas as pd
 from study.core import paths
 from study.core.errors import StudyError
 from study.core.fsutil import write_json_atomic
-from study.core.store import RECORD_KEYS, ResultsStore
+from study.core.store import RECORD_KEYS, ResultsStore, record_folders
 from study.core.schema import required_latency_columns
 
 ENVIRONMENT_KEYS = ("machine", "cpu_model", "architecture", "python", "versions", "utc_time", "profile")
-RECORD_DIRS = ("cases", "energy", "quant", "quant_zoo", "quant_latency", "operators", "sustained")
 MARKER = "imported.json"
 
 
@@ -36,6 +35,10 @@ def check_folder(source: Path) -> dict:
     source = Path(source)
     if not source.is_dir():
         _fail(f"{source}: not a folder. Fix: give the results/<profile> folder copied from the other machine")
+    linked = next((p for p in source.rglob("*") if p.is_symlink()), None)
+    if linked is not None:  # copied, a link would bring in whatever it points to on this machine
+        _fail(f"{linked}: a symbolic link, which an imported folder may not hold. Fix: copy the results folder with "
+              "its files themselves (cp -r, rsync without --links)")
     env_path = source / "environment.json"
     if not env_path.is_file():
         _fail(f"{source}: no environment.json, so nothing says where these numbers were measured. Fix: copy the "
@@ -67,8 +70,8 @@ def check_folder(source: Path) -> dict:
     cases = sorted((source / "cases").glob("*.json"))
     if not cases:
         _fail(f"{source}/cases: no case records. Fix: copy the whole folder after python -m study bench finished")
-    for directory in RECORD_DIRS:
-        for record_path in sorted((source / directory).glob("*.json")):
+    for directory in record_folders(source):
+        for record_path in sorted(directory.glob("*.json")):
             try:
                 record = json.loads(record_path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError):
@@ -99,7 +102,7 @@ def import_results(source: Path, replace: bool = False, log=print) -> Path:
     destination = paths.results_dir(profile)
     if destination.resolve() == source:
         _fail(f"{source}: is already this checkout's results folder. Fix: give a folder copied from elsewhere")
-    incoming = {d: {p.name for p in (source / d).glob("*.json")} for d in RECORD_DIRS}
+    incoming = {d.name: {p.name for p in d.glob("*.json")} for d in record_folders(source)}
     clashes = sum(len(names & {p.name for p in (destination / d).glob("*.json")}) for d, names in incoming.items())
     if destination.exists() and any(destination.iterdir()) and not replace:
         _fail(f"{paths.results_dir(profile).relative_to(paths.root()) if paths.root() in destination.parents else destination}"

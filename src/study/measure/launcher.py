@@ -14,10 +14,10 @@ from typing import Any
 
 from study.core.errors import StudyError
 from study.core.isolate import run_isolated
+from study.measure.scenarios import SCENARIOS
 
 # Generous: a case is bounded by its timing budget; this only catches a hung runtime.
 CASE_TIMEOUT_PADDING_S = 300
-SCENARIOS = ("latency", "sustained", "operators", "windows")
 
 
 @dataclass(frozen=True)

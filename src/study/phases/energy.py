@@ -77,7 +77,7 @@ class Energy(Phase):
         for case, case_id, inputs in tqdm(pending, desc=f"{profile.name}: energy", unit="case",
                                           disable=None if run.progress else True):
             run.log(f"energy of {case.label}")
-            result = measure_energy_case(profile, case, store.directory / "logs" / f"energy-{case_id}.log",
+            result = measure_energy_case(profile, case, store.logs_dir / f"energy-{case_id}.log",
                                          run.launcher)
             if lost(run, result, case.label):
                 continue

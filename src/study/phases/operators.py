@@ -55,7 +55,7 @@ class Operators(Phase):
                                              disable=None if run.progress else True):
             run.log(f"profiling the operators of {case.label}")
             result = measure_side(run.launcher, case, "operators", 600,
-                                  store.directory / "logs" / f"operators-{identifier}.log", trackers=[],
+                                  store.logs_dir / f"operators-{identifier}.log", trackers=[],
                                   runs=profile.operators.runs)
             if lost(run, result, case.label):
                 continue

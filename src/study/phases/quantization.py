@@ -44,7 +44,7 @@ def _build(profile: Profile, job: dict, force: bool, store: ResultsStore) -> dic
     spec = {"kind": "quant_build", "dataset": i["dataset"], "model": i["model"], "seed": i["seed"],
             "epochs": i["epochs"], "threads": 1, "directory": str(directory)}
     result = run_isolated(spec, BUILD_TIMEOUT_S, threads=1,
-                          log_path=store.directory / "logs" / f"quant-{job['id']}.log")
+                          log_path=store.logs_dir / f"quant-{job['id']}.log")
     if result["status"] == "ok":
         write_json_atomic(cached, result)
     return result
@@ -98,7 +98,7 @@ def run_zoo_builds(profile: Profile, planned: list[dict], force: bool, progress:
         else:
             spec = {"kind": "zoo_quant_build", "model": model, "threads": 1, "directory": str(directory)}
             result = run_isolated(spec, BUILD_TIMEOUT_S, threads=1,
-                                  log_path=store.directory / "logs" / f"quant-{job['id']}.log")
+                                  log_path=store.logs_dir / f"quant-{job['id']}.log")
             if result["status"] == "ok":
                 write_json_atomic(cached, result)
         store.put({"case_id": job["id"], "status": result["status"], "inputs": job["inputs"],

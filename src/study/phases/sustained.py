@@ -63,7 +63,7 @@ class Sustained(Phase):
                                              disable=None if run.progress else True):
             run.log(f"sustained load of {case.label} for {profile.sustained.seconds:g} s")
             result = measure_side(run.launcher, case, "sustained", 2 * profile.sustained.seconds + 300,
-                                  store.directory / "logs" / f"sustained-{identifier}.log", trackers=["contention"],
+                                  store.logs_dir / f"sustained-{identifier}.log", trackers=["contention"],
                                   seconds=profile.sustained.seconds)
             if lost(run, result, case.label):
                 continue
