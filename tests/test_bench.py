@@ -296,6 +296,10 @@ def test_a_phase_with_nothing_to_do_is_estimated_at_its_set_up_not_zero():
     seconds, source = calibrated([first], "convert", 0.0, "A")
     assert seconds == pytest.approx(2.1) and "first" in source  # what it took beside its conversions
     assert calibrated([first], "energy", 0.0, "A")[0] == pytest.approx(1.1)
+    # a phase with no conversion planned spent its "conversion" time planning cases over artifacts on disk: set-up
+    planning = {**first, "estimate_model_conversions": {"convert": 82.5, "energy": 0.0},
+                "conversion_s": {"convert": 104.0, "energy": 0.6}}
+    assert calibrated([planning], "energy", 0.0, "A")[0] == pytest.approx(1.1)
     assert calibrated([first], "energy", 0.0, "B") == (0.0, "constants")
     # a phase whose last run said more than its constants by a usable margin is scaled, not offset
     big = {**first, "run_id": "big", "estimate_model_phases": {"energy": 40.0}, "phases": {"energy": 80.0}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -110,12 +111,14 @@ def _perturbed(onnx_path, scale: float) -> bytes:
     from onnx import numpy_helper
 
     graph_model = onnx.load(str(onnx_path))
-    rng = np.random.default_rng(0)
 
     def noisy(tensor):
         values = numpy_helper.to_array(tensor)
         if values.dtype != np.float32 or values.size <= 16:
             return tensor
+        # each tensor's noise seeded by its name and shape, not drawn in graph order: a converter that orders the
+        # graph otherwise must not change the perturbation
+        rng = np.random.default_rng(zlib.crc32(f"{tensor.name}{values.shape}".encode()))
         return numpy_helper.from_array(
             (values + scale * values.std() * rng.standard_normal(values.shape)).astype(np.float32), tensor.name)
 
@@ -138,7 +141,8 @@ def _onnxruntime(model_bytes: bytes, inputs: np.ndarray):
     return joined if len(joined) > 1 else joined[0]
 
 
-@pytest.mark.parametrize("model, scale", [("blazeface", 0.2), ("ppocr_det", 0.5), ("ppocr_cls", 0.5)])
+# BlazeFace falls off a cliff between 0.15 and 0.2 of each weight's spread (fidelity 1.0, then 0.0): 0.3 leaves room
+@pytest.mark.parametrize("model, scale", [("blazeface", 0.3), ("ppocr_det", 0.5), ("ppocr_cls", 0.5)])
 def test_task_fidelity_is_one_for_a_model_against_itself_and_falls_for_a_perturbed_one(model, scale):
     from study.build.export.onnx_torch import onnx_file
     from study.build.models import get_model, shipped

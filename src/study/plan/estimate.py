@@ -86,9 +86,13 @@ def _planned_work(run: dict, phase: str) -> tuple[float, float]:
     conversions (a kind of work of their own, estimated apart) left out of both."""
     model = (run.get("estimate_model_phases") or {}).get(phase) or 0.0
     took = (run.get("phases") or {}).get(phase) or 0.0
-    took -= (run.get("race_s") or {}).get(phase, 0.0) + (run.get("conversion_s") or {}).get(phase, 0.0)
-    if phase in (run.get("conversion_s") or {}):  # its conversions were timed: their constants come out too
-        model -= (run.get("estimate_model_conversions") or {}).get(phase, 0.0)
+    took -= (run.get("race_s") or {}).get(phase, 0.0)
+    planned = (run.get("estimate_model_conversions") or {}).get(phase)
+    if phase in (run.get("conversion_s") or {}) and planned != 0:
+        # its conversions were timed: they and their constants come out. With none planned (a record keeps 0), the
+        # time was the phase planning its cases over artifacts on disk: its own set-up, kept in
+        took -= run["conversion_s"][phase]
+        model -= planned or 0.0
     return took, model
 
 
