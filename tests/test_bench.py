@@ -285,6 +285,25 @@ def test_the_estimate_scales_a_phases_conversions_and_its_own_work_apart():
     assert calibrated([old], "latency", 200.0, "A")[0] == 200.0 * 500.0 / 300.0
 
 
+def test_a_phase_counts_as_conversions_only_the_time_a_conversion_ran():
+    """Conversions side by side count once, and a phase's checks of artifacts already on disk stay its own set-up."""
+    import threading
+
+    from study.build import convert
+
+    assert convert.spans_seconds([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]) == 4.0  # overlap once, the gap not at all
+    assert convert.spans_seconds([]) == 0.0
+    with convert.timing_conversions() as outer:
+        with convert.timing_conversions() as inner:
+            thread = threading.Thread(target=convert._converted_during, args=(0.0,))  # as from a pool's thread
+            thread.start()
+            thread.join()
+        convert._converted_during(1.0)
+    assert len(outer) == 2 and len(inner) == 1
+    convert._converted_during(2.0)  # outside: nobody listens
+    assert len(outer) == 2
+
+
 def test_a_phase_with_nothing_to_do_is_estimated_at_its_set_up_not_zero():
     """A second run converts nothing, yet its convert phase still checks every artifact on disk (on a 2-core Xeon,
     2026-12: estimated 0 s, took 1.5 s)."""

@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,40 @@ from study.core.schema import CONVERSION_COLUMNS
 from study.build.validation import VALIDATION_SAMPLES, verdict
 
 CONVERSION_TIMEOUT_S = 1800
+
+# who wants to know when conversions ran in this process (``timing_conversions``); conversions run in pool threads
+_SPAN_LISTS: list[list[tuple[float, float]]] = []
+_SPANS_LOCK = threading.Lock()
+
+
+@contextmanager
+def timing_conversions():
+    """The (start, end) ``perf_counter`` spans of every conversion made in this process while inside, in any thread:
+    how long a phase spent converting, apart from the checks it makes of artifacts already on disk."""
+    spans: list[tuple[float, float]] = []
+    with _SPANS_LOCK:
+        _SPAN_LISTS.append(spans)
+    try:
+        yield spans
+    finally:
+        with _SPANS_LOCK:
+            _SPAN_LISTS.remove(spans)
+
+
+def _converted_during(started: float) -> None:
+    with _SPANS_LOCK:
+        for spans in _SPAN_LISTS:
+            spans.append((started, time.perf_counter()))
+
+
+def spans_seconds(spans) -> float:
+    """The seconds covered by at least one span: conversions side by side count once."""
+    covered, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered
 PROBE_TIMEOUT_S = 600
 VALIDATION_TIMEOUT_S = 600
 # A validation slower than this many times the source model's own run (its reference, in its own runtime) stops at
@@ -264,6 +301,7 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
     if record is not None:
         return Artifact(model, fmt, fixed, path, record)
     log(f"converting {what} ...")
+    started = time.perf_counter()
     job = {"kind": "convert", "model": model, "format": fmt, "destination": str(path), "batch": fixed or 1,
            "weights": str(source.path) if source else None}
     if is_source:  # the source's outputs on the validation inputs are every other artifact's reference
@@ -282,6 +320,7 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
     else:
         log(f"conversion {what} {record['status'].upper()}: {record['error']}")
     write_json_atomic(_record_path(path), record)
+    _converted_during(started)
     return Artifact(model, fmt, fixed, path, record)
 
 

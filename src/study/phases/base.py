@@ -6,11 +6,11 @@ launcher that starts case processes, and the latency cases once planned (most ph
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
 
+from study.build.convert import spans_seconds, timing_conversions
 from study.core.store import ResultsStore
 from study.measure.launcher import Launcher, LocalLauncher
 from study.phases import PHASES, PhaseEntry
@@ -56,9 +56,9 @@ class Run:
         """The profile's latency cases, converting the artifacts they need the first time a phase asks."""
         if self._cases is None:
             self.log("planning cases (converting artifacts where needed)")
-            started = time.perf_counter()
-            self._cases = latency_cases(self.profile, log=self.log)
-            self.converted_for(time.perf_counter() - started)
+            with timing_conversions() as spans:
+                self._cases = latency_cases(self.profile, log=self.log)
+            self.converted_for(spans_seconds(spans))  # the checks of artifacts on disk stay the phase's own
         return self._cases
 
     def converted_for(self, seconds: float) -> None:
