@@ -93,6 +93,16 @@ def test_changed_budget_measures_again(bench_root, monkeypatch):
     forced = bench("budget", force=True, progress=False, only="latency")
     assert len(calls) == 2 and len(forced) == 1
 
+    store = ResultsStore("budget")
+    records, environment = len(store.runs()), store.environment_json.read_text()
+    bench("budget", progress=False)  # nothing to do: no record, or `make report` again would pile them up
+    assert len(store.runs()) == records
+    bench("budget", force=True, progress=False, only="convert")  # measures nothing, but its set-up is timed
+    latest = store.runs()[-1]
+    assert len(store.runs()) == records + 1 and set(latest["phases"]) == {"convert"}
+    assert latest["measured_cases"] == [] and latest["conversion_s"] == {"convert": 0.0}
+    assert store.environment_json.read_text() == environment  # still the run the tables come from
+
 
 def test_truncated_artifact_is_reconverted(bench_root):
     artifact = ensure_artifact("digits_cnn", "onnx")

@@ -148,10 +148,14 @@ class ResultsStore:
     def write_conversions(self, matrix: pd.DataFrame) -> None:
         write_text_atomic(self.conversions_csv, csv_text(matrix))
 
-    def write_run(self, run_id: str, environment: dict, measured: list[str], run: dict | None = None) -> None:
-        """``runs/<run_id>.json``: the environment, the cases measured, and the run's plan and phase times."""
+    def write_run(self, run_id: str, environment: dict, measured: list[str], run: dict | None = None,
+                  describes_results: bool = True) -> None:
+        """``runs/<run_id>.json``: the environment, the cases measured, and the run's plan and phase times. With
+        ``describes_results`` it also becomes ``environment.json``, the environment the tables are said to come from;
+        a run that measured nothing (it only converted or checked) keeps the one that did."""
         write_json_atomic(self.runs_dir / f"{run_id}.json", {**environment, **(run or {}), "measured_cases": measured})
-        write_json_atomic(self.environment_json, {**environment, "run_id": run_id})
+        if describes_results:
+            write_json_atomic(self.environment_json, {**environment, "run_id": run_id})
 
     def runs(self) -> list[dict]:
         """Every run record of the profile, oldest first."""

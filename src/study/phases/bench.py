@@ -155,12 +155,13 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
 
     run_id = new_run_id()
 
-    def record_run() -> None:
+    def record_run(describes_results: bool = True) -> None:
         machine = environment.collect(profile.name, profile.content_hash)
         store.write_run(run_id, {**machine, "timed_on": device} if device else machine,
                         run.measured, {**record, "measured_s": sum(record["phases"].values()),
                                        "race_s": run.race_s, "conversion_s": run.conversion_s,
-                                       "unmeasured": run.unmeasured})
+                                       "unmeasured": run.unmeasured},
+                        describes_results=describes_results)
 
     run = Run(profile, store, run_id, force=force, progress=progress, say=say, record_run=record_run,
               launcher=launcher)
@@ -171,8 +172,12 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     finally:
         launcher.close()
     record["finished_at"] = environment.utc_now()
-    if run.measured or run.unmeasured or not store.environment_json.exists():
-        record_run()
+    # A run that did work leaves a record, so the next run's estimate can be read from this one's phase times: one that
+    # measured, converted, or was asked to redo everything (FORCE=1, whose convert and energy phases measure nothing but
+    # still take their set-up). A run with nothing to do leaves none: `make report` again would pile up empty records.
+    if run.measured or run.unmeasured or force or any(run.conversion_s.values()) \
+            or not store.environment_json.exists():
+        record_run(describes_results=bool(run.measured or run.unmeasured) or not store.environment_json.exists())
     if run.unmeasured:
         say(f"[{profile.name}] {len(run.unmeasured)} process(es) not measured (the device could not run them): "
             f"run the same command again to measure them")
