@@ -69,6 +69,8 @@ def spans_seconds(spans) -> float:
             covered += end - max(start, reach)
             reach = end
     return covered
+
+
 PROBE_TIMEOUT_S = 600
 VALIDATION_TIMEOUT_S = 600
 # A validation slower than this many times the source model's own run (its reference, in its own runtime) stops at
