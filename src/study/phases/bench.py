@@ -175,9 +175,9 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     # A run that did work leaves a record, so the next run's estimate can be read from this one's phase times: one that
     # measured, converted, or was asked to redo everything (FORCE=1, whose convert and energy phases measure nothing but
     # still take their set-up). A run with nothing to do leaves none: `make report` again would pile up empty records.
-    if run.measured or run.unmeasured or force or any(run.conversion_s.values()) \
-            or not store.environment_json.exists():
-        record_run(describes_results=bool(run.measured or run.unmeasured) or not store.environment_json.exists())
+    measured, first = bool(run.measured or run.unmeasured), not store.environment_json.exists()
+    if measured or first or force or any(run.conversion_s.values()):
+        record_run(describes_results=measured or first)
     if run.unmeasured:
         say(f"[{profile.name}] {len(run.unmeasured)} process(es) not measured (the device could not run them): "
             f"run the same command again to measure them")

@@ -89,8 +89,10 @@ def _planned_work(run: dict, phase: str) -> tuple[float, float]:
     took -= (run.get("race_s") or {}).get(phase, 0.0)
     planned = (run.get("estimate_model_conversions") or {}).get(phase)
     if phase in (run.get("conversion_s") or {}) and planned != 0:
-        # its conversions were timed: they and their constants come out. With none planned (a record keeps 0), the
-        # time was the phase planning its cases over artifacts on disk: its own set-up, which stays in ``took``
+        # its conversions were timed: they and their constants come out. With none planned (a record keeps 0), a
+        # record written before conversions were timed by their spans (72e4192) counted the phase planning its cases
+        # over artifacts on disk as conversions: its own set-up, which stays in ``took``. A newer record's
+        # conversion_s is then about 0, so either reading gives the same
         took -= run["conversion_s"][phase]
         model -= planned or 0.0
     return took, model
@@ -124,8 +126,8 @@ def conversion_scale(runs: list[dict], cpu_id: str) -> tuple[float, str]:
 
 
 def _fixed_cost(run: dict, phase: str) -> tuple[float, float] | None:
-    """(seconds taken beyond the constants, the constants' seconds) for a recorded phase the constants said little about: the set-up a
-    phase has whatever its work (loading tables, checking what is on disk), which no per-unit factor can scale."""
+    """(seconds taken beyond the constants, the constants' seconds) for a recorded phase the constants said little
+    about: the set-up a phase has whatever its work (loading tables, checking what is on disk), which no per-unit factor can scale."""
     if phase not in (run.get("phases") or {}):
         return None
     took, model = _planned_work(run, phase)
