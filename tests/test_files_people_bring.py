@@ -376,3 +376,17 @@ def test_a_range_that_stays_dynamic_is_computed_at_run_time(tmp_path):
         with torch.no_grad():
             got = converted(torch.from_numpy(x), torch.tensor(count)).numpy()
         np.testing.assert_allclose(got, expected)
+
+
+def test_a_call_under_the_floor_is_never_stopped():
+    """On a model of 0.1 ms a sample, a 4 ms call is 40x its source but says nothing about kernels: the floor of the
+    bounds artifacts carry (``floor_ms``) lets it through, and the same call over the floor still stops."""
+    from study.build.convert import VALIDATION_FLOOR_MS
+    from study.measure.timing import TooSlow, judge_call
+
+    bound = {"ms_per_sample": 0.1, "slowdown": 25, "source": "ONNX Runtime", "why": "", "floor_ms": VALIDATION_FLOOR_MS}
+    judge_call(0.004, 2, 1, bound, "torch_eager")
+    with pytest.raises(TooSlow):
+        judge_call(0.004, 2, 1, {**bound, "floor_ms": 0.0}, "torch_eager")
+    with pytest.raises(TooSlow):
+        judge_call(2 * VALIDATION_FLOOR_MS / 1e3, 2, 1, bound, "torch_eager")
