@@ -3,13 +3,15 @@
 A conversion runs in its own subprocess, then the artifact is run on the validation suite in its
 runtime in another, so a converter or runtime that raises or crashes is recorded with its error and
 the others go on. Each artifact has a JSON record beside it: status (``ok``, ``failed``,
-``mismatch``), first line of the error, seconds, bytes, sha256, parity numbers, and the hash of its
-inputs (model, source weights, batch, converter versions). An artifact whose record matches and whose
-bytes still hash the same is reused; a changed input or a damaged file is converted again.
+``mismatch``), first line of the error, seconds, bytes, sha256, the files' stamp (size, modification
+time), parity numbers, and the hash of its inputs (model, source weights, batch, converter versions). An
+artifact whose record matches and whose files are unchanged (the same stamp, or else the same hash) is
+reused; a changed input or a damaged file is converted again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -136,6 +138,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def files_stamp(path: Path) -> str:
+    """What the file system says of an artifact's files (name, size, modification time in ns), as an id: unchanged
+    since its record was written, its bytes need not be hashed again. A file rewritten or truncated since gets a new
+    stamp, and is then checked by its hash."""
+    return content_id([[str(file.relative_to(path)) if path.is_dir() else file.name, (stat := file.stat()).st_size,
+                        stat.st_mtime_ns] for file in artifact_files(path)])
+
+
 def compressed_bytes(path: Path) -> int:
     """Size after DEFLATE (level 6, as zip and gzip default): roughly what an over-the-air update downloads."""
     import zlib
@@ -150,6 +160,7 @@ def compressed_bytes(path: Path) -> int:
     return total
 
 
+@functools.cache  # the code a process runs does not change under it: read once, not at every artifact check
 def _exporter_code_hash(fmt: str, framework: str) -> str:
     """Hash of the exporter's source files (found without importing its framework): new code, new artifact."""
     modules = [FORMATS[fmt].exporter_for(framework).partition(":")[0]]
@@ -179,9 +190,15 @@ def _current(path: Path, key: str, force: bool) -> dict | None:
         return None  # a damaged record only costs a re-conversion
     if not isinstance(record, dict) or record.get("inputs_key") != key:
         return None
-    if record.get("status") in ("ok", "mismatch") and not (path.exists() and file_sha256(path) == record.get("sha256")):
+    if record.get("status") in ("ok", "mismatch") and not (path.exists() and _unchanged(path, record)):
         return None
     return record
+
+
+def _unchanged(path: Path, record: dict) -> bool:
+    """Whether an artifact's files are those its record describes: by their stamp, else by their bytes' hash (a
+    record written before stamps were kept, or a file touched but not changed)."""
+    return record.get("files_stamp") == files_stamp(path) or file_sha256(path) == record.get("sha256")
 
 
 def _validation_inputs(model: str) -> Path:
@@ -285,8 +302,10 @@ def not_applicable(model: str, fmt: str) -> bool:
     return spec is not None and FORMATS[fmt].exporter_for(spec.framework) is None
 
 
-def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, log=print) -> Artifact:
-    """The validated artifact of ``model`` in ``fmt`` (for ``batch`` if the format fixes it), made when needed."""
+def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, log=print,
+                    convert: bool = True) -> Artifact | None:
+    """The validated artifact of ``model`` in ``fmt`` (for ``batch`` if the format fixes it), made when needed; with
+    ``convert=False``, None instead of making it (what is on disk and current, checked without converting)."""
     fixed = artifact_batch(fmt, batch)
     path = artifact_path(model, fmt, batch)
     what = f"{model} -> {fmt}" + (f" (batch {fixed})" if fixed is not None else "")
@@ -297,7 +316,9 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
         return Artifact(model, fmt, fixed, path, {"status": "n/a", "error": f"no {fmt} exporter for {spec.framework}"})
     source_format = SOURCE_FORMATS[spec.framework]
     is_source = fmt == source_format
-    source = None if is_source else ensure_artifact(model, source_format, log=log)
+    source = None if is_source else ensure_artifact(model, source_format, log=log, convert=convert)
+    if source is None and not is_source:
+        return None  # its source is to be made first (only without ``convert``)
     if source is not None and source.record.get("status") != "ok":
         return Artifact(model, fmt, fixed, path, {"status": "failed", "inputs_key": None,
                                                   "error": f"source model unavailable: {source.record.get('error')}"})
@@ -306,6 +327,8 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
     record = _current(path, key, force)
     if record is not None:
         return Artifact(model, fmt, fixed, path, record)
+    if not convert:
+        return None
     log(f"converting {what} ...")
     started = time.perf_counter()
     job = {"kind": "convert", "model": model, "format": fmt, "destination": str(path), "batch": fixed or 1,
@@ -317,7 +340,8 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
               "precision": FORMATS[fmt].precision, "converted_at": environment.utc_now(),
               "versions": environment.versions(FORMATS[fmt].packages)}
     if result["status"] == "ok":
-        record.update(bytes=artifact_bytes(path), compressed_bytes=compressed_bytes(path), sha256=file_sha256(path))
+        record.update(bytes=artifact_bytes(path), compressed_bytes=compressed_bytes(path), sha256=file_sha256(path),
+                      files_stamp=files_stamp(path))
         if not is_source:
             record.update(validate_artifact(model, fmt, path, fixed, path.stem, source.record, result))
     if record["status"] == "ok":
@@ -336,7 +360,15 @@ def reference_outputs(model: str) -> np.ndarray:
     return load_arrays(validation_dir(model) / "reference.npy")
 
 
-def _model_rows(model: str, log, force: bool) -> list[dict]:
+def _targets(framework: str) -> list[str]:
+    """A model's formats in the conversion matrix: its source first, since every other starts from it."""
+    source = SOURCE_FORMATS[framework]
+    return [source] + [f for f in conversion_targets() if f != source]
+
+
+def _model_rows(model: str, log, force: bool, known: dict | None = None) -> list[dict]:
+    """The model's rows of the matrix, converting what is missing; ``known``: its artifacts already found current."""
+    known = known or {}
     spec, problem = model_spec(model, log=log)
     if spec is None:  # a model that cannot even be loaded: one failed row, the others go on
         return [{**dict.fromkeys(CONVERSION_COLUMNS), "model": model, "target": "source", "is_source": True,
@@ -344,11 +376,12 @@ def _model_rows(model: str, log, force: bool) -> list[dict]:
     framework = spec.framework
     source = SOURCE_FORMATS[framework]
     rows = []
-    for target in [source] + [f for f in conversion_targets() if f != source]:
-        artifact = ensure_artifact(model, target, 1, force=force and target != source, log=log)
+    for target in _targets(framework):
+        artifact = known.get((model, target)) or ensure_artifact(model, target, 1, force=force and target != source,
+                                                                 log=log)
         record = artifact.record
         row = {column: record.get(column) for column in CONVERSION_COLUMNS}
-        source_record = ensure_artifact(model, source, 1, log=log).record
+        source_record = (known.get((model, source)) or ensure_artifact(model, source, 1, log=log)).record
         row.update(model=model, framework=framework, target=target, is_source=target == source,
                    status=record.get("status"), error=record.get("error", ""),
                    parameters=source_record.get("parameters"),
@@ -364,7 +397,21 @@ def conversion_matrix(models, log=print, force: bool = False, jobs: int | None =
     conversion phase would otherwise dominate a first run. Each model's own targets convert in order, since
     they all start from its source weights. ``seconds`` is therefore wall time on a busy machine."""
     models = list(models)
+    known: dict[tuple[str, str], Artifact] = {}
+    if not force:
+        # What is on disk is checked first, here, once, before conversions start side by side: the phase's set-up,
+        # timed apart from its conversions. A second run only checks; its estimate reads the first run's set-up,
+        # which checks made between conversions would have hidden inside their spans.
+        specs = [(model, spec) for model in models for spec in [model_spec(model, log=log)[0]] if spec is not None]
+        wanted = [(model, fmt) for model, spec in specs for fmt in _targets(spec.framework)
+                  if FORMATS[fmt].exporter_for(spec.framework) is not None]
+        for model, fmt in wanted:
+            artifact = ensure_artifact(model, fmt, log=log, convert=False)
+            if artifact is not None:
+                known[model, fmt] = artifact
+        log(f"{len(known)} of {len(wanted)} artifact(s) on disk and current"
+            + (f"; converting the other {len(wanted) - len(known)}" if len(known) < len(wanted) else ""))
     workers = max(1, min(jobs or os.cpu_count() or 1, len(models) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        per_model = list(pool.map(lambda m: _model_rows(m, log, force), models))
+        per_model = list(pool.map(lambda m: _model_rows(m, log, force, known), models))
     return pd.DataFrame([row for rows in per_model for row in rows], columns=list(CONVERSION_COLUMNS))
