@@ -103,13 +103,36 @@ def test_changed_budget_measures_again(bench_root, monkeypatch):
     assert latest["measured_cases"] == [] and latest["conversion_s"] == {"convert": 0.0}
     assert store.environment_json.read_text() == environment  # still the run the tables come from
 
+    # a report's second call for a profile (its latency measured first): its convert phase finds everything on disk,
+    # made for another profile, and still leaves a record, the one its next run's estimate of that phase reads
+    write_profile(bench_root, "later", runtimes=["onnxruntime"], batch_sizes=[1])
+    later = ResultsStore("later")
+    bench("later", progress=False, only="latency")
+    bench("later", progress=False, only="convert")
+    assert [set(run["phases"]) for run in later.runs()] == [{"latency"}, {"convert"}]
+    assert later.runs()[-1]["conversion_s"] == {"convert": 0.0}
+    bench("later", progress=False, only="convert")  # now recorded: nothing to do leaves nothing
+    assert len(later.runs()) == 2
 
-def test_truncated_artifact_is_reconverted(bench_root):
+
+def test_truncated_artifact_is_reconverted(bench_root, monkeypatch):
+    import study.build.convert as convert
+
     artifact = ensure_artifact("digits_cnn", "onnx")
     good = file_sha256(artifact.path)
     artifact.path.write_bytes(artifact.path.read_bytes()[:100])
     again = ensure_artifact("digits_cnn", "onnx")
     assert again.ok and file_sha256(again.path) == good
+    # unchanged since its record: reused on its stamp, without hashing; touched but the same bytes: on its hash
+    hashed = []
+    monkeypatch.setattr(convert, "file_sha256", lambda path: hashed.append(path) or good)
+    assert ensure_artifact("digits_cnn", "onnx").record == again.record and hashed == []
+    os.utime(again.path)
+    assert ensure_artifact("digits_cnn", "onnx").record == again.record and hashed == [again.path]
+    assert ensure_artifact("digits_cnn", "onnx", convert=False) is not None
+    again.path.write_bytes(b"damaged")
+    monkeypatch.undo()
+    assert ensure_artifact("digits_cnn", "onnx", convert=False) is None  # would be converted: not, when only checking
 
 
 def test_a_broken_runtime_is_a_recorded_failure(bench_root, monkeypatch):
@@ -317,7 +340,7 @@ def test_a_phase_counts_as_conversions_only_the_time_a_conversion_ran():
 def test_a_phase_with_nothing_to_do_is_estimated_at_its_set_up_not_zero():
     """A second run converts nothing, yet its convert phase still checks every artifact on disk (on a 2-core Xeon,
     2026-12: estimated 0 s, took 1.5 s)."""
-    from study.plan.estimate import calibrated
+    from study.plan.estimate import calibrated, unrecorded
 
     first = {"run_id": "first", "cpu_id": "A", "estimate_model_phases": {"convert": 82.5, "energy": 0.0},
              "estimate_model_conversions": {"convert": 82.5}, "phases": {"convert": 106.1, "energy": 1.1},
@@ -330,6 +353,8 @@ def test_a_phase_with_nothing_to_do_is_estimated_at_its_set_up_not_zero():
                 "conversion_s": {"convert": 104.0, "energy": 0.6}}
     assert calibrated([planning], "energy", 0.0, "A")[0] == pytest.approx(1.1)
     assert calibrated([first], "energy", 0.0, "B") == (0.0, "constants")
+    assert unrecorded([first], ["latency", "convert", "energy"], "A") == ["latency"]
+    assert unrecorded([first], ["convert"], "B") == ["convert"]  # another machine's record says nothing of this one
     # a phase whose last run said more than its constants by a usable margin is scaled, not offset
     big = {**first, "run_id": "big", "estimate_model_phases": {"energy": 40.0}, "phases": {"energy": 80.0}}
     assert calibrated([first, big], "energy", 30.0, "A")[0] == 60.0

@@ -63,7 +63,7 @@ class Run:
 
     def converted_for(self, seconds: float) -> None:
         """Count ``seconds`` of conversions to the phase running now (the run record keeps them per phase)."""
-        self.conversion_s[self.phase] = round(self.conversion_s.get(self.phase, 0.0) + seconds, 1)
+        self.conversion_s[self.phase] = round(self.conversion_s.get(self.phase, 0.0) + seconds, 3)
 
 
 class Phase(ABC):

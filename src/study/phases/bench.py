@@ -95,7 +95,7 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
     calibrated = {name: costs.calibrated(runs, name, seconds, cpu, model_conversions[name])
                   for name, seconds in model_phases.items()}
     races = {name: costs.expected_race(runs, name, bound, cpu) for name, bound in bounds.items()}
-    per_phase = {name: round(value + races.get(name, (0.0, ""))[0], 1) for name, (value, _) in calibrated.items()}
+    per_phase = {name: round(value + races.get(name, (0.0, ""))[0], 3) for name, (value, _) in calibrated.items()}
     sources = {name: source for name, (_, source) in calibrated.items()}
     sources.update({f"{name} race": source for name, (_, source) in races.items()})
     expected = sum(seconds for seconds, _ in races.values())
@@ -140,6 +140,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     for name in phases:
         phase(name).check(profile)
     keep_with_results(profile)  # only once the profile can be measured: a refused run leaves no folder
+    runs_before, cpu = store.runs(), environment.cpu_id()
     planned = estimate(profile, phases, force)
     say(f"[{profile.name}] plan: {planned.describe()}")
     calibrated = [f"{name} from {source}" for name, source in planned.sources.items()
@@ -174,9 +175,11 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     record["finished_at"] = environment.utc_now()
     # A run that did work leaves a record, so the next run's estimate can be read from this one's phase times: one that
     # measured, converted, or was asked to redo everything (FORCE=1, whose convert and energy phases measure nothing but
-    # still take their set-up). A run with nothing to do leaves none: `make report` again would pile up empty records.
+    # still take their set-up), or ran a phase this machine has no record of yet (a first report's convert phase of a
+    # profile whose artifacts another profile made: only its set-up, which its next run is estimated from). A run with
+    # nothing to do leaves none: `make report` again would pile up empty records.
     measured, first = bool(run.measured or run.unmeasured), not store.environment_json.exists()
-    if measured or first or force or any(run.conversion_s.values()):
+    if measured or first or force or any(run.conversion_s.values()) or costs.unrecorded(runs_before, phases, cpu):
         record_run(describes_results=measured or first)
     if run.unmeasured:
         say(f"[{profile.name}] {len(run.unmeasured)} process(es) not measured (the device could not run them): "
@@ -200,6 +203,11 @@ def launcher_target(profile: Profile) -> str:
     return profile.device.target if profile.device is not None else "this machine"
 
 
+def _seconds(value: float) -> str:
+    """A phase's seconds as the log says them: whole seconds, but a phase that only checks the disk in hundredths."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2f} s"
+
+
 def _run_phases(run: Run, phases: tuple[str, ...], planned, record: dict, on_phase) -> None:
     profile = run.profile
     for name in phases:
@@ -209,8 +217,9 @@ def _run_phases(run: Run, phases: tuple[str, ...], planned, record: dict, on_pha
                 profile.name, name, {f"{name} ({still})": 0.0, **later})
         started, run.phase = time.perf_counter(), name
         run.measured += phase(name).run(run)
-        record["phases"][name] = round(time.perf_counter() - started, 1)
-        run.log(f"{name}: {record['phases'][name]:.0f} s (estimated {planned.phases.get(name, 0):.0f} s)")
+        # in ms: a phase that only checks what is on disk takes a fraction of a second, and its estimate is judged too
+        record["phases"][name] = round(time.perf_counter() - started, 3)
+        run.log(f"{name}: {_seconds(record['phases'][name])} (estimated {_seconds(planned.phases.get(name, 0))})")
         if on_phase is not None:
             left = {later: planned.phases.get(later, 0.0) for later in phases[phases.index(name) + 1:]}
             on_phase(profile.name, name, left)

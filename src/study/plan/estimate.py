@@ -98,6 +98,12 @@ def _planned_work(run: dict, phase: str) -> tuple[float, float]:
     return took, model
 
 
+def unrecorded(runs: list[dict], phases, cpu_id: str) -> list[str]:
+    """The phases no earlier run on this CPU timed: their next estimate would have only the constants to go on."""
+    timed = {name for run in runs if run.get("cpu_id") == cpu_id for name in (run.get("phases") or {})}
+    return [name for name in phases if name not in timed]
+
+
 def _latest(runs: list[dict], cpu_id: str, read, usable) -> tuple[float, float, str] | None:
     """(seconds taken, seconds it is compared with, run id) from the latest earlier run on this CPU whose pair
     ``read(run)`` is ``usable``: every estimate factor reads this machine's own last record."""

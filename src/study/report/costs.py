@@ -151,7 +151,8 @@ def write_readme(readme_path: Path | None = None) -> None:
 def estimates(results_root: Path | None = None) -> pd.DataFrame:
     """Each run's estimate beside what it took, phase by phase, from the run records (``results/*/runs/``): the
     estimate counts the race's expected share (``estimate_races``), the measured seconds include the race it ran
-    (``race_s``). ``error_pct`` is the measured time's distance from the estimate, in % of the measured time."""
+    (``race_s``). ``error_pct`` is the measured time's distance from the estimate, in % of the measured time;
+    ``error_s`` the same in seconds (a phase that only checks the disk takes hundredths of a second)."""
     rows = []
     for path in sorted((results_root or paths.root() / "results").glob("*/runs/*.json")):
         try:
@@ -167,6 +168,7 @@ def estimates(results_root: Path | None = None) -> pd.DataFrame:
                          "race_estimate_s": (run.get("estimate_races") or {}).get(phase),
                          "race_s": (run.get("race_s") or {}).get(phase),
                          "error_pct": 100.0 * (estimated[phase] - took) / took if took else None,
+                         "error_s": round(estimated[phase] - took, 3),
                          "calibrated_from": (run.get("estimate_sources") or {}).get(phase)})
     return pd.DataFrame(rows)
 
