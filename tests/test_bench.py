@@ -347,6 +347,10 @@ def test_a_phase_with_nothing_to_do_is_estimated_at_its_set_up_not_zero():
              "conversion_s": {"convert": 104.0}}
     seconds, source = calibrated([first], "convert", 0.0, "A")
     assert seconds == pytest.approx(2.1) and "first" in source  # what it took beside its conversions
+    # its set-up is checking the artifacts on disk: a first run's convert phase found those latency made, a second all
+    counted = {**first, "estimate_on_disk": {"convert": 28}}
+    assert calibrated([counted], "convert", 0.0, "A", on_disk=42)[0] == pytest.approx(2.1 * 42 / 28)
+    assert calibrated([counted], "convert", 0.0, "A")[0] == pytest.approx(2.1)  # nothing counted now: as it was
     assert calibrated([first], "energy", 0.0, "A")[0] == pytest.approx(1.1)
     # a phase with no conversion planned spent its "conversion" time planning cases over artifacts on disk: set-up
     planning = {**first, "estimate_model_conversions": {"convert": 82.5, "energy": 0.0},

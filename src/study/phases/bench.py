@@ -74,6 +74,7 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
     model_phases: dict[str, float] = {}
     model_conversions: dict[str, float] = {}  # the share of each phase's constants that is conversions
     bounds: dict[str, float] = {}
+    on_disk: dict[str, int] = {}
     claimed: set[tuple] = set()
     per_conversion = costs.CONVERSION_S / max(1, os.cpu_count() or 1)
     for name in phases:  # in run order: a conversion is the work of the first phase that needs it
@@ -81,18 +82,22 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
         counts.update(part.counts)
         if part.bound_seconds:
             bounds[name] = part.bound_seconds
-        pending = 0
-        for model, fmt, batch in part.artifacts - claimed:
+        pending, found = 0, 0
+        for model, fmt, batch in part.artifacts:
             spec, _ = model_spec(model, log=lambda message: None)
-            if spec is not None and FORMATS[fmt].exporter_for(spec.framework) \
-                    and costs.artifact_done(model, fmt, batch or 1) is None:
+            if spec is None or not FORMATS[fmt].exporter_for(spec.framework):
+                continue
+            if costs.artifact_done(model, fmt, batch or 1) is not None:
+                found += 1  # checked, not made: the phase's set-up
+            elif (model, fmt, batch) not in claimed:
                 pending += 1
         claimed |= part.artifacts
+        on_disk[name] = found
         counts["conversions"] += pending
         model_conversions[name] = pending * per_conversion
         model_phases[name] = part.seconds + pending * per_conversion
     runs, cpu = ResultsStore(profile.name).runs(), environment.cpu_id()
-    calibrated = {name: costs.calibrated(runs, name, seconds, cpu, model_conversions[name])
+    calibrated = {name: costs.calibrated(runs, name, seconds, cpu, model_conversions[name], on_disk[name])
                   for name, seconds in model_phases.items()}
     races = {name: costs.expected_race(runs, name, bound, cpu) for name, bound in bounds.items()}
     per_phase = {name: round(value + races.get(name, (0.0, ""))[0], 3) for name, (value, _) in calibrated.items()}
@@ -103,7 +108,8 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
                       model_phases={name: round(value, 1) for name, value in model_phases.items()}, sources=sources,
                       bounds={name: round(value, 1) for name, value in bounds.items()},
                       races={name: round(value, 1) for name, (value, _) in races.items()},
-                      conversions={name: round(value, 1) for name, value in model_conversions.items()})
+                      conversions={name: round(value, 1) for name, value in model_conversions.items()},
+                      on_disk=on_disk)
 
 
 def answer_first(phases: tuple[str, ...]) -> tuple[str, ...]:
@@ -151,7 +157,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
               "bound_s": planned.bound_seconds, "estimate_phases": planned.phases,
               "estimate_model_phases": planned.model_phases, "estimate_sources": planned.sources,
               "estimate_bounds": planned.bounds, "estimate_races": planned.races,
-              "estimate_model_conversions": planned.conversions,
+              "estimate_model_conversions": planned.conversions, "estimate_on_disk": planned.on_disk,
               "started_at": environment.utc_now(), "only": list(phases)}
 
     run_id = new_run_id()

@@ -36,6 +36,7 @@ class Plan:
     bounds: dict = field(default_factory=dict)        # per phase, the most its race may add
     races: dict = field(default_factory=dict)         # per phase, what its race is expected to add (in ``phases``)
     conversions: dict = field(default_factory=dict)   # per phase, the constants' seconds of its conversions
+    on_disk: dict = field(default_factory=dict)       # per phase, the artifacts it needs found on disk already
     model_phases: dict = field(default_factory=dict)  # the same from the constants above alone
     sources: dict = field(default_factory=dict)       # per phase: which earlier run calibrated it, or "constants"
 
@@ -132,22 +133,26 @@ def conversion_scale(runs: list[dict], cpu_id: str) -> tuple[float, str]:
 
 
 def _fixed_cost(run: dict, phase: str) -> tuple[float, float] | None:
-    """(seconds taken beyond the constants, the constants' seconds) for a recorded phase the constants said little
-    about: the set-up a phase has whatever its work (loading tables, checking what is on disk), which no per-unit factor can scale."""
+    """(seconds taken beyond the constants, artifacts it found on disk) for a recorded phase the constants said little
+    about: the set-up a phase has whatever its work (loading tables, checking what is on disk), which no per-unit
+    factor of the constants can scale."""
     if phase not in (run.get("phases") or {}):
         return None
     took, model = _planned_work(run, phase)
-    return (max(0.0, took - max(0.0, model)), model) if model < MIN_CALIBRATION_S else None
+    on_disk = (run.get("estimate_on_disk") or {}).get(phase, 0)
+    return (max(0.0, took - max(0.0, model)), on_disk) if model < MIN_CALIBRATION_S else None
 
 
 def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str,
-               conversions: float = 0.0) -> tuple[float, str]:
+               conversions: float = 0.0, on_disk: int = 0) -> tuple[float, str]:
     """``seconds`` (a phase's estimate from the constants, of which ``conversions`` are conversions) scaled kind by
     kind: the phase's own work by how the latest earlier run of the same phase on this CPU compared with its own
     constant-based estimate, its conversions by how this CPU's last timed conversions did. The constants were seen
     on one VM, the records say what this machine takes; a first run converts, a second mostly does not, so one
     factor for both would carry the first run's conversions into the second's estimate. A phase too short to scale
-    (its constants under ``MIN_CALIBRATION_S``) adds what it took beyond them last time instead: its set-up.
+    (its constants under ``MIN_CALIBRATION_S``) adds what it took beyond them last time instead: its set-up, which
+    is mostly checking the artifacts on disk, so it scales by how many are there now (``on_disk``) to how many were
+    then (a first run's convert phase finds what the latency phase made, a second run every artifact).
     ``(seconds, "constants")`` when no earlier run can tell."""
     work, source = seconds - conversions, "constants"
     found = _latest(runs, cpu_id, lambda run: _planned_work(run, phase),
@@ -156,10 +161,12 @@ def calibrated(runs: list[dict], phase: str, seconds: float, cpu_id: str,
         took, model, run_id = found
         work, source = work * took / model, f"run {run_id} ({took:.0f} s for an estimate of {model:.0f} s)"
     else:
-        fixed = _latest(runs, cpu_id, lambda run: _fixed_cost(run, phase), lambda extra, model: True)
+        fixed = _latest(runs, cpu_id, lambda run: _fixed_cost(run, phase), lambda extra, then: True)
         if fixed:
-            extra, _, run_id = fixed
-            work, source = work + extra, f"run {run_id} ({extra:.1f} s beyond its constants)"
+            extra, then, run_id = fixed
+            scaled = extra * on_disk / then if on_disk and then else extra
+            work, source = work + scaled, f"run {run_id} ({extra:.3f} s beyond its constants" + (
+                f" with {then} artifact(s) on disk, {on_disk} now)" if on_disk and then else ")")
     if conversions:
         factor, where = conversion_scale(runs, cpu_id)
         conversions *= factor
