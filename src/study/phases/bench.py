@@ -109,7 +109,7 @@ def estimate(profile: Profile, phases: tuple[str, ...], force: bool = False) -> 
                       bounds={name: round(value, 1) for name, value in bounds.items()},
                       races={name: round(value, 1) for name, (value, _) in races.items()},
                       conversions={name: round(value, 1) for name, value in model_conversions.items()},
-                      on_disk=on_disk)
+                      on_disk=on_disk, unrecorded=costs.unrecorded(runs, phases, cpu))
 
 
 def answer_first(phases: tuple[str, ...]) -> tuple[str, ...]:
@@ -146,7 +146,6 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     for name in phases:
         phase(name).check(profile)
     keep_with_results(profile)  # only once the profile can be measured: a refused run leaves no folder
-    runs_before, cpu = store.runs(), environment.cpu_id()
     planned = estimate(profile, phases, force)
     say(f"[{profile.name}] plan: {planned.describe()}")
     calibrated = [f"{name} from {source}" for name, source in planned.sources.items()
@@ -185,7 +184,7 @@ def bench(profile_ref, force: bool = False, progress: bool = True, only=None, la
     # profile whose artifacts another profile made: only its set-up, which its next run is estimated from). A run with
     # nothing to do leaves none: `make report` again would pile up empty records.
     measured, first = bool(run.measured or run.unmeasured), not store.environment_json.exists()
-    if measured or first or force or any(run.conversion_s.values()) or costs.unrecorded(runs_before, phases, cpu):
+    if measured or first or force or any(run.conversion_s.values()) or planned.unrecorded:
         record_run(describes_results=measured or first)
     if run.unmeasured:
         say(f"[{profile.name}] {len(run.unmeasured)} process(es) not measured (the device could not run them): "

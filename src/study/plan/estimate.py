@@ -37,6 +37,7 @@ class Plan:
     races: dict = field(default_factory=dict)         # per phase, what its race is expected to add (in ``phases``)
     conversions: dict = field(default_factory=dict)   # per phase, the constants' seconds of its conversions
     on_disk: dict = field(default_factory=dict)       # per phase, the artifacts it needs found on disk already
+    unrecorded: list = field(default_factory=list)    # the phases no earlier run on this CPU timed
     model_phases: dict = field(default_factory=dict)  # the same from the constants above alone
     sources: dict = field(default_factory=dict)       # per phase: which earlier run calibrated it, or "constants"
 
