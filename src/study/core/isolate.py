@@ -48,3 +48,21 @@ def run_isolated(spec: dict, timeout_s: float, threads: int | None = None, log_p
         tail = [line for line in stderr_path.read_text(errors="replace").splitlines() if line.strip()]
         last = tail[-1].strip()[:300] if tail else "no output"
         return {"status": "failed", "error": f"process died (exit {completed.returncode}): {last}"}
+
+
+def start_isolated(spec: dict, threads: int | None = None, log_path: Path | None = None):
+    """The worker started on ``spec`` and left running, its standard input and output as pipes (a kept-alive
+    worker's protocol), its standard error to ``log_path``: (the process, its scratch folder, where it writes its
+    record as it ends, and what to call once it has ended)."""
+    import shutil
+
+    scratch = Path(tempfile.mkdtemp(prefix="study-worker-"))
+    spec_path, result_path = scratch / "spec.json", scratch / "result.json"
+    spec_path.write_text(json.dumps(spec))
+    stderr_path = log_path or scratch / "stderr.log"
+    stderr_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(stderr_path, "w", encoding="utf-8") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "study.measure.worker", str(spec_path), str(result_path)],
+                                   env=child_environment(threads), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=stderr)
+    return process, scratch, lambda: shutil.rmtree(scratch, ignore_errors=True)

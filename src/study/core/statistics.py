@@ -265,3 +265,16 @@ def log_ratio_test(logs, level: float = 0.95, margin: float = 0.05, power: float
     inside = (math.exp(mean - t_one * se) >= 1 / (1 + margin)) and (math.exp(mean + t_one * se) <= 1 + margin)
     return {"ratio": math.exp(mean), "low": math.exp(mean - t_two * se), "high": math.exp(mean + t_two * se),
             "equivalent": inside, "detectable": 1.0 - math.exp(-(t_two + _t(power, n - 1)) * se)}
+
+
+def idle_share(cycles: list[dict]) -> dict[str, float]:
+    """Each worker's CPU time while idle, as a share of the wall time of the other contenders' bursts it sat through:
+    0.01 is 1% of a CPU. Several threads of one worker spinning at once can exceed 1."""
+    used: dict[str, float] = {}
+    wall: dict[str, float] = {}
+    for cycle in cycles:
+        for burst in cycle["bursts"].values():
+            for other, seconds in burst["idle_cpu_s"].items():
+                used[other] = used.get(other, 0.0) + max(seconds, 0.0)
+                wall[other] = wall.get(other, 0.0) + burst["wall_s"]
+    return {name: used[name] / wall[name] for name in used if wall[name] > 0}

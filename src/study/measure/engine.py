@@ -68,6 +68,10 @@ def run(spec: CaseSpec | dict) -> dict:
     started = time.perf_counter()
     backend_class = resolve(RUNTIMES[spec.runtime].backend)
     import_ms = (time.perf_counter() - started) * 1e3
+    if spec.options.get("import_unpinned") and spec.cpus:  # imported on any CPU; loaded and run on the case's
+        import os
+
+        os.sched_setaffinity(0, spec.cpus)
     stage("imported")
 
     backend = backend_class(threads=spec.threads)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from study.core.errors import StudyError
-from study.core.isolate import run_isolated
+from study.core.isolate import run_isolated, start_isolated
 from study.measure.scenarios import SCENARIOS
 
+RECORD_MARK = "@@study-record@@ "  # the device worker's record line on its standard output (worker.device_main)
 # Generous: a case is bounded by its timing budget; this only catches a hung runtime.
 CASE_TIMEOUT_PADDING_S = 300
 
@@ -222,8 +223,109 @@ class Launcher(ABC):
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         """Run ``spec`` in a fresh process; a crash, a timeout or a lost connection is a failed record."""
 
+    def start(self, spec: CaseSpec, log_path: Path | None = None) -> "WorkerSession":
+        """Start ``spec`` (a ``duel`` scenario) in a fresh process that stays alive, loaded and warm, taking requests
+        until it is stopped (``study.measure.scenarios.duel``)."""
+        raise StudyError(f"the {self.name} launcher cannot keep a worker alive: duels need one that can")
+
     def close(self) -> None:
         """Release what the launcher holds between processes (a device's shared connection)."""
+
+
+class WorkerError(StudyError):
+    """A kept-alive worker died, hung or said something that is not the protocol; the message says which."""
+
+
+class WorkerSession:
+    """A live worker's pipe: JSON lines to its standard input, marked JSON lines back from its standard output
+    (``study.measure.scenarios.duel``). Every read is bounded: a hung runtime is a ``WorkerError``, never a hang
+    of the coordinator. The process is whatever the launcher started (a local worker, or ``ssh`` to a device's)."""
+
+    def __init__(self, process, label: str, on_close=None, last_words=None):
+        import os
+
+        self.process, self.label, self._on_close = process, label, on_close
+        self._last_words = last_words  # what the worker said as it ended (its record's error), when it can be read
+        self._buffer = b""
+        self._fd = process.stdout.fileno()
+        os.set_blocking(self._fd, False)
+
+    def send(self, request: dict) -> None:
+        import json
+
+        try:
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerError(f"{self.label}: its worker is gone ({type(exc).__name__}){self._exit()}") from None
+
+    def receive(self, timeout_s: float) -> dict:
+        """The next marked line, parsed; lines a runtime printed are skipped."""
+        import json
+        import os
+        import select
+        import time
+
+        from study.measure.scenarios.duel import MARK
+
+        deadline = time.monotonic() + timeout_s
+        marker = MARK.encode()
+        while True:
+            newline = self._buffer.find(b"\n")
+            while newline >= 0:
+                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1:]
+                if line.startswith(RECORD_MARK.encode()):  # a device's worker ended and sent its record
+                    try:
+                        said = json.loads(line[len(RECORD_MARK):]).get("error")
+                    except (ValueError, AttributeError):
+                        said = None
+                    raise WorkerError(f"{self.label}: {said or 'its worker ended'}")
+                at = line.find(marker)
+                if at >= 0:
+                    try:
+                        message = json.loads(line[at + len(marker):])
+                    except ValueError:
+                        raise WorkerError(f"{self.label}: its worker sent a line that is not JSON") from None
+                    if not isinstance(message, dict):
+                        raise WorkerError(f"{self.label}: its worker sent {type(message).__name__}, not a message")
+                    return message
+                newline = self._buffer.find(b"\n")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerError(f"{self.label}: no answer from its worker within {timeout_s:.0f} s")
+            ready, _, _ = select.select([self._fd], [], [], left)
+            if ready:
+                chunk = os.read(self._fd, 1 << 16)
+                if not chunk:
+                    self.process.poll()
+                    said = self._last_words() if self._last_words else None
+                    raise WorkerError(f"{self.label}: {said or 'its worker ended' + self._exit()}")
+                self._buffer += chunk
+
+    def request(self, request: dict, timeout_s: float) -> dict:
+        self.send(request)
+        return self.receive(timeout_s)
+
+    def _exit(self) -> str:
+        code = self.process.poll()
+        return "" if code is None else f" (exit {code})"
+
+    def close(self, timeout_s: float = 10) -> None:
+        """Ask the worker to stop, then make sure it did."""
+        import subprocess
+
+        try:
+            self.send({"op": "stop"})
+            self.process.stdin.close()
+        except (WorkerError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self._on_close:
+            self._on_close()
 
 
 class LocalLauncher(Launcher):
@@ -236,6 +338,19 @@ class LocalLauncher(Launcher):
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         return ProcessRecord.from_json(run_isolated(spec.to_json(), timeout_s, threads=spec.threads,
                                                     log_path=log_path))
+
+    def start(self, spec: CaseSpec, log_path: Path | None = None) -> WorkerSession:
+        process, scratch, cleanup = start_isolated(spec.to_json(), threads=spec.threads, log_path=log_path)
+
+        def last_words() -> str | None:  # a worker that failed before serving wrote its record's error
+            import json
+
+            try:
+                return json.loads((scratch / "result.json").read_text()).get("error")
+            except (OSError, ValueError, AttributeError):
+                return None
+
+        return WorkerSession(process, f"{spec.runtime} on {spec.model}", on_close=cleanup, last_words=last_words)
 
 
 def case_timeout_s(timing: dict) -> float:

@@ -168,13 +168,14 @@ KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": 
 # What a device's lean worker takes: timing and describing, never building (no converter is there)
 DEVICE_KINDS = ("measure", "gemm", "bandwidth", "naive", "device_facts", "runtimes")
 FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "executorch", "onnxruntime", "ai_edge_litert")
-RECORD_MARK = "@@study-record@@ "
 
 
 def work(spec: dict) -> dict:
-    """Pin to the spec's CPUs, then run its kind; any Python error is a failed result with its first line."""
+    """Pin to the spec's CPUs, then run its kind; any Python error is a failed result with its first line. A spec
+    that imports unpinned (``import_unpinned``: a duel's workers, started together) is pinned by the engine once its
+    runtime is imported, before the runtime makes a thread."""
     cpus = spec.get("cpus")
-    if cpus:
+    if cpus and not spec.get("import_unpinned"):
         os.sched_setaffinity(0, cpus)
     try:
         return KINDS[spec["kind"]](spec)
@@ -193,10 +194,13 @@ def main(argv: list[str]) -> int:
 
 
 def device_main() -> int:
-    """The lean worker on a device (``python study-worker.pyz``): the spec as JSON on stdin, the result as one marked
-    line on stdout (a runtime may print there too), with the frameworks the process imported, so a reader can
-    check a LiteRT case loaded neither torch nor TensorFlow."""
-    spec = json.loads(sys.stdin.read())
+    from study.measure.launcher import RECORD_MARK
+
+    """The lean worker on a device (``python study-worker.pyz``): the spec as JSON on the first line of stdin (a kept
+    alive worker's requests follow it there: ``study.measure.scenarios.duel``), the result as one marked line on
+    stdout (a runtime may print there too), with the frameworks the process imported, so a reader can check a LiteRT
+    case loaded neither torch nor TensorFlow."""
+    spec = json.loads(sys.stdin.readline())
     if spec.get("kind") not in DEVICE_KINDS:
         result = {"status": "failed", "error": f"the device worker does not run {spec.get('kind')!r} work"}
     else:

@@ -50,6 +50,11 @@ class Transport(ABC):
     def run(self, argv: list[str], stdin: bytes | Path | None = None, timeout_s: float = 120) -> Completed:
         """Run ``argv`` on the device (in the remote user's home), ``stdin`` fed to it (bytes or a local file)."""
 
+    def open(self, argv: list[str]):
+        """Start ``argv`` on the device and leave it running: a ``subprocess.Popen`` whose standard input and output
+        are pipes to the remote command (a kept-alive worker), its standard error the remote one's."""
+        raise DeviceError(f"the {self.name} transport cannot keep a command running", retryable=False)
+
     @abstractmethod
     def push(self, local: Path, remote: str, timeout_s: float = 600) -> None:
         """Copy a local file or folder to ``remote`` (a path on the device), atomically: a copy cut short never

@@ -24,8 +24,8 @@ from study.core.runtimes import RUNTIMES
 from study.core.transports import TRANSPORTS
 from study.measure.devices.base import Completed, DeviceError, Transport
 from study.measure.devices.bundle import worker_bundle
-from study.measure.launcher import CaseSpec, Launcher, MachineJob, ModelInput, ProcessRecord
-from study.measure.worker import RECORD_MARK
+from study.measure.launcher import (CaseSpec, Launcher, MachineJob, ModelInput, ProcessRecord, RECORD_MARK,
+                                    WorkerSession, case_timeout_s)
 
 RECONNECTS = 2          # a dropped connection is opened again this many times per process, then the process fails
 # the first wait before reconnecting, doubled each time (a rebooting board needs a while); STUDY_RECONNECT_WAIT_S sets it
@@ -178,19 +178,32 @@ class DeviceLauncher(Launcher):
                 raise
             return {"status": "failed", "error": str(lost)}
 
+    def _payload(self, spec: CaseSpec) -> dict:
+        """The spec as the device's worker takes it: the artifact's path there, the model's input described."""
+        payload = spec.to_json()
+        payload["artifact"] = self.artifact(Path(spec.artifact))
+        # the validation's bound is this host's time for the source model: a device may be 10-20x slower at
+        # everything, which says nothing about its runtime
+        payload.pop("bound", None)
+        if spec.model_input is None and spec.runtime not in NEEDS_DEFINITION:
+            from study.build.models import get_model
+
+            payload["model_input"] = ModelInput.of(get_model(spec.model)).to_json()
+        return payload
+
+    def start(self, spec: CaseSpec, log_path: Path | None = None) -> WorkerSession:
+        """A worker kept alive on the device, over the shared connection; raises ``DeviceError`` when unreachable."""
+        if self.down:
+            raise DeviceError(f"not tried: {self.down}")
+        payload = self._payload(spec)
+        process = self.transport.open(self._command(spec.threads, case_timeout_s(dict(payload["timing"]))))
+        session = WorkerSession(process, f"{spec.runtime} on {spec.model} on {self.device.host}")
+        session.send(payload)
+        return session
+
     def run(self, spec: CaseSpec, timeout_s: float, log_path: Path | None = None) -> ProcessRecord:
         try:
-            remote = self.artifact(Path(spec.artifact))
-            payload = spec.to_json()
-            payload["artifact"] = remote
-            # the validation's bound is this host's time for the source model: a device may be 10-20x slower at
-            # everything, which says nothing about its runtime
-            payload.pop("bound", None)
-            if spec.model_input is None and spec.runtime not in NEEDS_DEFINITION:
-                from study.build.models import get_model
-
-                payload["model_input"] = ModelInput.of(get_model(spec.model)).to_json()
-            result = self._call(payload, timeout_s, spec.threads, log_path)
+            result = self._call(self._payload(spec), timeout_s, spec.threads, log_path)
         except DeviceError as lost:
             if not lost.retryable:
                 raise

@@ -69,6 +69,15 @@ class SshTransport(Transport):
             raise self._connection_error(completed.text)
         return completed
 
+    def open(self, argv: list[str]):
+        """The remote command over the shared connection (``ControlMaster``), its pipes kept open."""
+        try:
+            return subprocess.Popen([*self._base(), shlex.join(argv)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise DeviceError("the ssh command is not installed. Fix: install the OpenSSH client (Debian: apt-get "
+                              "install openssh-client)", retryable=False) from None
+
     def _connection_error(self, stderr: str) -> DeviceError:
         host = self.device.host
         name = f"[{host}]:{self.device.port}" if self.device.port and self.device.port != 22 else host

@@ -15,4 +15,5 @@ SCENARIOS: dict[str, str] = {
     "sustained": "study.measure.scenarios.sustained:drive",  # one continuous run: does the rate hold?
     "operators": "study.measure.scenarios.operators:drive",  # the runtime's own profiler: time per operator
     "windows": "study.measure.scenarios.windows:drive",      # energy: long windows and an idle one
+    "duel": "study.measure.scenarios.duel:drive",            # kept alive, loaded and warm: bursts on request
 }
