@@ -21,7 +21,8 @@ TINY_PROFILE = {
     "conversion_models": ["digits_cnn"],
     "runtimes": ["torch_eager", "onnxruntime", "litert"],
     "timing": {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5,
-               "target_ci": 0.0, "processes": 1, "race_rounds": 0},
+               "target_ci": 0.0, "processes": 1},
+    "duel": {"max_seconds": 0},  # no duel: a test that judges picks in a duel says so (TINY_STUDY, test_duel)
     "energy": {"source": "model", "windows": 2, "power_model": {"idle_watts": 1.0, "active_watts": 4.0,
                                                                 "scope": "per_cpu", "source": "test values"}},
 }
@@ -30,6 +31,7 @@ TINY_QUANTIZATION = {"datasets": ["digits"], "models": ["plain_cnn"], "seeds": 1
 # sustained run.
 TINY_STUDY = {"quantization": TINY_QUANTIZATION, "operators": {"models": ["digits_cnn"], "runs": 3},
               "sustained": {"seconds": 1.0},
+              "duel": {"burst_ms": 10, "set_seconds": 0.3, "looks": [2], "max_seconds": 10},
               "energy": {**TINY_PROFILE["energy"], "other_power_models": [
                   {"idle_watts": 0.5, "active_watts": 2.0, "scope": "per_cpu", "source": "second test set"}]}}
 

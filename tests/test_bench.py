@@ -230,8 +230,9 @@ def test_the_plan_is_said_before_measuring(bench_root, capsys, monkeypatch):
     from study.plan.profiles import load_profile
 
     timing = {"warmup_runs": 1, "warmup_seconds": 0.0, "min_runs": 5, "min_seconds": 0.0, "max_seconds": 5,
-              "target_ci": 0.0, "processes": 1, "race_rounds": 3}
-    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1], timing=timing)
+              "target_ci": 0.0, "processes": 1}
+    write_profile(bench_root, "planned", runtimes=["onnxruntime"], batch_sizes=[1], timing=timing,
+                  duel={"max_seconds": 10})
     planned = plan(load_profile("planned"), ("latency", "energy"))
     assert planned.counts["latency cases"] == 1 and planned.counts["energy cases"] == 1
     assert planned.seconds >= estimate.PROCESS_S and "1 latency cases" in planned.describe()

@@ -39,7 +39,7 @@ def _device(alias: str, workdir: Path, cpu: int = 0, runtimes=("onnxruntime", "l
             **more) -> dict:
     return {"cpu_affinity": [cpu], "batch_sizes": [1], "runtimes": list(runtimes),
             "timing": {"warmup_runs": 2, "warmup_seconds": 0.0, "min_runs": 10, "min_seconds": 0.05,
-                       "max_seconds": 5, "target_ci": 0.0, "processes": processes, "race_rounds": 0},
+                       "max_seconds": 5, "target_ci": 0.0, "processes": processes},
             "energy": None,
             "device": {"transport": "ssh", "host": alias, "python": sys.executable, "workdir": str(workdir),
                        "venv": str(_venv_dir())}, **more}
@@ -114,6 +114,20 @@ def test_a_device_times_its_cases_over_ssh_with_every_local_column(device, _tiny
 
     bench("dev-a", force=True, progress=False)  # measured again: nothing pushed again
     assert "pushing" not in capsys.readouterr().out
+
+
+def test_a_duel_keeps_one_worker_per_contender_alive_on_the_device(device, _tiny_study, tmp_path):
+    """The pick judged over SSH: one long-lived worker per contender on the device, over the shared connection,
+    taking turns in bursts; the same records and table as on this machine."""
+    from study.phases.bench import bench
+
+    duel = {"burst_ms": 10, "set_seconds": 0.3, "looks": [2], "max_seconds": 60, "span": 1000}
+    write_profile(_tiny_study, "dev-duel", **_device("study-dev", tmp_path / "home", processes=1), duel=duel)
+    bench("dev-duel", progress=False)
+    table = pd.read_csv(_tiny_study / "results" / "dev-duel" / "comparisons.csv")
+    assert len(table) == 1 and table["sets"].iloc[0] == 2 and table["cycles"].iloc[0] >= 2, table.T
+    assert {table["runtime_a"].iloc[0], table["runtime_b"].iloc[0]} == {"onnxruntime", "litert"}
+    assert table["idle_cpu_pct"].notna().all()
 
 
 def test_the_worker_imports_only_the_runtime_it_times_and_parses_on_python_3_9(device, _tiny_study, tmp_path):
@@ -259,7 +273,7 @@ def test_a_malformed_or_hostile_record_from_a_device_is_a_failed_process(tmp_pat
     from study.measure.devices.base import Completed, Transport
     from study.measure.devices.launcher import DeviceLauncher
     from study.measure.launcher import MachineJob
-    from study.measure.worker import RECORD_MARK
+    from study.measure.launcher import RECORD_MARK
     from study.plan.profiles import Device
 
     answers = iter([b"no record at all", (RECORD_MARK + "{not json").encode(),

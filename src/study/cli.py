@@ -158,7 +158,8 @@ def cmd_agreement(args) -> int:
                              "measured latency phase (copy results/PROFILE aside before the rerun)")
         ids = pd.read_csv(store.latency_csv, usecols=["case_id"])["case_id"].tolist()
         runs.append(store.records(ids))
-    table = agreement(*runs)
+    duels = [ResultsStore(name).directory / "comparisons.csv" for name in (args.first, args.second)]
+    table = agreement(*runs, *[pd.read_csv(path) if path.exists() and path.stat().st_size else None for path in duels])
     print(table.to_string(index=False))
     print(headline(table))
     from study.core.fsutil import csv_text, write_text_atomic
@@ -166,6 +167,22 @@ def cmd_agreement(args) -> int:
     kept = ResultsStore(args.second).directory / f"agreement-with-{args.first}.csv"
     write_text_atomic(kept, csv_text(table))
     print(f"written: results/{args.second}/{kept.name}")
+    return 0
+
+
+def cmd_duel_check(args) -> int:
+    from study.phases.duel_check import duel_check
+    from study.plan.profiles import load_profile
+
+    profile = load_profile(args.profile)
+    found = duel_check(profile, args.model, args.runtimes.split(",") if args.runtimes else None, args.aa, args.loops,
+                       args.loop_seconds)
+    a_a = found["a_a"]
+    print(f"A/A: {100 * a_a['covers_1_share']:.0f}% of {len(a_a['duels'])} duels cover 1, "
+          f"{100 * a_a['equivalent_share']:.0f}% equivalent")
+    inside = [r for r, a in found["agreement"].items() if a["inside_loops_interval"]]
+    print(f"bare loops: {len(inside)} of {len(found['agreement'])} duel ratios inside the long loops' interval")
+    print(f"written: results/{profile.name}/duel_check.json")
     return 0
 
 
@@ -202,6 +219,14 @@ def parser() -> argparse.ArgumentParser:
     tradeoff.add_argument("--designs", default="3x1,6x0.25", help="PROCESSESxSECONDS per design, comma-separated")
     tradeoff.add_argument("--repeats", type=int, default=3, help="how often each design is measured")
     tradeoff.set_defaults(run=cmd_tradeoff)
+    check = commands.add_parser("duel-check", help="is the duel right here? A/A duels and long loops, measured")
+    check.add_argument("--profile", required=True, help="profile name or path")
+    check.add_argument("--model", default="mobilenet_v2", help="the comparison group's model")
+    check.add_argument("--runtimes", default="executorch,onnxruntime,litert", help="comma-separated runtimes")
+    check.add_argument("--aa", type=int, default=20, help="how many A/A duels")
+    check.add_argument("--loops", type=int, default=20, help="how often the long loops alternate")
+    check.add_argument("--loop-seconds", type=float, default=5.0, help="each long loop's length (s)")
+    check.set_defaults(run=cmd_duel_check)
 
     agree = commands.add_parser("agreement", help="does a rerun confirm the picks? two results folders compared")
     agree.add_argument("first", help="the first run's results folder name (under results/)")

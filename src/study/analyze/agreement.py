@@ -46,12 +46,41 @@ def pair_outcome(records: list[dict], key: tuple, a: str, b: str):
     return compare_records(found[a], found[b], a, b)
 
 
-def agreement(first: list[dict], second: list[dict]) -> pd.DataFrame:
-    """One row per group of the first run: its call and what the second run says of the same pair."""
-    later = picks(second)
+def duel_picks(table: pd.DataFrame) -> dict[tuple, tuple]:
+    """Per group: (pick, runner-up, their comparison) as the run's duels judged them (``comparisons.csv``)."""
+    from study.analyze.comparisons import from_row
+
+    if table is None or table.empty:
+        return {}
+    return {(r["model"], r["threads"], r["batch"]): (r["runtime_a"], r["runtime_b"],
+                                                     from_row(r, r["runtime_a"], r["runtime_b"]))
+            for r in table[table["role"] == "runner-up"].to_dict("records")}
+
+
+def duel_pair(table: pd.DataFrame, key: tuple, a: str, b: str):
+    """``a`` against ``b`` in one run's duel of group ``key``, when that duel judged the pair."""
+    from study.analyze.comparisons import flipped, from_row
+
+    if table is None or table.empty:
+        return None
+    for r in table.to_dict("records"):
+        if (r["model"], r["threads"], r["batch"]) != key:
+            continue
+        if (r["runtime_a"], r["runtime_b"]) == (a, b):
+            return from_row(r, a, b)
+        if (r["runtime_a"], r["runtime_b"]) == (b, a):
+            return flipped(from_row(r, b, a))
+    return None
+
+
+def agreement(first: list[dict], second: list[dict], first_duels: pd.DataFrame | None = None,
+              second_duels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per group of the first run: its call and what the second run says of the same pair, from the runs'
+    duels (their ``comparisons.csv``) where they had them, else from their rounds."""
+    later = {**picks(second), **duel_picks(second_duels)}
     rows = []
-    for key, (pick, runner_up, call) in sorted(picks(first).items()):
-        again = pair_outcome(second, key, pick, runner_up)
+    for key, (pick, runner_up, call) in sorted({**picks(first), **duel_picks(first_duels)}.items()):
+        again = duel_pair(second_duels, key, pick, runner_up) or pair_outcome(second, key, pick, runner_up)
         second_pick = later[key][0] if key in later else ""
         confirmed = same = None
         if call.outcome in (FASTER, EQUIVALENT):

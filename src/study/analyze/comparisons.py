@@ -40,6 +40,8 @@ class Comparison:
     wins: int           # rounds in which a was faster
     detectable_pct: float  # smallest difference (%) these rounds detect with 80% power; nan under 2 rounds
     margin: float = EQUIVALENCE_MARGIN
+    unit: str = "rounds"  # what ``rounds`` counts: rounds of processes, or a duel's sets of fresh workers
+    cycles: int = 0       # a duel's burst cycles over those sets
 
     @property
     def faster_pct(self) -> float:
@@ -55,24 +57,26 @@ class Comparison:
     def sentence(self, label=lambda name: name) -> str:
         """The comparison in words: "LiteRT is 15% faster than ONNX Runtime [8, 22], 3 of 3 rounds"."""
         a, b = label(self.a), label(self.b)
-        rounds = f"{self.wins} of {self.rounds} rounds" if self.rounds else "from intervals, no paired rounds"
+        unit = self.unit + (f", {self.cycles} cycles" if self.cycles else "")
+        rounds = ((f"{self.wins} of " if self.unit == "rounds" else "") + f"{self.rounds} {unit}" if self.rounds
+                  else "from intervals, no paired rounds")
         if self.outcome == FASTER:
             return (f"{a} is {self.faster_pct:.0f}% faster than {b} "
                     f"[{100 * (1 - self.high):.0f}, {100 * (1 - self.low):.0f}], {rounds}")
         if self.outcome == SLOWER:
             return (f"{a} is {100 * (self.ratio - 1):.0f}% slower than {b} "
                     f"[{100 * (self.low - 1):.0f}, {100 * (self.high - 1):.0f}], "
-                    f"{self.rounds - self.wins} of {self.rounds} rounds")
+                    + (f"{self.rounds - self.wins} of {self.rounds} {unit}" if self.unit == "rounds" else rounds))
         if self.outcome == EQUIVALENT:
             return (f"{a} and {b} are equivalent within ±{100 * self.margin:.0f}% "
-                    f"(ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], {self.rounds} rounds)")
+                    f"(ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], {self.rounds} {unit})")
         if not self.rounds:
             why = "no interval to compare" if math.isinf(self.high) else "their intervals overlap"
             return f"{a} is not told apart from {b}: {why} (p50 ratio {self.ratio:.3f}, no paired rounds)"
-        detect = ("one round detects nothing" if not math.isfinite(self.detectable_pct)
-                  else f"these rounds detect a {self.detectable_pct:.0f}% difference or more")
+        detect = (f"one {self.unit.split()[0].rstrip('s')} detects nothing" if not math.isfinite(self.detectable_pct)
+                  else f"these {self.unit.split()[0]} detect a {self.detectable_pct:.0f}% difference or more")
         return (f"{a} is undetermined against {b}: ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}] over "
-                f"{self.rounds} rounds; {detect}")
+                f"{self.rounds} {unit}; {detect}")
 
 
 def compare(a: str, b: str, a_p50s, b_p50s, level: float = LEVEL, margin: float = EQUIVALENCE_MARGIN) -> Comparison:
@@ -121,6 +125,24 @@ def unpaired(a: str, b: str, a_p50: float, a_low: float, a_high: float, b_p50: f
     low, high = a_low / b_high, a_high / b_low if b_low > 0 else math.inf
     outcome = FASTER if high < 1 else SLOWER if low > 1 else UNDETERMINED
     return Comparison(a, b, 0, ratio, low, high, outcome, 0, math.nan)
+
+
+def flipped(comparison: Comparison) -> Comparison:
+    """``b`` against ``a``: the same evidence read the other way round."""
+    from dataclasses import replace
+
+    outcome = {FASTER: SLOWER, SLOWER: FASTER}.get(comparison.outcome, comparison.outcome)
+    return replace(comparison, a=comparison.b, b=comparison.a, ratio=1 / comparison.ratio,
+                   low=1 / comparison.high if comparison.high else math.inf,
+                   high=1 / comparison.low if comparison.low else math.inf, outcome=outcome,
+                   wins=comparison.rounds - comparison.wins)
+
+
+def from_row(row: dict, a: str, b: str) -> Comparison:
+    """A judged pair as ``comparisons.csv`` keeps it (``study.analyze.duels``), named ``a`` and ``b``."""
+    return Comparison(a, b, int(row["sets"]), float(row["ratio"]), float(row["low"]), float(row["high"]),
+                      str(row["outcome"]), 0, float(row["detectable_pct"]), unit="sets of fresh workers",
+                      cycles=int(row["cycles"]))
 
 
 def decided(comparison: Comparison) -> bool:

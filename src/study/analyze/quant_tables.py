@@ -24,6 +24,7 @@ from study.plan.quant import jobs
 from study.build.quant.quantizers import VARIANTS
 from study.analyze.quant_verdicts import article_claims
 from study.analyze.comparisons import compare
+from study.analyze.duels import VARIANT_DUELS, by_contender, judge
 from study.core.store import ResultsStore, derived_columns, round_p50s, table_row
 from study.build.tasks import task
 from study.measure.trackers import latency_columns
@@ -71,6 +72,8 @@ def speeds(profile: Profile, latency_ids: list[str] | None = None) -> pd.DataFra
     table = pd.DataFrame([{c: r.get(c) for c in LATENCY_TABLE_COLUMNS} for r in rows], columns=LATENCY_TABLE_COLUMNS)
     table = derived_columns(table)[LATENCY_TABLE_COLUMNS]
     table.attrs["rounds"] = {r["case_id"]: round_p50s(r) for r in records}  # a variant and its twin share rounds
+    duels = ResultsStore(profile.name, records=VARIANT_DUELS)  # and then a duel, when the profile has them
+    table.attrs["duels"] = by_contender(duels.records()) if duels.cases_dir.exists() else {}
     return table
 
 
@@ -105,11 +108,18 @@ def speedup_interval(fp32: pd.Series, quant: pd.Series) -> dict:
 
 def speedup_columns(timed: pd.DataFrame, scheme: str) -> dict:
     """p50 of the variant and of its fp32 twin (the timed variants of one network in one runtime), the speedup and
-    its interval; empty when either was not timed."""
+    its interval (from their duel, else their paired rounds, else their intervals); empty when either was not
+    timed."""
     quant, fp32 = timed[timed["scheme"] == scheme], timed[timed["scheme"] == "fp32"]
     if not (len(quant) and len(fp32)):
         return {}
     q, f = quant.iloc[0], fp32.iloc[0]
+    duel = timed.attrs.get("duels", {}).get(q.get("case_id"))
+    if duel is not None and f.get("case_id") in (duel.get("inputs") or {}).get("contenders", {}):
+        judged = judge(duel, q.get("case_id"), f.get("case_id"))  # timed in interleaved bursts, kept loaded
+        if judged.rounds >= 2:
+            return {"p50_ms": float(q["p50_ms"]), "p50_fp32_ms": float(f["p50_ms"]), "speedup": 1 / judged.ratio,
+                    "speedup_ci_low": 1 / judged.high, "speedup_ci_high": 1 / judged.low if judged.low > 0 else None}
     rounds = timed.attrs.get("rounds", {})
     q_rounds, f_rounds = rounds.get(q.get("case_id"), []), rounds.get(f.get("case_id"), [])
     n = min(len(q_rounds), len(f_rounds))

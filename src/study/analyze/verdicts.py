@@ -98,7 +98,7 @@ def order(claimed: list[str], values: dict[str, tuple[float, float, float]], mar
         rounds = (paired or {}).get((a, b))
         if rounds is not None and rounds.rounds >= 2:
             if rounds.outcome == SLOWER:
-                wrong.append(f"{b} < {a} ({rounds.rounds} paired rounds)")
+                wrong.append(f"{b} < {a} ({rounds.rounds} paired {rounds.unit})")
             elif rounds.outcome != FASTER:
                 undecided.append((a, b, rounds.detectable_pct / 100 if rounds.detectable_pct == rounds.detectable_pct
                                   else 1.0))
@@ -114,7 +114,7 @@ def order(claimed: list[str], values: dict[str, tuple[float, float, float]], mar
     shown = ", ".join(f"{n} {values[n][0]:.3g} [{values[n][1]:.3g}, {values[n][2]:.3g}]" for n in claimed)
     how = "intervals separated" if not margin else f"intervals separated or apart by more than {100 * margin:g}%"
     if paired:
-        how += " (paired rounds where shared)"
+        how += " (a duel or paired rounds where shared)"
     if wrong:
         return Verdict(CONTRADICTED, f"{shown}: " + "; ".join(wrong) + f", {how}")
     if undecided:

@@ -244,6 +244,37 @@ WINDOW_COLUMNS: dict[str, str] = {
     "joules": "the window's energy from the profile's source (J)",
 }
 
+COMPARISON_COLUMNS: dict[str, str] = {
+    "profile": "profile name",
+    "model": "model name",
+    "dataset": "the data a quantized variant was trained on (blank for a zoo model or a file)",
+    "threads": "threads of every contender",
+    "batch": "batch size of every contender",
+    "precision": "the contenders' precision (runtime duels; blank in a variant duel)",
+    "role": "runner-up: the pick against the next fastest; other: the pick against another contender",
+    "runtime_a": "the duel's pick: the runtime fastest over the sets",
+    "variant_a": "its artifact format and precision",
+    "runtime_b": "the contender it is compared with",
+    "variant_b": "its artifact format and precision",
+    "ratio": "time of a over time of b (below 1: a is faster), from the mean log ratio of burst medians",
+    "low": "the ratio's interval: a t interval over the sets of fresh workers",
+    "high": "its upper end",
+    "level": "the interval's level: 95% split over the duel's planned looks (Bonferroni)",
+    "outcome": "faster, slower, equivalent (within ±5% by two one-sided tests) or undetermined",
+    "half_width_pct": "half the interval's width, as a % of the ratio",
+    "detectable_pct": "smallest difference (%) these sets detect with 80% power",
+    "cycles": "burst cycles kept (every contender one burst each), over all sets",
+    "sets": "sets of fresh workers (a new process per contender each)",
+    "seconds": "wall time of the duel, workers' start-up included (s)",
+    "idle_cpu_pct": "the most CPU any idle worker took while another ran its burst (% of one CPU)",
+    "idle_cpu_pct_a": "what a's worker took while idle (% of one CPU)",
+    "idle_cpu_pct_b": "what b's worker took while idle (% of one CPU)",
+    "settle_ms": "the longest median wait after a spinning contender's bursts (ms; 0: none spun)",
+    "guard": "what was done against idle pools that spin, in words",
+    "case_a": "a's case id (latency.csv)",
+    "case_b": "b's case id",
+}
+
 
 def schema_markdown(latency: dict[str, str]) -> str:
     """The README's results-schema tables, generated from the column definitions so they cannot drift; ``latency``:
@@ -255,6 +286,9 @@ def schema_markdown(latency: dict[str, str]) -> str:
             "study's timed variants, `quant_latency.csv`, have the same columns plus `scheme` and `dataset`):\n\n"
             + table(latency)
             + "\n`results/<profile>/samples.csv`, every raw latency sample:\n\n" + table(SAMPLE_COLUMNS)
+            + "\n`results/<profile>/comparisons.csv`, one row per pair a duel judged (each model's pick against its "
+              "other contenders; `variant_comparisons.csv`, each quantized variant's duel with its fp32 twin, has the "
+              "same columns; the raw bursts are in `duels/` and `variant_duels/`):\n\n" + table(COMPARISON_COLUMNS)
             + "\n`results/<profile>/conversions.csv`, the conversion matrix, one row per (model, target):\n\n"
             + table(CONVERSION_COLUMNS)
             + "\n`results/<profile>/energy.csv`, energy per inference, one row per case at the energy batch sizes:\n\n"

@@ -34,7 +34,7 @@ class PhaseEntry:
 PHASES: dict[str, PhaseEntry] = {entry.name: entry for entry in (
     PhaseEntry("convert", "conversions.csv", about="export every model to every format, validated against its source"),
     PhaseEntry("latency", "latency.csv", about="time every (model, runtime, threads, batch) case",
-               writes=("samples.csv", "peak.json", "bandwidth.json", "naive.json")),
+               writes=("samples.csv", "comparisons.csv", "peak.json", "bandwidth.json", "naive.json")),
     PhaseEntry("energy", "energy.csv", "energy", "energy per inference: modelled, or a counter's or meter's",
                "study.analyze.energy_tables:load_energy", writes=("energy_windows.csv",)),
     PhaseEntry("operators", "operator_types.csv", "operators", "each runtime's operator profiler",
@@ -44,7 +44,8 @@ PHASES: dict[str, PhaseEntry] = {entry.name: entry for entry in (
     PhaseEntry("quantization", "quant_summary.csv", "quantization", "quantized variants: accuracy, groups, speed",
                "study.analyze.quant_tables:load_tables",
                writes=("quant_latency.csv", "quant_groups.csv", "quant_overview.csv", "quant_claims.csv",
-                       "quant_calibration.csv", "quant_exemplars.csv", "quant_pictures.csv", "quant_shipped.csv")),
+                       "quant_calibration.csv", "quant_exemplars.csv", "quant_pictures.csv", "quant_shipped.csv",
+                       "variant_comparisons.csv")),
 )}
 OPTIONAL = tuple(name for name, entry in PHASES.items() if entry.section)
 

@@ -20,7 +20,7 @@ from study.measure.launcher import Launcher, LocalLauncher, MachineJob
 from study.measure.trackers import latency_columns
 from study.measure.peak import BANDWIDTH_METHOD, METHOD as PEAK_METHOD
 from study.phases.base import Estimate, Phase, Run
-from study.phases.race import race
+from study.phases.duel import duel
 from study.plan import estimate as costs
 from study.plan.device import device_versions
 from study.plan.cases import make_case, settings, timing_of
@@ -108,10 +108,10 @@ class Latency(Phase):
         found.counts["latency cases"] = cases
         found.seconds = cases * timing["processes"] * costs.latency_case_seconds(timing) \
             + (costs.NAIVE_S * len(profile.models) if cases else 0)
-        # a close call races: at most RACE_ROUNDS more rounds of a group's fastest two (the likely contenders)
+        # each group's duel: at most its time bound (the share it is expected to use is the estimate's, as a race's)
         groups = {(s.model, s.threads, s.batch) for s in settings(profile, log=quiet)} if cases else set()
-        found.counts["race processes at most"] = 2 * profile.timing.race_rounds * len(groups)
-        found.bound_seconds = found.counts["race processes at most"] * costs.latency_case_seconds(timing)
+        found.counts["duels"] = len(groups)
+        found.bound_seconds = len(groups) * profile.duel_settings.max_seconds
         return found
 
     def run(self, run: Run) -> list[str]:
@@ -131,17 +131,11 @@ class Latency(Phase):
                                  after_each=lambda: store.write_tables(ids, columns), costs=flops,
                                  launcher=run.launcher, unmeasured=run.unmeasured)
 
-        def one_more_round(racing: list, extra: dict[str, int]) -> None:
-            measure_cases(profile.name, store, racing, run.run_id, False, run.progress, run.say,
-                          after_each=lambda: store.write_tables(ids, columns), costs=flops, desc="race",
-                          launcher=run.launcher, extra=extra, unmeasured=run.unmeasured)
-
-        run.milestone("racing the close calls")  # every group's planned rounds are in: the picks can be shown
+        run.milestone("judging each pick in a duel")  # every group's rounds are in: a first pick can be shown
         started = time.perf_counter()
-        raced = race(cases, store, one_more_round, log=run.log, budget=profile.timing.race_rounds,
-                     precision_pct=profile.timing.race_precision_pct)
+        duelled = duel(cases, store, profile, run.launcher, log=run.log, force=run.force)
         run.race_s[self.name] = round(time.perf_counter() - started, 1)
-        measured += [i for i in raced if i not in measured]
+        measured += duelled
         naive_timings(profile, store, log=run.log, launcher=run.launcher)
         store.write_tables(ids, columns)
         return measured

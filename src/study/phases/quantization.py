@@ -26,7 +26,8 @@ from study.plan.profiles import Profile
 from study.plan.quant import jobs, zoo_jobs
 from study.core.store import ResultsStore
 from study.measure.cases import measure_cases
-from study.measure.launcher import Launcher
+from study.phases.duel import VARIANTS_DUEL, duel, settings_for
+from study.measure.launcher import Launcher, LocalLauncher
 from study.phases.base import Estimate, Phase, Run
 from study.plan import estimate as costs
 from study.plan.cases import make_case, timing_of
@@ -188,6 +189,8 @@ def bench_quantization(profile: Profile, run_id: str, force: bool = False, progr
     store = ResultsStore(profile.name, records="quant_latency")
     measured += measure_cases(profile.name, store, cases, run_id, force, progress, say, desc="variant latency",
                               launcher=launcher, unmeasured=unmeasured)
+    # each variant against its fp32 twin in the same runtime, timed in interleaved bursts: the speedup's evidence
+    measured += duel(cases, store, profile, launcher or LocalLauncher(), log=say, force=force, kind=VARIANTS_DUEL)
     key = _tables_key(profile, planned + zoo, [c.case_id for c in cases])
     key_file = ResultsStore(profile.name).directory / "quant_tables.key"
     if measured or not key_file.exists() or key_file.read_text() != key:
@@ -228,8 +231,12 @@ class Quantization(Phase):
             if force or not costs.built(job):
                 seconds += costs.ZOO_BUILD_S.get(model, costs.ZOO_BUILD_S["zoo"]) / workers
             seconds += costs.zoo_variant_count(model) * len(profile.resolved_threads()) * case_s
+        # each variant against its fp32 twin in a duel, per runtime (about three runtimes take each model's variants)
+        duels = 3 * (len(zoo) * len(profile.resolved_threads()) + timed // max(costs.VARIANTS_PER_MODEL, 1))
+        bound = duels * settings_for(profile, VARIANTS_DUEL).max_seconds
         return Estimate({"quantization builds": len(pending),
-                         "full-size zoo and shipped models to quantize": len(zoo)}, seconds)
+                         "full-size zoo and shipped models to quantize": len(zoo), "variant duels about": duels},
+                        seconds + bound / 2)
 
     def run(self, run: Run) -> list[str]:
         return bench_quantization(run.profile, run.run_id, force=run.force, progress=run.progress, say=run.say,

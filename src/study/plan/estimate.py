@@ -45,7 +45,7 @@ class Plan:
         parts = [f"{n} {what}" for what, n in self.counts.items() if n]
         if not parts:
             return "nothing to measure"
-        bound = f", up to {(self.seconds + self.bound_seconds) / 60:.0f} min if every close call races" \
+        bound = f", up to {(self.seconds + self.bound_seconds) / 60:.0f} min if every duel runs to its time bound" \
             if self.bound_seconds else ""
         return f"{', '.join(parts)}; estimated {self.seconds / 60:.0f} min{bound}"
 

@@ -85,10 +85,22 @@ class Timing(Section):
     max_seconds: number(0.001)
     target_ci: number(0.0)
     processes: whole_number(1) = 3  # separate processes per case, interleaved with other cases: the CI covers reruns
-    # more rounds a close call may get (the race, study.phases.race); not part of a case's id: it adds processes
-    race_rounds: whole_number(0) = 4
-    # the half-width (%) of the pick-vs-runner-up interval the race goes on to reach, within race_rounds
-    race_precision_pct: number(0.0) = 5.0
+
+
+class Duel(Section):
+    """How a comparison group's contenders are judged against each other (``study.phases.duel``): workers kept
+    loaded and warm take turns in bursts; several sets of fresh workers; a few planned looks; a time bound."""
+    burst_ms: number(1.0) = 50.0  # each burst: back-to-back calls this long at least (noise states last 50-300 ms)
+    min_calls: whole_number(2) = 3  # and at least this many calls (the first of each is dropped)
+    set_seconds: number(0.1) = 2.0  # kept cycles per set of fresh workers
+    span: number(1.0) = 1.5  # contenders: the runtimes within this many times the fastest's p50 in the rounds
+    looks: list_of(whole_number(2), "[3, 5, 8]") = (3, 5, 8)  # after these many sets, stop once precise enough
+    precision_pct: number(0.0) = 5.0  # the pick-vs-runner-up half-width to reach
+    max_seconds: number(0.0) = 60.0  # per group: no new set starts once the next would end past it (0: no duel)
+    idle_cpu_pct: number(0.0) = 1.0  # an idle worker may take this much of a CPU during another's burst
+    # a quantized variant against its fp32 twin in one runtime (the quantization phase): sets, and the bound per group
+    variant_sets: whole_number(2) = 3
+    variant_max_seconds: number(0.0) = 20.0
 
 
 class PowerModel(Section):
@@ -216,6 +228,7 @@ class Profile(Section):
     quantization: Quantization = None  # None: the quantization study is not run for this profile
     operators: Operators = None  # None: no operator profiles for this profile
     sustained: Sustained = None  # None: no sustained-load run
+    duel: Duel = None  # None: the defaults above (study.phases.duel judges every group's contenders so)
     device: Device = None  # None: timed on this machine; else on the device, over its transport
     # the sections of phases added to the study (study.phases), by section name: each phase checks its own keys
     phases: dict[str, dict] = {}
@@ -285,6 +298,11 @@ class Profile(Section):
             )
         return tuple(self.cpu_affinity)
 
+    @property
+    def duel_settings(self) -> "Duel":
+        """The profile's duel section, or the defaults when it has none."""
+        return self.duel or Duel()
+
     def resolved_threads(self) -> tuple[int, ...]:
         """Thread counts with ``all`` replaced by the number of pinned CPUs, duplicates dropped."""
         cpus = len(self.allowed_cpus())
@@ -299,7 +317,7 @@ class Profile(Section):
 def _content_hash(content: dict[str, Any]) -> str:
     # no added phase's section, no device: the hash profiles had before ``phases:`` and ``device:`` existed
     content = {key: value for key, value in content.items()
-               if not (key == "phases" and not value) and not (key == "device" and value is None)}
+               if not (key == "phases" and not value) and not (key in ("device", "duel") and value is None)}
     return content_id(content, compact=True)
 
 
