@@ -145,13 +145,26 @@ def _draw_answer(profile: str, budgets: dict) -> str:
                      "float16 and int8 variants; a variant's drop is what its task fidelity against the shipped "
                      "fp32 file lost on real images (face boxes, text maps, labels), not accuracy.</p>"
                      + _picks(summary.pick_view(shipped)))
+    duelled = store.directory / "comparisons.csv"
+    comparisons = pd.read_csv(duelled) if duelled.exists() and duelled.stat().st_size else pd.DataFrame()
+    fig = plots.duel_ratios(comparisons, profile)
+    if fig is not None:
+        parts.append(_figure_tag(fig, f"each contender's time relative to the pick, per duel, profile {profile}"))
+        view = summary.duels_view(profile)
+        over = view[view["idle CPU %"].astype(str).str.contains("over")]
+        parts.append("<p class=note>Each pick is judged in a duel: one worker per contender, loaded and warm, the "
+                     "workers taking turns in bursts of about 50 ms on the same CPUs, so a slow spell of the machine "
+                     "slows both sides of each ratio; the interval is over several sets of fresh workers. The band "
+                     "is ±5%, where two runtimes are called equivalent."
+                     + (f" {len(over)} duel pair(s) had idle workers taking more than 1% of a CPU." if len(over)
+                        else "") + "</p>")
     table = pd.read_csv(store.latency_csv)
     fig = plots.relative_latency(table, profile)
     if fig is not None:
         parts.append(_figure_tag(fig, f"p50 relative to the fastest runtime per model, profile {profile}"))
         parts.append("<p class=note>Each dot is a runtime's median latency divided by the fastest runtime's for the "
-                     "same model; the bar is its 95% interval over processes. Which runtime is faster is judged on "
-                     "paired rounds (the pick's sentence), not on these bars.</p>")
+                     "same model; the bar is its 95% interval over processes. Which runtime is faster is judged in "
+                     "the duels above (the pick's sentence), not on these bars.</p>")
     return "".join(parts)
 
 
@@ -233,9 +246,10 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
 {status}
 <p>Per model and device profile, the runtime this study's measurements pick for the default budgets
 ({html.escape(_budgets_sentence(budgets))}; change them in <code>params/notebooks.yaml</code>). Every number is
-measured on the machine named. Each pick says how it compares with the runner-up, round by round (the two timed
-back to back in each round): faster by a share with its 95% interval, equivalent within ±5% (two one-sided tests),
-or undetermined with the smallest difference the rounds could detect.</p>
+measured on the machine named. Each pick says how it compares with the runner-up in a duel (the two kept loaded and
+timed in alternating bursts of about 50 ms, over several sets of fresh workers): faster by a share with its 95%
+interval, equivalent within ±5% (two one-sided tests), or undetermined with the smallest difference the duel could
+detect.</p>
 {"<h2>Problems</h2><ul>" + problems + "</ul>" if problems else ""}
 <h2>The answer</h2>
 {"".join(answers)}

@@ -385,11 +385,46 @@ def relative_latency(table: pd.DataFrame, profile: str):
     return save(fig, profile, "headline_relative_latency")
 
 
+def duel_ratios(comparisons: pd.DataFrame, profile: str, margin: float = 0.05):
+    """Per model (and thread count), each contender's time relative to the pick's as its duel judged it, with the
+    interval over sets of fresh workers; the equivalence band (±``margin``) shaded. None without duels."""
+    if comparisons is None or comparisons.empty:
+        return None
+    groups = list(comparisons.groupby(["model", "threads", "batch", "precision"], sort=True))
+    heights = [len(part) + 1 for _, part in groups]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(7.5, 0.9 + 0.3 * sum(heights) + 0.3 * len(groups)),
+                             squeeze=False, sharex=True, gridspec_kw={"height_ratios": heights}, layout="constrained")
+    right = 1.1
+    for ax, ((model, threads, batch, precision), part) in zip(axes[:, 0], groups):
+        part = part.iloc[::-1]
+        ratio, low, high = 1 / part["ratio"].to_numpy(), 1 / part["high"].to_numpy(), 1 / part["low"].to_numpy()
+        y = np.arange(1, len(part) + 1)
+        ax.axvspan(1 / (1 + margin), 1 + margin, color="#1f6feb", alpha=0.12, lw=0)
+        ax.errorbar(ratio, y, xerr=[ratio - low, np.minimum(high, 1e3) - ratio], fmt="o", color="black",
+                    ecolor="#555555", capsize=3, ms=5)
+        ax.plot([1.0], [0], "D", color="#1f6feb", ms=6)
+        for yy, r, outcome in zip(y, ratio, part["outcome"]):
+            ax.annotate(f"{r:.3f}x, {outcome}", (r, yy), xytext=(7, 3), textcoords="offset points", fontsize=7.5,
+                        color="#444444")
+        pick = runtime_label(str(part["runtime_a"].iloc[0]))
+        ax.set_yticks([0, *y], [f"{pick} (pick)", *[runtime_label(str(r)) for r in part["runtime_b"]]], fontsize=8.5)
+        ax.set_ylim(-0.6, len(part) + 0.6)
+        ax.set_title(f"{model}, {int(threads)} thread(s), batch {int(batch)}, {precision}: {int(part['sets'].max())} "
+                     f"sets of fresh workers, {int(part['cycles'].max())} cycles", fontsize=9, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+        right = max(right, float(np.nanmax(np.minimum(high, 64))))
+    _ratio_axis(axes[-1, 0], right * 1.3, f"time relative to the pick, per duel (log scale; bars: the interval over "
+                                          f"sets; band: ±{100 * margin:g}%)")
+    fig.suptitle("Each contender against the pick, timed in interleaved bursts — measured", fontsize=10.5, x=0.02,
+                 ha="left")
+    return save(fig, profile, "duel_ratios")
+
+
 def _ratio_axis(ax, right: float, label: str) -> None:
     """A log axis of ratios to the fastest, from just under 1x to ``right``, ticked as "1.5x"."""
     ax.set_xscale("log")
-    ax.set_xlim(0.9, right)
-    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right]
+    ax.set_xlim(0.85, right)
+    ticks = [t for t in (0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 32) if t <= right]
     ax.set_xticks(ticks, [f"{t:g}x" for t in ticks])
     ax.minorticks_off()
     ax.set_xlabel(label)

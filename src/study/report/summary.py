@@ -60,6 +60,27 @@ def round_p50s(profile: str) -> dict[str, list[float]]:
     return rounds_of_samples(_read(profile, "samples.csv"))
 
 
+def comparisons(profile: str) -> pd.DataFrame:
+    """``comparisons.csv``: every pair a duel judged (``study.analyze.duels``); empty when the profile had none."""
+    return _read(profile, "comparisons.csv")
+
+
+def duel_rows(profile: str) -> dict[tuple[str, str], dict]:
+    """The pairs each duel judged (``comparisons.csv``), by (the pick's case id, the other's)."""
+    table = comparisons(profile)
+    return {(r["case_a"], r["case_b"]): r for r in table.to_dict("records")} if len(table) else {}
+
+
+def _with_duels(candidates: list[dict], duels: dict) -> list[dict]:
+    """Each candidate with the duels it took part in, ordered by them: a duel's pick keeps its p50, another contender
+    sorts at the pick's p50 times its duel ratio (its rounds' p50 is still the one shown)."""
+    by_case = {c.get("case_id"): c for c in candidates}
+    for (pick, other), row in duels.items():
+        if pick in by_case and other in by_case:
+            by_case[other]["order_ms"] = by_case[pick]["p50_ms"] / float(row["ratio"])
+    return [{**c, "duels": duels} for c in candidates]
+
+
 def budgets(profile: str | None = None, **given) -> dict:
     """The constraints of the pick: each one ``given`` (a notebook parameter), else the default that
     params/notebooks.yaml sets for the summary notebook: the one place the default budgets are written."""
@@ -89,19 +110,19 @@ def recommend(profile: str, latency_budget_ms: float, size_budget_mb: float, max
     """
     rows = []
     latency = _read(profile, "latency.csv")
-    rounds = round_p50s(profile)
+    rounds, duels = round_p50s(profile), duel_rows(profile)
     if len(latency):
         ok = latency[(latency["status"] == "ok") & (latency["batch"] == 1)]
         ok = ok[ok["threads"] == ok["threads"].max()]
         for model, part in ok.groupby("model"):
             if _is_shipped(model):  # a trained file gets its own pick, with its quantized variants (recommend_shipped)
                 continue
-            rows.append(pick_runtime(model, f"fp32, {int(part['threads'].iloc[0])} thread(s), batch 1", [
+            rows.append(pick_runtime(model, f"fp32, {int(part['threads'].iloc[0])} thread(s), batch 1", _with_duels([
                 {"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
-                 "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
+                 "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6, "case_id": getattr(r, "case_id", None),
                  "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None,
                  "rounds": rounds.get(getattr(r, "case_id", None)), "block": "latency"}
-                for r in part.itertuples()],
+                for r in part.itertuples()], duels),
                 latency_budget_ms, size_budget_mb, max_accuracy_drop_pp, max_group_drop_pp))
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
 
@@ -155,7 +176,7 @@ def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: fl
     from study.build.quant import SHIPPED
 
     latency, quant = _read(profile, "latency.csv"), _read(profile, "quant_latency.csv")
-    rounds = round_p50s(profile)
+    rounds, duels = round_p50s(profile), duel_rows(profile)
     judged = _read(profile, "quant_shipped.csv")
     fidelity = {} if judged.empty else {(r.model, r.runtime, r.scheme): r.task_fidelity
                                        for r in judged[judged["status"] == "ok"].itertuples()}
@@ -172,6 +193,7 @@ def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: fl
             continue
         candidates = [{"runtime": r.runtime, "variant": r.variant, "p50_ms": r.p50_ms, "ci_low_ms": r.ci_low_ms,
                        "ci_high_ms": r.ci_high_ms, "size_mb": r.artifact_bytes / 1e6,
+                       "case_id": getattr(r, "case_id", None),
                        "drop_pp": None if r.artifact_status == "ok" else float("inf"), "group_drop_pp": None,
                        "rounds": rounds.get(getattr(r, "case_id", None)), "block": "latency"}
                       for r in mine[mine["threads"] == threads].itertuples()] if len(mine) else []
@@ -185,6 +207,7 @@ def recommend_shipped(profile: str, latency_budget_ms: float, size_budget_mb: fl
                                "drop_pp": float("inf") if kept is None or pd.isna(kept) else 100 * (1 - kept),
                                "group_drop_pp": None, "drop_of": "task fidelity",
                                "unjudged": "variant not judged by its task"})
+        candidates = _with_duels(candidates, duels)
         if candidates:
             rows.append(pick_runtime(model, f"trained file, {int(threads)} thread(s), batch 1; a variant's drop is "
                                      "100 x (1 - task fidelity against the shipped fp32 file)", candidates,
@@ -210,6 +233,24 @@ def pick_view(picks: pd.DataFrame) -> pd.DataFrame:
                         columns=["model", "ship", "p50_ms", "rounds", "reason"])
 
 
+def duels_view(profile: str) -> pd.DataFrame:
+    """Every pair a duel judged, as a reader scans it: the contender's time relative to the pick with its interval
+    over sets of fresh workers, the outcome, what the duel took, and the idle workers' CPU (with what guarded it)."""
+    table = _read(profile, "comparisons.csv")
+    columns = ["model", "threads", "pick", "contender", "time vs pick", "outcome", "sets", "cycles", "seconds",
+               "idle CPU %", "guard"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    rows = [{"model": r["model"], "threads": int(r["threads"]), "pick": _label(str(r["runtime_a"])),
+             "contender": _label(str(r["runtime_b"])),
+             "time vs pick": f"{1 / r['ratio']:.3f}x [{1 / r['high']:.3f}, {1 / r['low']:.3f}]",
+             "outcome": r["outcome"], "sets": int(r["sets"]), "cycles": int(r["cycles"]), "seconds": r["seconds"],
+             "idle CPU %": round(float(r["idle_cpu_pct"]), 2)
+             if float(r["idle_cpu_pct"]) <= 1.0 else f"{float(r['idle_cpu_pct']):.1f} (over 1%)",
+             "guard": r["guard"]} for r in table.to_dict("records")]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _no_gain(drop_pp: float) -> float:
     """A drop, with gains shown as 0 (and never as -0.00)."""
     return max(drop_pp, 0.0) + 0.0
@@ -231,11 +272,19 @@ def _ms(value: float, low: float | None = None, high: float | None = None) -> st
 
 
 def versus(best: dict, other: dict):
-    """``best`` against ``other``: paired over the rounds both were timed in when they come from the same table's
-    rounds, else from their intervals alone (faster when they separate, otherwise undetermined)."""
+    """``best`` against ``other``: from their duel when they met in one (``comparisons.csv``), else paired over the
+    rounds both were timed in when they come from the same table's rounds, else from their intervals alone (faster
+    when they separate, otherwise undetermined)."""
     from study.analyze.comparisons import compare, unpaired
 
+    from study.analyze.comparisons import flipped, from_row
+
     a, b = _name(best), _name(other)
+    duels, pair = best.get("duels") or {}, (best.get("case_id"), other.get("case_id"))
+    if pair in duels:  # judged in a duel: contenders timed in interleaved bursts by workers that stay loaded
+        return from_row(duels[pair], a, b)
+    if pair[::-1] in duels:
+        return flipped(from_row(duels[pair[::-1]], b, a))
     if best.get("rounds") and other.get("rounds") and best.get("block") == other.get("block"):
         n = min(len(best["rounds"]), len(other["rounds"]))
         if n >= 2:
@@ -266,7 +315,7 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
             found.append(f"worst group -{c['group_drop_pp']:.2f} pp > {max_group_drop:g} pp")
         return found
 
-    ranked = sorted(candidates, key=lambda c: (c["p50_ms"], c["size_mb"]))
+    ranked = sorted(candidates, key=lambda c: (c.get("order_ms", c["p50_ms"]), c["size_mb"]))
     passing = [c for c in ranked if not problems(c)]
     pool = passing or [c for c in ranked if c.get("drop_pp") != float("inf")] or ranked
     best, others = pool[0], pool[1:]
@@ -290,8 +339,8 @@ def pick_runtime(model: str, basis: str, candidates: list[dict], latency_budget:
     which = (f"fastest of {len(passing)} of {len(candidates)} candidates meeting every constraint" if passing else
              f"no candidate meets every constraint; the fastest misses: {misses}")
     reason = f"{which}: p50 {_ms(best['p50_ms'], *bounds)} ms{interval}, {_ms(best['size_mb'])} MB, {accuracy}"
-    if compared:
-        reason += "; " + "; ".join(comparison.sentence(label) for _, comparison in compared)
+    if compared:  # the runner-up alone: every contender's ratio to the pick is the duel figure's and table's
+        reason += "; " + compared[0][1].sentence(label)
     row = {"model": model, "ship": best["runtime"], "variant": best["variant"], "p50_ms": best["p50_ms"],
            "size_mb": best["size_mb"], "outcome": "", "runner_up": "", "margin_pct": None, "margin_low_pct": None,
            "margin_high_pct": None, "rounds": 0, "misses": misses, "basis": basis}
