@@ -95,6 +95,12 @@ def contenders(members: list, store: ResultsStore, span: float) -> list:
     return [c for place, c in enumerate(ranked) if place < 2 or pooled_p50(store.get(c.case_id)) <= span * best]
 
 
+def set_settings(settings) -> DuelSettings:
+    """How one set runs, from a profile's duel section."""
+    return DuelSettings(burst_ms=settings.burst_ms, min_calls=settings.min_calls, set_seconds=settings.set_seconds,
+                        idle_limit=settings.idle_cpu_pct / 100)
+
+
 def duel_id(members: list, settings) -> str:
     return content_id({"cases": sorted(c.case_id for c in members), "settings": settings.model_dump(mode="json"),
                        "harness": HARNESS_VERSION, "duel": DUEL_VERSION})
@@ -126,9 +132,7 @@ def duel_group(key: tuple, members: list, duels: ResultsStore, settings, launche
             reason = "fewer than two contenders still run"
             break
         began = time.perf_counter()
-        how = DuelSettings(burst_ms=settings.burst_ms, min_calls=settings.min_calls, set_seconds=settings.set_seconds,
-                           idle_limit=settings.idle_cpu_pct / 100)
-        duel_set = run_set(launcher, live, how, seed=int(ident[:8], 16) + len(record["sets"]), log_dir=log_dir)
+        duel_set = run_set(launcher, live, set_settings(settings), seed=int(ident[:8], 16) + len(record["sets"]), log_dir=log_dir)
         last = time.perf_counter() - began
         record["sets"].append(duel_set)
         duels.put(record)

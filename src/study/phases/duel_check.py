@@ -22,7 +22,7 @@ from study.core.fsutil import write_json_atomic
 from study.core.statistics import mean_t_interval
 from study.measure.duel import DuelSettings, run_set
 from study.measure.launcher import LocalLauncher
-from study.phases.duel import duel_spec, settings_for, RUNTIMES_DUEL
+from study.phases.duel import RUNTIMES_DUEL, duel_spec, set_settings, settings_for
 from study.plan.cases import make_case, settings as planned, timing_of
 from study.plan.device import device_versions
 
@@ -48,8 +48,7 @@ def a_a(case, profile, duels: int, log=print) -> dict:
     import time
 
     settings = settings_for(profile, RUNTIMES_DUEL)
-    how = DuelSettings(burst_ms=settings.burst_ms, min_calls=settings.min_calls, set_seconds=settings.set_seconds,
-                       idle_limit=settings.idle_cpu_pct / 100)
+    how = set_settings(settings)
     spec = duel_spec(case)
     found = []
     for index in range(duels):
@@ -105,8 +104,7 @@ def duel_check(profile, model: str, runtimes: list[str] | None, aa: int, loops: 
                          "two of its runtimes run")
     reference = next((c.runtime for c in cases if c.runtime == "litert"), cases[0].runtime)
     settings = settings_for(profile, RUNTIMES_DUEL)
-    how = DuelSettings(burst_ms=settings.burst_ms, min_calls=settings.min_calls, set_seconds=settings.set_seconds,
-                       idle_limit=settings.idle_cpu_pct / 100)
+    how = set_settings(settings)
     specs = {c.runtime: duel_spec(c) for c in cases}
     sets = [run_set(LocalLauncher(), specs, how, seed=s) for s in range(max(settings.looks))]
     duelled = {r: judge(_record(sets, settings.looks), r, reference) for r in specs if r != reference}
