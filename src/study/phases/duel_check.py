@@ -117,9 +117,9 @@ def duel_check(profile, model: str, runtimes: list[str] | None, aa: int, loops: 
                               **({f"loops_{k}": v for k, v in loop.items()} if loop else {})}
         log(f"duel: {runtime}/{reference} {judged.ratio:.3f} [{judged.low:.3f}, {judged.high:.3f}]; inside the "
             f"loops' interval: {agreement[runtime]['inside_loops_interval']}")
-    fastest = min(cases, key=lambda c: c.runtime != reference)
+    reference_case = next(c for c in cases if c.runtime == reference)
     result = {"model": model, "profile": profile.name, "cpu_model": environment.cpu_model(),
               "measured_at": environment.utc_now(), "reference": reference, "agreement": agreement,
-              "a_a": a_a(fastest, profile, aa, log=log), "bare_loops": loops_found, "duel_sets": sets}
+              "a_a": a_a(reference_case, profile, aa, log=log), "bare_loops": loops_found, "duel_sets": sets}
     write_json_atomic(ResultsStore(profile.name).directory / "duel_check.json", result)
     return result
