@@ -36,7 +36,10 @@ BURST_TIMEOUT_S = 120     # one burst beyond its planned length: a hung runtime,
 MAX_SETTLE_MS = 300.0     # OpenMP's default block time (KMP_BLOCKTIME) is 200 ms: no pool spins longer by default
 SETTLE_WINDOW_S = 0.01    # a spinning worker is read every 10 ms until it is quiet
 QUIET_SHARE = 0.05        # quiet: under 5% of a CPU over a window (a spinning thread takes all of one)
-MAX_WARM_CYCLES = 4       # cycles that find the spinning contenders before the kept ones; the first is always dropped
+MAX_WARM_CYCLES = 4       # cycles that find the spinning contenders before the kept ones, at most
+# and at least two: a pool that spins after the last burst of a cycle shows in the next cycle's first burst (seen on a
+# 2-vCPU Xeon: sets whose one warm cycle had ONNX Runtime last let its spin into the first kept cycle, 40% of a CPU)
+MIN_WARM_CYCLES = 2
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class DuelSettings:
     min_calls: int = 3            # and at least this many (the first is dropped: the first after a switch)
     set_seconds: float = 3.0      # kept cycles per set of fresh workers, in seconds
     idle_limit: float = 0.01      # the share of a CPU an idle worker may take while another runs its burst
+    spinning: tuple[str, ...] = ()  # contenders already seen spinning (in the duel's earlier sets): waited for at once
 
 
 def _cpu_of(sessions: dict[str, WorkerSession], names: list[str]) -> dict[str, float]:
@@ -98,7 +102,7 @@ def run_set(launcher: Launcher, specs: dict[str, CaseSpec], settings: DuelSettin
     started_at, started = environment.utc_now(), time.perf_counter()
     sessions, failed = _start(launcher, specs, log_dir)
     cycles: list[dict] = []
-    spinning: set[str] = set()
+    spinning: set[str] = set(settings.spinning) & set(specs)
     try:
         names = sorted(sessions)
         kept_from = None  # the first kept cycle's start
@@ -124,7 +128,8 @@ def run_set(launcher: Launcher, specs: dict[str, CaseSpec], settings: DuelSettin
             new = seen - spinning
             spinning |= seen
             if warm:
-                if not new or sum(c["warm"] for c in cycles) >= MAX_WARM_CYCLES:
+                warmed = sum(c["warm"] for c in cycles)
+                if (not new and warmed >= MIN_WARM_CYCLES) or warmed >= MAX_WARM_CYCLES:
                     kept_from = time.perf_counter()
             elif time.perf_counter() - kept_from >= settings.set_seconds:
                 break

@@ -24,7 +24,7 @@ from study.core.store import ResultsStore
 from study.measure.duel import DuelSettings, run_set
 from study.measure.launcher import CaseSpec, Launcher
 
-DUEL_VERSION = 1  # part of a duel's id: bump it when what a duel's record means changes
+DUEL_VERSION = 2  # part of a duel's id: bump it when what a duel's record means changes
 
 
 def latency_group(case) -> dict:
@@ -95,10 +95,10 @@ def contenders(members: list, store: ResultsStore, span: float) -> list:
     return [c for place, c in enumerate(ranked) if place < 2 or pooled_p50(store.get(c.case_id)) <= span * best]
 
 
-def set_settings(settings) -> DuelSettings:
-    """How one set runs, from a profile's duel section."""
+def set_settings(settings, spinning: tuple[str, ...] = ()) -> DuelSettings:
+    """How one set runs, from a profile's duel section; ``spinning``: contenders earlier sets saw spin."""
     return DuelSettings(burst_ms=settings.burst_ms, min_calls=settings.min_calls, set_seconds=settings.set_seconds,
-                        idle_limit=settings.idle_cpu_pct / 100)
+                        idle_limit=settings.idle_cpu_pct / 100, spinning=spinning)
 
 
 def duel_id(members: list, settings) -> str:
@@ -132,7 +132,8 @@ def duel_group(key: tuple, members: list, duels: ResultsStore, settings, launche
             reason = "fewer than two contenders still run"
             break
         began = time.perf_counter()
-        duel_set = run_set(launcher, live, set_settings(settings), seed=int(ident[:8], 16) + len(record["sets"]), log_dir=log_dir)
+        seen = tuple(sorted({name for s in record["sets"] for name in s.get("spinning") or ()}))
+        duel_set = run_set(launcher, live, set_settings(settings, spinning=seen), seed=int(ident[:8], 16) + len(record["sets"]), log_dir=log_dir)
         last = time.perf_counter() - began
         record["sets"].append(duel_set)
         duels.put(record)
