@@ -135,6 +135,8 @@ def run_set(launcher: Launcher, specs: dict[str, CaseSpec], settings: DuelSettin
                 break
     except WorkerError as exc:  # a contender died or hung mid-set: the set is kept as far as it went, and says so
         failed.setdefault("set", str(exc))
+    except (KeyError, TypeError, ValueError) as exc:  # an answer that is not the protocol (a device is untrusted)
+        failed.setdefault("set", f"a worker's answer is malformed ({type(exc).__name__}: {exc})")
     finally:
         with concurrent.futures.ThreadPoolExecutor(max(1, len(sessions))) as pool:
             list(pool.map(lambda session: session.close(), sessions.values()))
