@@ -75,3 +75,17 @@ def test_the_tradeoff_summary_scales_precision_to_the_same_time():
     assert per.loc["3x1s", "half_width_at_same_time_pct"] == pytest.approx(4.0)
     assert per.loc["6x0.25s", "half_width_at_same_time_pct"] == pytest.approx(3.0)  # 6 * sqrt(25 / 100)
     assert per.loc["3x1s", "decided"] == 0.5
+
+
+def test_two_runs_agree_when_their_difference_lies_within_both_intervals():
+    """A rerun's ratio just outside the first interval is no disagreement: both carry noise. Consistent when the
+    difference of the log ratios lies within the two half-widths combined; not when it is far beyond."""
+    from study.analyze.agreement import _between
+    from study.analyze.comparisons import Comparison
+
+    first = Comparison("a", "b", 5, 0.80, 0.77, 0.83, "faster", 0, 3.0, unit="sets of fresh workers")
+    near = Comparison("a", "b", 5, 0.845, 0.81, 0.88, "faster", 0, 3.0, unit="sets of fresh workers")
+    far = Comparison("a", "b", 5, 0.95, 0.92, 0.98, "faster", 0, 3.0, unit="sets of fresh workers")
+    assert _between(first, near) == {"inside_first": False, "consistent": True}
+    assert _between(first, far) == {"inside_first": False, "consistent": False}
+    assert _between(first, None) == {"inside_first": None, "consistent": None}
