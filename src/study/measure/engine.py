@@ -42,7 +42,7 @@ def _bounded(call, spec: CaseSpec, first_ms: float):
         started = time.perf_counter()
         out = call()
         calls.append(time.perf_counter() - started)
-        judge_call(calls[-1], len(calls), spec.batch, bound, spec.runtime)
+        judge_call(calls, spec.batch, bound, spec.runtime)
         return out
 
     return judged
