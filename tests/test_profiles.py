@@ -76,11 +76,24 @@ def test_invalid_profile_gives_one_clear_line(study_root, case):
 
 
 def test_missing_field(study_root):
-    profile = {k: v for k, v in TINY_PROFILE.items() if k != "description"}
+    profile = {k: v for k, v in TINY_PROFILE.items() if k != "models"}
     path = study_root / "params" / "profiles" / "tiny.yaml"
     path.write_text(yaml.safe_dump(profile))
-    with pytest.raises(StudyError, match=r"tiny.yaml: description: missing\. Fix:"):
+    with pytest.raises(StudyError, match=r"tiny.yaml: models: missing\. Fix:"):
         load_profile(path)
+
+
+def test_a_profile_needs_only_its_name_and_models(study_root):
+    """A device profile as a new user writes it from the README: no timing, no thread or CPU keys. The defaults
+    fill in the rest (the host profiles' timing), and they are the same as writing them out."""
+    path = study_root / "params" / "profiles" / "mine.yaml"
+    path.write_text("name: mine\nmodels: [mobilenet_v2]\ndevice: {transport: ssh, host: pi@192.168.1.20}\n")
+    profile = load_profile(path)
+    assert profile.timing.target_ci == 0.0 and profile.timing.processes == 3 and profile.threads == (1,)
+    written = {key: value for key, value in profile.model_dump(mode="json", exclude_none=True, warnings=False).items()
+               if value not in ([], {})}
+    path.write_text(yaml.safe_dump(written))
+    assert load_profile(path).content_hash == profile.content_hash
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -78,12 +78,13 @@ def _shipped_models():
 
 
 class Timing(Section):
-    warmup_runs: whole_number(0)
-    warmup_seconds: number(0.0)
-    min_runs: whole_number(1)
-    min_seconds: number(0.0)
-    max_seconds: number(0.001)
-    target_ci: number(0.0)
+    """Per process of a case. The defaults are the host profiles': a profile needs only the keys it changes."""
+    warmup_runs: whole_number(0) = 10
+    warmup_seconds: number(0.0) = 0.5
+    min_runs: whole_number(1) = 20
+    min_seconds: number(0.0) = 0.25
+    max_seconds: number(0.001) = 10.0
+    target_ci: number(0.0) = 0.0  # no target inside one process: the p50's CI is over processes
     processes: whole_number(1) = 3  # separate processes per case, interleaved with other cases: the CI covers reruns
 
 
@@ -214,16 +215,17 @@ class Device(Section):
 
 
 class Profile(Section):
+    """A profile needs its name and models; every other key has a default a new user can leave out."""
     name: Text
-    description: Text
-    threads: list_of(Threads, "[1] or [1, all]")
-    cpu_affinity: word_or("all", list_of(whole_number(0), "[0] or all"))
-    batch_sizes: list_of(whole_number(1), "[1, 8]")
     models: list_of(ModelRef, "[mobilenet_v2]")
+    description: Text = "(no description)"
+    threads: list_of(Threads, "[1] or [1, all]") = (1,)
+    cpu_affinity: word_or("all", list_of(whole_number(0), "[0] or all")) = "all"
+    batch_sizes: list_of(whole_number(1), "[1, 8]") = (1,)
     conversion_models: word_or("zoo", list_of(ModelRef, "zoo or [digits_cnn, lstm_classifier]"),
-                               means=lambda: tuple(MODELS))
-    runtimes: list_of(one_of("runtime", tuple(RUNTIMES)), "[torch_eager, onnxruntime, litert]")
-    timing: Timing
+                               means=lambda: tuple(MODELS)) = ()
+    runtimes: list_of(one_of("runtime", tuple(RUNTIMES)), "[torch_eager, onnxruntime, litert]") = tuple(RUNTIMES)
+    timing: Timing = Timing()
     energy: Energy = None  # None: energy is not measured for this profile
     quantization: Quantization = None  # None: the quantization study is not run for this profile
     operators: Operators = None  # None: no operator profiles for this profile
