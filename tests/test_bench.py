@@ -81,6 +81,29 @@ def test_interrupted_run_resumes_without_duplicates(bench_root, monkeypatch):
     assert set(partial["case_id"]) <= set(table["case_id"])
 
 
+def test_an_emptied_table_and_a_torn_record_cost_one_line_each_and_a_rebuild(bench_root, monkeypatch, capsys):
+    """As a full disk or a sync tool leaves them: latency.csv of 0 bytes and a case record cut in half. The next
+    bench rebuilds the table from the records, measures the torn case again, keeps every other, and exits 0."""
+    from study.cli import main
+
+    write_profile(bench_root, "torn", runtimes=["onnxruntime", "litert"])
+    bench("torn", progress=False, only="latency")
+    store = ResultsStore("torn")
+    first = pd.read_csv(store.latency_csv)
+    store.latency_csv.write_text("")
+    torn = store.cases_dir / f"{first['case_id'].iloc[0]}.json"
+    torn.write_text(torn.read_text()[:100])
+    capsys.readouterr()
+    calls = counting(monkeypatch)
+    assert main(["bench", "--profile", "torn", "--only", "latency"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("quarantine") == 1 and "torn or corrupt" in err
+    assert len(calls) == 1  # the torn case only
+    table = pd.read_csv(store.latency_csv)
+    assert sorted(table["case_id"]) == sorted(first["case_id"]) and (table["status"] == "ok").all()
+    assert list((store.directory / "quarantine" / "cases").glob("*.json"))
+
+
 def test_changed_budget_measures_again(bench_root, monkeypatch):
     write_profile(bench_root, "budget", runtimes=["onnxruntime"], batch_sizes=[1])
     bench("budget", progress=False)

@@ -61,21 +61,35 @@ def test_atomic_write_creates_parents(tmp_path):
 
 
 @pytest.mark.parametrize("content, expected", [
-    ('{"case_id": "a", "status": "ok", "inp', "corrupt results record"),
+    ('{"case_id": "a", "status": "ok", "inp', "torn or corrupt (JSONDecodeError)"),
     ('{"case_id": "a"}', "lacks status, inputs"),
     ('{"case_id": "zz", "status": "ok", "inputs": {}}', "names case zz but is filed as a"),
     ('[1, 2]', "lacks case_id"),
 ])
-def test_corrupt_record_is_one_clear_error(study_root, content, expected):
+def test_a_torn_record_is_moved_to_quarantine_with_one_line_and_its_case_reads_unmeasured(study_root, content,
+                                                                                          expected, capsys):
     store = ResultsStore("p")
     store.put(record("b"))
     store.cases_dir.joinpath("a.json").write_text(content)
-    with pytest.raises(StudyError) as raised:
-        store.get("a")
-    message = str(raised.value)
-    assert message.startswith("results/p/cases/a.json: ") and expected in message
-    assert "delete that file" in message and "\n" not in message
-    assert store.get("b") is not None  # everything else still readable
+    assert store.get("a") is None  # measured again by the next run
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("results/p/cases/a.json: ") and expected in line and "quarantine" in line
+    (kept,) = (study_root / "results" / "p" / "quarantine" / "cases").glob("a.*.json")
+    assert kept.read_text() == content and not store.cases_dir.joinpath("a.json").exists()
+    assert store.get("b") is not None and [r["case_id"] for r in store.records()] == ["b"]  # nothing else lost
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_damaged_latency_table_is_rebuilt_from_the_records_whatever_the_cache_key_says(study_root, damage, capsys):
+    store = ResultsStore("p")
+    store.put(record("b"))
+    table = store.write_tables(["b"])
+    text = store.latency_csv.read_text()
+    store.latency_csv.write_text({"empty": "", "truncated": text[: len(text) // 2],
+                                  "garbage": "\x00\x01 not,a\ncsv\x02"}[damage])
+    rebuilt = store.write_tables(["b"])  # the key file says nothing changed: the damage is seen all the same
+    assert "results/p/latency.csv" in capsys.readouterr().err and store.latency_csv.read_text() == text
+    assert list(rebuilt.columns) == list(table.columns)
 
 
 def test_load_latency_without_results_says_how_to_measure(study_root):

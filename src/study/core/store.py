@@ -24,6 +24,7 @@ from study.core.statistics import MIN_RUNS_FOR, attainable_gflops, summarize
 from study.core.schema import LATENCY_COLUMNS, SAMPLE_COLUMNS, required_latency_columns
 
 RECORD_KEYS = ("case_id", "status", "inputs")
+QUARANTINE_FOLDER = "quarantine"  # records that could not be read, moved aside: results/<profile>/quarantine/<kind>/
 RUNS_FOLDER, LOGS_FOLDER = "runs", "logs"  # a results folder's run records and process logs; every other folder
 #                                             in it holds per-case records (``cases``, and each phase's own)
 
@@ -55,26 +56,42 @@ class ResultsStore:
         return self.cases_dir / f"{case_id}.json"
 
     def get(self, case_id: str) -> dict | None:
+        """The case's record, or None when it was never measured or its file was torn (then moved to quarantine, so
+        the case is measured again)."""
         path = self._case_path(case_id)
         if not path.exists():
             return None
         return self._read_record(path)
 
-    def _read_record(self, path: Path) -> dict:
-        shown = display_path(path)
+    def _read_record(self, path: Path) -> dict | None:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StudyError(f"{shown}: corrupt results record ({type(exc).__name__}). Fix: delete that file "
-                             "to re-measure this one case; every other result is kept") from None
+            return self._quarantine(path, f"torn or corrupt ({type(exc).__name__})")
         missing = [key for key in RECORD_KEYS if key not in record] if isinstance(record, dict) else list(RECORD_KEYS)
         if missing:
-            raise StudyError(f"{shown}: results record lacks {', '.join(missing)}. Fix: delete that file "
-                             "to re-measure this one case; every other result is kept")
+            return self._quarantine(path, f"lacks {', '.join(missing)}")
         if record["case_id"] != path.stem:
-            raise StudyError(f"{shown}: record names case {record['case_id']} but is filed as {path.stem}. "
-                             "Fix: delete that file to re-measure this one case")
+            return self._quarantine(path, f"names case {record['case_id']} but is filed as {path.stem}")
         return record
+
+    def _quarantine(self, path: Path, why: str) -> None:
+        """A record that cannot be read is moved aside (never deleted: it may be looked at) with one line naming it;
+        its case reads as unmeasured, and is measured again. Nothing else is touched."""
+        import os
+        import sys
+        import time
+
+        folder = self.directory / QUARANTINE_FOLDER / path.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}{path.suffix}"
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:  # another reader moved it first
+            return None
+        print(f"{display_path(path)}: {why}: moved to {display_path(target)}; its case is measured again",
+              file=sys.stderr, flush=True)
+        return None
 
     def put(self, record: dict) -> None:
         write_json_atomic(self._case_path(record["case_id"]), record)
@@ -82,7 +99,7 @@ class ResultsStore:
     def records(self, case_ids: list[str] | None = None) -> list[dict]:
         """Records for ``case_ids`` in that order (those measured), or every record on disk."""
         if case_ids is None:
-            return [self._read_record(p) for p in sorted(self.cases_dir.glob("*.json"))]
+            return [r for r in map(self._read_record, sorted(self.cases_dir.glob("*.json"))) if r is not None]
         return [r for r in (self.get(c) for c in case_ids) if r is not None]
 
     def write_tables(self, case_ids: list[str] | None = None, columns=LATENCY_COLUMNS) -> pd.DataFrame:
@@ -96,7 +113,10 @@ class ResultsStore:
         key_file = self.directory / "latency.key"
         if (key is not None and self.latency_csv.exists() and self.samples_csv.exists() and key_file.exists()
                 and key_file.read_text() == key):  # the same records, ceilings and code: the same tables
-            return pd.read_csv(self.latency_csv)
+            kept = self._readable(self.latency_csv, columns) \
+                if self._readable(self.samples_csv, SAMPLE_COLUMNS, rows=5) is not None else None
+            if kept is not None:
+                return kept
         records = self.records(case_ids)
         peaks, bandwidths = self.ceilings("peak.json", "gflops"), self.ceilings("bandwidth.json", "gb_per_s")
         rows = [table_row(r) for r in records]
@@ -118,6 +138,30 @@ class ResultsStore:
         if key is not None:
             write_text_atomic(key_file, key)
         return table
+
+    def _readable(self, path: Path, columns, rows: int | None = None) -> pd.DataFrame | None:
+        """A derived table as written, or None with one line when it is empty, truncated or unparsable (a full disk
+        or a sync tool leaves such files): it is then rebuilt from the records, whatever the cache key says."""
+        import sys
+
+        table = None
+        try:
+            with path.open("rb") as handle:  # every table is written whole, ending in a newline: else it was cut
+                handle.seek(-1, 2)
+                complete = handle.read(1) == b"\n"
+            table = pd.read_csv(path, nrows=rows) if complete else None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+            why = "empty" if isinstance(exc, OSError) and not path.stat().st_size else \
+                f"unreadable ({type(exc).__name__})"
+        else:
+            why = "truncated"
+        if table is not None:
+            missing = [c for c in columns if c not in table.columns]
+            if not missing:
+                return table
+            why = f"lacks columns {', '.join(missing[:3])}"
+        print(f"{display_path(path)}: {why}: rebuilt from the case records", file=sys.stderr, flush=True)
+        return None
 
     def _views_key(self, case_ids: list[str] | None, columns) -> str | None:
         """What the tables are computed from: the records (by name, size and change time), the machine's ceilings,
