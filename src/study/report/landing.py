@@ -212,7 +212,33 @@ def _draw_claims(profile: str) -> str:
             f"evidence and verdict on <a href='{html.escape(profile)}/05_summary.html'>the summary page</a>).</p>")
 
 
+def shown_profiles(current: list[str]) -> list[str]:
+    """The landing page's profiles: those of this report and every other measured so far here, newest first (a
+    report of one device profile keeps the host's answer on the page). A profile whose results are there but whose
+    file is gone or broken is left out, not fatal."""
+    from study.core.errors import StudyError
+    from study.report import summary
+
+    now = float("inf")  # a profile of this report not measured yet is the newest of all
+
+    def measured_at(profile: str) -> float:
+        table = ResultsStore(profile).latency_csv
+        return table.stat().st_mtime if table.exists() else now
+
+    earlier = []
+    for profile in summary.profiles_with_results():
+        if profile in current:
+            continue
+        try:
+            load_profile(profile)
+        except StudyError:
+            continue
+        earlier.append(profile)
+    return sorted(dict.fromkeys([*current, *earlier]), key=measured_at, reverse=True)
+
+
 def _links(profile: str, pages: list[Path]) -> str:
+    pages = pages or sorted((paths.reports_dir() / profile).glob("*.html"))  # rendered by an earlier report
     notebooks = " · ".join(f"<a href='{html.escape(profile)}/{p.name}'>{html.escape(p.stem)}</a>" for p in pages)
     directory = paths.results_dir(profile)
     tables = " · ".join(f"<a href='../results/{html.escape(profile)}/{name}'>{name}</a>"
@@ -226,6 +252,7 @@ def write_index(profiles: list[str], pages: dict[str, list[Path]], failures: lis
     from study.core.environment import utc_now
 
     budgets = summary.budgets()
+    profiles = shown_profiles(list(profiles))
     answers = []
     for profile in profiles:
         device = load_profile(profile)
