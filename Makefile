@@ -9,6 +9,8 @@ PROFILES ?= host host-1t
 PROFILE ?= host
 ONLY ?=
 FORCE ?=
+MODEL ?=
+ARGS ?=
 export FORCE
 # nbval compares the notebooks' committed outputs with a run against the committed results fixture
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
@@ -27,7 +29,7 @@ endef
 VENV_GB := 10
 
 .DEFAULT_GOAL := help
-.PHONY: help env test report bench convert validate phases lab notebooks fixture lock clean distclean
+.PHONY: help env test report compare bench convert validate phases lab notebooks fixture lock clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +56,10 @@ test: $(STAMP) ## unit tests + nbval of every notebook against the committed res
 
 report: $(STAMP) ## measure what is missing, run every notebook for each of PROFILES, write reports/index.html
 	$(PY) -m study report --profiles $(PROFILES)
+
+compare: $(STAMP) ## your model on every runtime, a table and the pick: make compare MODEL=path/to/model.onnx [ARGS="--threads 1,all"]
+	@test -n "$(MODEL)" || { echo "error: no model given. Fix: make compare MODEL=path/to/model.onnx" >&2; exit 2; }
+	$(PY) -m study compare "$(MODEL)" $(ARGS)
 
 bench: $(STAMP) ## measure one profile (PROFILE=name, ONLY=comma-separated phases: make phases) into results/<profile>/
 	$(PY) -m study bench --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))

@@ -372,3 +372,26 @@ def test_a_second_run_on_the_same_cpus_waits_for_the_first_or_is_refused_naming_
             pass
     finally:
         holder.kill()
+
+
+def test_compare_times_a_users_file_on_the_device_in_one_command(device, _tiny_study, tmp_path, capsys):
+    """`compare FILE --device NAME`: built and validated here, timed there over SSH, the answer printed here."""
+    from study.cli import main
+    from test_your_model import small_cnn_onnx
+
+    write_profile(_tiny_study, "dev-cmp", **_device("study-dev", tmp_path / "home", processes=1))
+    net = small_cnn_onnx(tmp_path / "board_net.onnx")
+    assert main(["compare", str(net), "--device", "dev-cmp"]) == 0
+    out = capsys.readouterr().out
+    assert "comparing" in out and "on study-dev" in out
+    record = json.loads(next((_tiny_study / "results").glob("compare-board_net-onnx-dev-cmp*/compare.json"))
+                        .read_text())
+    assert record["device"] == "study-dev"
+    assert {r["runtime"]: r["status"] for r in record["table"]} == {"onnxruntime": "passed", "litert": "passed"}
+    assert record["answers"][0]["ship"] in ("onnxruntime", "litert")
+
+    profile = "compare-board_net-onnx-not-set-up"
+    (_tiny_study / "params" / "profiles" / f"{profile}.yaml").unlink(missing_ok=True)
+    code = main(["compare", str(net), "--device", "study-dev", "--name", profile])
+    err = capsys.readouterr().err
+    assert code == 2 and f"device setup {profile}" in err, err  # a device not set up names the command that does

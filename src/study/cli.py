@@ -119,6 +119,20 @@ def cmd_device(args) -> int:
     return len(report.missing)
 
 
+def cmd_compare(args) -> int:
+    from study.analyze.compare import Limits
+    from study.plan.compare import Request, parse_batch, parse_threads
+    from study.report.compare import compare
+
+    request = Request(args.model, device=args.device, threads=parse_threads(args.threads),
+                      batch=parse_batch(args.batch), name=args.name,
+                      runtimes=tuple(r.strip() for r in args.runtimes.split(",") if r.strip()) if args.runtimes
+                      else None)
+    limits = Limits(args.budget_ms, args.max_size_mb, args.max_memory_mb)
+    return compare(request, limits, force=args.force, report=args.report, inputs=args.inputs,
+                   preprocess=args.preprocess)
+
+
 def cmd_report(args) -> int:
     from study.report.pages import build_report
 
@@ -246,6 +260,27 @@ def parser() -> argparse.ArgumentParser:
     device.add_argument("profile", help="profile name or path (with a device: section)")
     device.add_argument("--minutes", type=float, default=120, help="stand-in: stop serving after this long")
     device.set_defaults(run=cmd_device)
+
+    compare = commands.add_parser("compare", help="your model file on every runtime: a table and the runtime to ship")
+    compare.add_argument("model", help="a .onnx, .tflite, .pte or .pt@SHAPE file (@ fixes free dimensions, e.g. "
+                                       "m.onnx@3x320x320), a zoo model, or package.module:factory")
+    compare.add_argument("--device", default=None, help="a device profile (rpi5) or a Host of ~/.ssh/config, or "
+                                                         "user@address (default: this machine)")
+    compare.add_argument("--runtimes", default=None, help="comma-separated runtimes (default: every one)")
+    compare.add_argument("--threads", default="1", help="comma-separated thread counts or 'all' (default: 1)")
+    compare.add_argument("--batch", default="1", help="comma-separated batch sizes (default: 1)")
+    compare.add_argument("--inputs", default=None, help="your inputs for parity: a .npy, a .npz (one array per input "
+                                                        "name) or a folder of images (default: seeded inputs)")
+    compare.add_argument("--preprocess", default=None, choices=["imagenet", "unit", "signed", "raw"],
+                         help="a folder of images: how the model expects pixels (imagenet: [0,1] then ImageNet "
+                              "mean/std; unit: [0,1]; signed: [-1,1]; raw: 0-255)")
+    compare.add_argument("--budget-ms", type=float, default=None, help="the pick must run within this p50 (ms)")
+    compare.add_argument("--max-size-mb", type=float, default=None, help="the pick's artifact at most this (MB)")
+    compare.add_argument("--max-memory-mb", type=float, default=None, help="the pick's peak memory at most this (MiB)")
+    compare.add_argument("--name", default=None, help="the profile's name (default: compare-<file stem>[-device])")
+    compare.add_argument("--report", action="store_true", help="also render this profile's report pages")
+    compare.add_argument("--force", action="store_true", default=_force_default(), help="measure again (or FORCE=1)")
+    compare.set_defaults(run=cmd_compare)
 
     report = commands.add_parser("report", help="measure, run every notebook per profile, write reports/index.html")
     report.add_argument("--profiles", nargs="+", default=["host", "host-1t"], help="profile names")

@@ -30,6 +30,7 @@ from study.core import paths
 from study.core.ids import code_digest, content_id
 from study.build.export import FORMATS, SOURCE_FORMATS, conversion_targets
 from study.core.fsutil import display_path, write_json_atomic
+from study.core.errors import StudyError
 from study.core.isolate import run_isolated
 from study.build.models import MODELS, ModelSpec, byo, get_model
 from study.core.runtimes import runtime_for_format
@@ -233,14 +234,16 @@ def _bound(source: dict | None, converted: dict) -> dict | None:
 
 
 def validate_artifact(model: str, fmt: str, path: Path, batch: int | None, log_stem: str,
-                      source: dict | None = None, converted: dict | None = None) -> dict:
+                      source: dict | None = None, converted: dict | None = None,
+                      inputs: Path | None = None, reference: Path | None = None) -> dict:
     """Run the artifact on the validation inputs in its runtime and judge its parity with the source. The record
     keeps the bound it ran under (``slowdown_bound``), so the timed runs of the same artifact stop as early, and,
     where the runtime delegates when it loads (LiteRT's XNNPACK), what the delegate took."""
     runtime = runtime_for_format(fmt)
     converted = converted or {}
     spec = {"kind": "validate", "model": model, "runtime": runtime, "artifact": str(path), "batch": batch or 1,
-            "inputs": str(_validation_inputs(model)), "reference": str(validation_dir(model) / "reference.npy"),
+            "inputs": str(inputs or _validation_inputs(model)),
+            "reference": str(reference or validation_dir(model) / "reference.npy"),
             "bound": _bound(source, converted)}
     result = run_isolated(spec, VALIDATION_TIMEOUT_S, threads=1,
                           log_path=paths.model_artifacts_dir(model) / "logs" / f"{log_stem}.validate.log")
@@ -354,6 +357,35 @@ def ensure_artifact(model: str, fmt: str, batch: int = 1, force: bool = False, l
     return Artifact(model, fmt, fixed, path, record)
 
 
+def parity_on_inputs(model: str, inputs, artifacts: dict) -> dict:
+    """Each artifact's parity with the source model on ``inputs`` (a user's own: an array, or a tuple per input),
+    by runtime: the validation suite's check, on what the model will really see. ``artifacts``: by runtime."""
+    from study.build.user_inputs import inputs_digest
+    from study.core.fsutil import npy_bytes, write_bytes_atomic
+
+    spec, _ = model_spec(model, log=lambda message: None)
+    source = ensure_artifact(model, SOURCE_FORMATS[spec.framework], log=lambda message: None)
+    folder = validation_dir(model) / f"yours-{inputs_digest(inputs)}"
+    inputs_path, reference = folder / "inputs.npy", folder / "reference.npy"
+    if not inputs_path.exists():
+        write_bytes_atomic(inputs_path, npy_bytes(inputs))
+    if not reference.exists():
+        result = run_isolated({"kind": "reference", "model": model, "source": str(source.path),
+                               "inputs": str(inputs_path), "destination": str(reference)}, VALIDATION_TIMEOUT_S,
+                              threads=1, log_path=paths.model_artifacts_dir(model) / "logs" / "your-inputs.log")
+        if result["status"] != "ok":
+            raise StudyError(f"your inputs: the model itself could not run them: {result['error']}. Fix: give "
+                             "inputs of the model's shape and dtype, preprocessed as it expects")
+    found = {}
+    for runtime, artifact in artifacts.items():
+        if artifact is None or not artifact.ok or artifact.format == source.format:
+            continue
+        found[runtime] = validate_artifact(model, artifact.format, artifact.path, artifact.batch,
+                                           f"{artifact.path.stem}.yours", source.record, artifact.record,
+                                           inputs=inputs_path, reference=reference)
+    return found
+
+
 def reference_outputs(model: str) -> np.ndarray:
     from study.core.fsutil import load_arrays
 
@@ -366,8 +398,9 @@ def _targets(framework: str) -> list[str]:
     return [source] + [f for f in conversion_targets() if f != source]
 
 
-def _model_rows(model: str, log, force: bool, known: dict | None = None) -> list[dict]:
-    """The model's rows of the matrix, converting what is missing; ``known``: its artifacts already found current."""
+def _model_rows(model: str, log, force: bool, known: dict | None = None, targets=None) -> list[dict]:
+    """The model's rows of the matrix, converting what is missing; ``known``: its artifacts already found current;
+    ``targets``: only these formats (and the source), where not every format is wanted."""
     known = known or {}
     spec, problem = model_spec(model, log=log)
     if spec is None:  # a model that cannot even be loaded: one failed row, the others go on
@@ -377,6 +410,8 @@ def _model_rows(model: str, log, force: bool, known: dict | None = None) -> list
     source = SOURCE_FORMATS[framework]
     rows = []
     for target in _targets(framework):
+        if targets is not None and target != source and target not in targets:
+            continue
         artifact = known.get((model, target)) or ensure_artifact(model, target, 1, force=force and target != source,
                                                                  log=log)
         record = artifact.record
@@ -388,6 +423,11 @@ def _model_rows(model: str, log, force: bool, known: dict | None = None) -> list
                    path=display_path(artifact.path) if artifact.ok else "")
         rows.append(row)
     return rows
+
+
+def conversion_rows(model: str, targets, log=print) -> pd.DataFrame:
+    """The matrix's rows of one model for ``targets`` only (and its source), converting what is missing."""
+    return pd.DataFrame(_model_rows(model, log, False, targets=set(targets)), columns=list(CONVERSION_COLUMNS))
 
 
 def conversion_matrix(models, log=print, force: bool = False, jobs: int | None = None) -> pd.DataFrame:

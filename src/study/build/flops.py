@@ -98,3 +98,30 @@ def onnx_flops(path: Path, model=None) -> int:
             directions, gates_hidden, hidden = inputs[2]  # R: [directions, 4*hidden, hidden]
             macs += steps * batch * directions * gates_hidden * (features + hidden)
     return 2 * macs
+
+
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 9: "bool", 10: "float16",
+               11: "float64", 16: "bfloat16"}
+
+
+def model_card(model: str) -> dict:
+    """What ``study compare`` says of a model before it measures: inputs and outputs (name, shape, dtype),
+    parameters and FLOPs, read from its ONNX artifact; empty where it has none."""
+    import onnx
+
+    from study.build.convert import ensure_artifact
+
+    artifact = ensure_artifact(model, "onnx", log=lambda message: None)
+    if not artifact.ok:
+        return {}
+    graph = onnx.load(str(artifact.path), load_external_data=False).graph
+    weights = {t.name for t in graph.initializer}
+
+    def tensors(values):
+        return [{"name": v.name, "dtype": ONNX_DTYPES.get(_elem_type(v), str(_elem_type(v))),
+                 "shape": [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+                           for d in v.type.tensor_type.shape.dim]} for v in values if v.name not in weights]
+
+    costs = model_costs(model) or {}
+    return {"inputs": tensors(graph.input), "outputs": tensors(graph.output),
+            "parameters": int(sum(prod(t.dims) for t in graph.initializer)), "flops": costs.get("flops")}

@@ -87,7 +87,7 @@ def validate(spec: dict) -> dict:
         started = time.perf_counter()
         out = backend.predict(chunk)
         calls.append(time.perf_counter() - started)
-        judge_call(calls[-1], len(calls), len(_first(chunk)) if not isinstance(chunk, tuple) else 1, bound,
+        judge_call(calls, len(_first(chunk)) if not isinstance(chunk, tuple) else 1, bound,
                    spec["runtime"])
         return out
 
@@ -98,6 +98,19 @@ def validate(spec: dict) -> dict:
     delegated = {} if not taken else {
         **taken, "delegated_share": taken["delegated_ops"] / taken["operators"] if taken["operators"] else None}
     return {"status": "ok", **metrics, **informative(reference), **delegated}
+
+
+def reference(spec: dict) -> dict:
+    """The source model's outputs on given inputs (a user's own, ``study compare --inputs``): the reference that
+    every artifact's parity on those inputs is judged against."""
+    from study.build.models import SOURCE_RUNNERS, get_model
+    from study.core.fsutil import load_arrays, npy_bytes, write_bytes_atomic
+    from study.core.registry import resolve
+
+    model = get_model(spec["model"])
+    outputs = resolve(SOURCE_RUNNERS[model.framework])(model, Path(spec["source"]), load_arrays(Path(spec["inputs"])))
+    write_bytes_atomic(Path(spec["destination"]), npy_bytes(outputs))
+    return {"status": "ok"}
 
 
 def probe(spec: dict) -> dict:
@@ -162,7 +175,7 @@ def runtimes(spec: dict) -> dict:
     return {"status": "ok", "runtimes": found}
 
 
-KINDS = {"measure": measure, "convert": convert, "validate": validate, "probe": probe, "gemm": gemm, "bandwidth": bandwidth, "naive": naive,
+KINDS = {"measure": measure, "convert": convert, "validate": validate, "reference": reference, "probe": probe, "gemm": gemm, "bandwidth": bandwidth, "naive": naive,
          "quant_build": quant_build, "zoo_quant_build": zoo_quant_build, "device_facts": device_facts,
          "runtimes": runtimes}
 # What a device's lean worker takes: timing and describing, never building (no converter is there)
